@@ -1,0 +1,25 @@
+// Error types a person can act on: each names the file and says what to do.
+
+/** A file that could not be decoded (corrupt, truncated, empty or unsupported). */
+export class DecodeError extends Error {
+  constructor(readonly file: string, readonly reason: string) {
+    super(`cannot decode image "${file}": ${reason}`);
+    this.name = "DecodeError";
+  }
+}
+
+/** A dataset whose layout or contents are not usable as given. */
+export class DatasetError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "DatasetError";
+  }
+}
+
+/** An archive (zip, tar, gzip) that is malformed or uses an unsupported feature. */
+export class ArchiveError extends Error {
+  constructor(readonly file: string, readonly reason: string) {
+    super(`cannot read archive "${file}": ${reason}`);
+    this.name = "ArchiveError";
+  }
+}

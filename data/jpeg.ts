@@ -1,0 +1,100 @@
+// JPEG decoding through jpeg-js, with a header check of our own first so that empty,
+// truncated, oversized and unsupported files fail fast with an error naming the file.
+
+import jpegJs from "jpeg-js";
+import { DecodeError } from "./errors.ts";
+import type { Image } from "./image.ts";
+
+export interface JpegHeader {
+  width: number;
+  height: number;
+  components: number;
+  progressive: boolean;
+}
+
+export function isJpeg(bytes: Uint8Array): boolean {
+  return bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
+}
+
+/**
+ * True when an EOI marker (FF D9) appears in the last `window` bytes. Entropy-coded data
+ * stuffs every FF with 00, so FF D9 there can only be the real end marker; a file cut
+ * short loses it. A little trailing junk after EOI (some cameras add it) is tolerated.
+ */
+export function hasJpegEnd(bytes: Uint8Array, window = 4096): boolean {
+  for (let i = bytes.length - 2; i >= Math.max(0, bytes.length - window); i--) {
+    if (bytes[i] === 0xff && bytes[i + 1] === 0xd9) return true;
+  }
+  return false;
+}
+
+/** Walks the marker segments up to the frame header (SOFn) and reads its size. */
+export function readJpegHeader(bytes: Uint8Array, name: string): JpegHeader {
+  if (bytes.length === 0) throw new DecodeError(name, "the file is empty (0 bytes)");
+  if (!isJpeg(bytes)) throw new DecodeError(name, "not a JPEG file (no SOI marker)");
+  let pos = 2;
+  while (pos + 4 <= bytes.length) {
+    if (bytes[pos] !== 0xff) throw new DecodeError(name, `corrupt JPEG: expected a marker at byte ${pos}`);
+    const marker = bytes[pos + 1];
+    if (marker === 0xff) {
+      pos++; // fill byte
+      continue;
+    }
+    if (marker === 0xd8 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
+      pos += 2;
+      continue;
+    }
+    if (marker === 0xd9 || marker === 0xda) {
+      throw new DecodeError(name, "corrupt JPEG: no frame header before the image data");
+    }
+    const len = (bytes[pos + 2] << 8) | bytes[pos + 3];
+    const isSof = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 &&
+      marker !== 0xcc;
+    if (isSof) {
+      if (pos + 10 > bytes.length) break;
+      if (marker !== 0xc0 && marker !== 0xc1 && marker !== 0xc2) {
+        const kind = marker === 0xc3 ? "lossless" : marker >= 0xc9 ? "arithmetic-coded" : "hierarchical";
+        throw new DecodeError(name, `unsupported JPEG variant (${kind}, SOF${marker - 0xc0})`);
+      }
+      return {
+        height: (bytes[pos + 5] << 8) | bytes[pos + 6],
+        width: (bytes[pos + 7] << 8) | bytes[pos + 8],
+        components: bytes[pos + 9],
+        progressive: marker === 0xc2,
+      };
+    }
+    pos += 2 + len;
+  }
+  throw new DecodeError(name, "truncated JPEG (ends before the frame header)");
+}
+
+/**
+ * Decodes baseline or progressive JPEG into RGB (3 channels). Grayscale is replicated to
+ * RGB and CMYK/YCCK converted to RGB by jpeg-js. Images over maxPixels are refused
+ * before any pixel memory is allocated.
+ */
+export function decodeJpeg(bytes: Uint8Array, name = "<bytes>", maxPixels = 1 << 26): Image {
+  const h = readJpegHeader(bytes, name);
+  if (h.width === 0 || h.height === 0) throw new DecodeError(name, "JPEG has zero width or height");
+  if (h.width * h.height > maxPixels) {
+    throw new DecodeError(
+      name,
+      `${h.width}x${h.height} exceeds the limit of ${maxPixels} pixels (raise maxPixels if intended)`,
+    );
+  }
+  if (!hasJpegEnd(bytes)) throw new DecodeError(name, "truncated JPEG (no end-of-image marker)");
+  let decoded: { width: number; height: number; data: Uint8Array };
+  try {
+    decoded = jpegJs.decode(bytes, {
+      useTArray: true,
+      formatAsRGBA: false,
+      // A strict decoder: jpeg-js's tolerant mode would fill missing blocks with gray.
+      tolerantDecoding: false,
+      maxResolutionInMP: Math.max(1, Math.ceil(maxPixels / 1e6)),
+      maxMemoryUsageInMB: Math.max(64, Math.ceil((maxPixels * 8) / 1048576)),
+    });
+  } catch (e) {
+    throw new DecodeError(name, `corrupt JPEG (${(e as Error).message})`);
+  }
+  return { width: decoded.width, height: decoded.height, channels: 3, data: decoded.data };
+}
