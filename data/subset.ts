@@ -1,0 +1,113 @@
+// Views onto a dataset: a Subset by indices, a seeded random train/validation split, and
+// subsets by class names or by a count per class (few-shot fine-tuning).
+
+import type { Dataset, Sample, SubsetSpec } from "./dataset.ts";
+import { DatasetError } from "./errors.ts";
+import { Rng } from "./random.ts";
+
+export class Subset implements Dataset {
+  readonly length: number;
+  readonly classes: string[];
+  readonly targets: Int32Array;
+
+  /**
+   * indices pick samples of base. With labelMap, labels become labelMap[base label]
+   * and `classes` names the new labels (used when keeping only some classes).
+   */
+  constructor(
+    readonly base: Dataset,
+    readonly indices: Int32Array,
+    private readonly labelMap?: Int32Array,
+    classes?: string[],
+  ) {
+    for (const i of indices) {
+      if (!(i >= 0 && i < base.length)) throw new RangeError(`Subset: index ${i} out of range [0, ${base.length})`);
+    }
+    this.length = indices.length;
+    this.classes = classes ?? base.classes;
+    this.targets = new Int32Array(indices.length);
+    for (let k = 0; k < indices.length; k++) {
+      const l = base.targets[indices[k]];
+      this.targets[k] = labelMap ? labelMap[l] : l;
+    }
+  }
+
+  get(i: number): Sample {
+    if (!(i >= 0 && i < this.length)) throw new RangeError(`index ${i} out of range [0, ${this.length})`);
+    const s = this.base.get(this.indices[i]);
+    return { image: s.image, label: this.targets[i] };
+  }
+
+  spec(): SubsetSpec {
+    return {
+      kind: "subset",
+      base: this.base.spec(),
+      indices: this.indices,
+      labelMap: this.labelMap,
+      classes: this.labelMap ? this.classes : undefined,
+    };
+  }
+}
+
+/**
+ * Splits a dataset at random into parts whose sizes are given as counts or as fractions
+ * summing to 1 (like torch.utils.data.random_split; leftovers from rounding go to the
+ * parts in turn). Same seed, same split.
+ */
+export function randomSplit(dataset: Dataset, sizes: number[], seed: number): Subset[] {
+  const n = dataset.length;
+  let counts: number[];
+  const total = sizes.reduce((a, b) => a + b, 0);
+  if (sizes.every((s) => s >= 0 && s <= 1) && Math.abs(total - 1) < 1e-6) {
+    counts = sizes.map((f) => Math.floor(f * n));
+    let left = n - counts.reduce((a, b) => a + b, 0);
+    for (let i = 0; left > 0; i = (i + 1) % counts.length, left--) counts[i]++;
+  } else counts = sizes;
+  if (counts.reduce((a, b) => a + b, 0) !== n || counts.some((c) => c < 0 || !Number.isInteger(c))) {
+    throw new DatasetError(`randomSplit: sizes [${sizes.join(", ")}] neither sum to the dataset length ${n} nor are fractions summing to 1`);
+  }
+  const perm = new Rng(seed).permutation(n);
+  const parts: Subset[] = [];
+  let start = 0;
+  for (const c of counts) {
+    parts.push(new Subset(dataset, perm.slice(start, start + c)));
+    start += c;
+  }
+  return parts;
+}
+
+/**
+ * Keeps only the named classes, relabelled 0..k-1 in the order given (so a k-way head
+ * can be trained on them). Unknown names are an error.
+ */
+export function subsetByClasses(dataset: Dataset, classNames: string[]): Subset {
+  const map = new Int32Array(dataset.classes.length).fill(-1);
+  classNames.forEach((name, k) => {
+    const c = dataset.classes.indexOf(name);
+    if (c < 0) throw new DatasetError(`subsetByClasses: no class "${name}" (classes: ${dataset.classes.join(", ")})`);
+    map[c] = k;
+  });
+  const indices: number[] = [];
+  for (let i = 0; i < dataset.length; i++) if (map[dataset.targets[i]] >= 0) indices.push(i);
+  return new Subset(dataset, Int32Array.from(indices), map, [...classNames]);
+}
+
+/**
+ * Picks `count` samples of every class at random (seeded), keeping dataset order within
+ * the result. A class with fewer samples is an error unless allowFewer is set.
+ */
+export function subsetPerClass(dataset: Dataset, count: number, seed: number, allowFewer = false): Subset {
+  const byClass: number[][] = dataset.classes.map(() => []);
+  for (let i = 0; i < dataset.length; i++) byClass[dataset.targets[i]].push(i);
+  const rng = new Rng(seed);
+  const picked: number[] = [];
+  byClass.forEach((idx, c) => {
+    if (idx.length < count && !allowFewer) {
+      throw new DatasetError(`subsetPerClass: class "${dataset.classes[c]}" has ${idx.length} samples, fewer than ${count}`);
+    }
+    rng.shuffle(idx);
+    picked.push(...idx.slice(0, count));
+  });
+  picked.sort((a, b) => a - b);
+  return new Subset(dataset, Int32Array.from(picked));
+}
