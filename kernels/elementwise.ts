@@ -1,0 +1,121 @@
+// Elementwise kernels: one WGSL template for "out[i] = f(a[i], b[i], scalars)", and the
+// launchers built on it (fill, copy, add, accumulate, scale, relu forward and backward).
+// Large tensors are processed in chunks so no binding exceeds the adapter's limit.
+
+import { type Gpu, grid1d, WGSL_FLAT_INDEX } from "./device.ts";
+
+const WG = 256;
+
+interface MapSpec {
+  /** Names the kernel in errors and caches the pipeline. */
+  name: string;
+  /** How many read-only inputs, visible in `expr` as a, b, c. */
+  inputs: number;
+  /** A WGSL f32 expression of the inputs, `o` (the old output, if `accumulate`), s0..s3. */
+  expr: string;
+  /** Whether `expr` reads the output's current value as `o` (read_write output). */
+  accumulate?: boolean;
+}
+
+const NAMES = ["a", "b", "c"];
+
+function mapSource(spec: MapSpec): string {
+  const decls = NAMES.slice(0, spec.inputs).map((n, i) =>
+    `@group(0) @binding(${i}) var<storage, read> ${n}_: array<f32>;`
+  );
+  const loads = NAMES.slice(0, spec.inputs).map((n) => `let ${n} = ${n}_[i];`);
+  if (spec.accumulate) loads.push("let o = out[i];");
+  return /* wgsl */ `
+${decls.join("\n")}
+@group(0) @binding(${spec.inputs}) var<storage, read_write> out: array<f32>;
+struct Params { n: u32, s0: f32, s1: f32, s2: f32 }
+@group(0) @binding(${spec.inputs + 1}) var<uniform> p: Params;
+${WGSL_FLAT_INDEX}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flatIndex(gid, nwg, ${WG}u);
+  if (i >= p.n) { return; }
+  let s0 = p.s0; let s1 = p.s1; let s2 = p.s2;
+  ${loads.join(" ")}
+  out[i] = ${spec.expr};
+}`;
+}
+
+/** Runs a map kernel over `n` f32 elements of `inputs` into `out`. */
+export function runMap(
+  g: Gpu,
+  spec: MapSpec,
+  inputs: readonly GPUBuffer[],
+  out: GPUBuffer,
+  n: number,
+  scalars: readonly number[] = [],
+): void {
+  if (inputs.length !== spec.inputs) throw new Error(`${spec.name}: expected ${spec.inputs} inputs`);
+  if (inputs.includes(out)) throw new Error(`${spec.name}: output must not alias an input`);
+  const kernel = g.kernel(spec.name, mapSource(spec));
+  const params = new ArrayBuffer(16);
+  const u = new Uint32Array(params);
+  const f = new Float32Array(params);
+  scalars.forEach((s, i) => (f[1 + i] = s));
+  for (const c of g.chunks(spec.name, n, [4])) {
+    u[0] = c.count;
+    const range = (buffer: GPUBuffer) => ({ buffer, offset: c.start * 4, size: c.count * 4 });
+    g.dispatch(
+      kernel,
+      [...inputs.map(range), range(out)],
+      u,
+      grid1d(c.count, WG),
+      `${spec.name}[n=${n}]`,
+    );
+  }
+}
+
+const FILL: MapSpec = { name: "fill", inputs: 0, expr: "s0" };
+const COPY: MapSpec = { name: "copy", inputs: 1, expr: "a" };
+const ADD: MapSpec = { name: "add", inputs: 2, expr: "a + b" };
+const MUL: MapSpec = { name: "mul", inputs: 2, expr: "a * b" };
+const SCALE: MapSpec = { name: "scale", inputs: 1, expr: "a * s0 + s1" };
+const ACCUMULATE: MapSpec = { name: "accumulate", inputs: 1, expr: "o + s0 * a", accumulate: true };
+const RELU: MapSpec = { name: "relu", inputs: 1, expr: "max(a, 0.0)" };
+// PyTorch's threshold_backward passes the gradient where the output is positive.
+const RELU_BACKWARD: MapSpec = { name: "relu_backward", inputs: 2, expr: "select(0.0, a, b > 0.0)" };
+
+/** out = value */
+export function fill(g: Gpu, out: GPUBuffer, n: number, value: number): void {
+  runMap(g, FILL, [], out, n, [value]);
+}
+
+/** out = x */
+export function copy(g: Gpu, x: GPUBuffer, out: GPUBuffer, n: number): void {
+  runMap(g, COPY, [x], out, n);
+}
+
+/** out = a + b */
+export function add(g: Gpu, a: GPUBuffer, b: GPUBuffer, out: GPUBuffer, n: number): void {
+  runMap(g, ADD, [a, b], out, n);
+}
+
+/** out = a * b (elementwise) */
+export function mul(g: Gpu, a: GPUBuffer, b: GPUBuffer, out: GPUBuffer, n: number): void {
+  runMap(g, MUL, [a, b], out, n);
+}
+
+/** out = x * scale + shift */
+export function scale(g: Gpu, x: GPUBuffer, out: GPUBuffer, n: number, scale: number, shift = 0): void {
+  runMap(g, SCALE, [x], out, n, [scale, shift]);
+}
+
+/** out += alpha * x, in place (gradient accumulation). */
+export function accumulate(g: Gpu, out: GPUBuffer, x: GPUBuffer, n: number, alpha = 1): void {
+  runMap(g, ACCUMULATE, [x], out, n, [alpha]);
+}
+
+/** y = max(x, 0) */
+export function relu(g: Gpu, x: GPUBuffer, y: GPUBuffer, n: number): void {
+  runMap(g, RELU, [x], y, n);
+}
+
+/** dx = dy where y > 0, else 0 (y is relu's output). */
+export function reluBackward(g: Gpu, dy: GPUBuffer, y: GPUBuffer, dx: GPUBuffer, n: number): void {
+  runMap(g, RELU_BACKWARD, [dy, y], dx, n);
+}

@@ -1,0 +1,4 @@
+/** An error from the GPU layer; the message names the op and what to do. */
+export class GpuError extends Error {
+  override name = "GpuError";
+}
