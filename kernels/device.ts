@@ -3,7 +3,7 @@
 // Only web-standard APIs (navigator.gpu, typed arrays) are used here.
 
 import { GpuError } from "./errors.ts";
-import { BufferPool } from "./pool.ts";
+import { BufferPool } from "./buffer_pool.ts";
 
 export { GpuError };
 
