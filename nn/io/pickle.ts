@@ -142,6 +142,17 @@ function parseRawUnicode(s: string): string {
   );
 }
 
+/** Protocol 0 FLOAT argument: Python's repr, including inf and nan. */
+function parseFloatText(s: string): number {
+  const special: Record<string, number> = { inf: Infinity, "+inf": Infinity, "-inf": -Infinity };
+  const lower = s.toLowerCase();
+  if (lower in special) return special[lower];
+  if (/^[-+]?nan$/.test(lower)) return NaN;
+  const v = Number(s);
+  if (s.trim() === "" || Number.isNaN(v)) throw new Error(`pickle FLOAT is not a number: ${s}`);
+  return v;
+}
+
 function parseIntText(s: string): number | bigint | boolean {
   if (s === "01") return true; // protocol 0 spelling of True/False
   if (s === "00") return false;
@@ -261,10 +272,7 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): unknown {
         stack.push(decodeLong(r.take(r.i32())));
         break;
       case 0x46: { // FLOAT
-        const s = r.line();
-        const v = Number(s);
-        if (Number.isNaN(v) && !/^[-+]?nan$/i.test(s)) throw new Error(`pickle FLOAT is not a number: ${s}`);
-        stack.push(v);
+        stack.push(parseFloatText(r.line()));
         break;
       }
       case 0x47: // BINFLOAT
