@@ -86,7 +86,7 @@ export function readSafetensors(bytes: Uint8Array, name = "<safetensors bytes>")
       fail(name, `tensor "${key}" of shape [${shape}] ${e.dtype} needs ${need} bytes ` +
         `but its data_offsets span ${end - begin}`);
     }
-    spans.push({ key, begin, end });
+    if (end > begin) spans.push({ key, begin, end }); // empty tensors take no bytes
     tensors.set(key, tensorFromBytes(dtype, shape, bytes.subarray(dataStart + begin, dataStart + end)));
   }
   spans.sort((a, b) => a.begin - b.begin);
@@ -115,16 +115,21 @@ export function safetensorsChunks(
   const order = [...tensors.keys()].sort((a, b) =>
     dtypeSize(tensors.get(b)!.dtype) - dtypeSize(tensors.get(a)!.dtype)
   );
-  let offset = 0;
-  const chunks: Uint8Array[] = [new Uint8Array(0)];
-  for (const key of order) {
+  // The header lists tensors in their given order (kept on read); the data
+  // section holds them in layout order.
+  const entries: Record<string, { dtype: string; shape: number[]; data_offsets: number[] }> = {};
+  for (const [key, t] of tensors) {
     if (key === "__metadata__") throw new Error(`a tensor may not be named "__metadata__"`);
-    const t = tensors.get(key)!;
     if (t.data.length !== numel(t.shape)) {
       throw new Error(`tensor "${key}" has ${t.data.length} elements but shape [${t.shape}]`);
     }
-    const bytes = tensorBytes(t);
-    header[key] = { dtype: TO_FILE[t.dtype], shape: t.shape, data_offsets: [offset, offset + bytes.length] };
+    entries[key] = header[key] = { dtype: TO_FILE[t.dtype], shape: t.shape, data_offsets: [] };
+  }
+  let offset = 0;
+  const chunks: Uint8Array[] = [new Uint8Array(0)];
+  for (const key of order) {
+    const bytes = tensorBytes(tensors.get(key)!);
+    entries[key].data_offsets = [offset, offset + bytes.length];
     offset += bytes.length;
     chunks.push(bytes);
   }
