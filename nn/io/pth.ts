@@ -17,11 +17,18 @@ export function sniffWeightFile(
 ): "zip" | "legacy-pickle" | "legacy-tar" | "safetensors" | "unknown" {
   const b = bytes;
   if (b.length >= 4 && b[0] === 0x50 && b[1] === 0x4b && (b[2] === 3 || b[2] === 5)) return "zip";
-  if (b.length >= 2 && b[0] === 0x80 && b[1] <= 5) return "legacy-pickle";
+  // safetensors: a little-endian u64 header length that fits the file, then "{".
+  if (b.length >= 10 && b[8] === 0x7b) {
+    const n = new DataView(b.buffer, b.byteOffset, 8).getBigUint64(0, true);
+    if (n <= BigInt(b.length - 8)) return "safetensors";
+  }
+  // Legacy torch.save: a pickle (protocol 2+) whose first value is a LONG1 magic number.
+  if (b.length >= 3 && b[0] === 0x80 && b[1] >= 2 && b[1] <= 5 && b[2] === 0x8a) {
+    return "legacy-pickle";
+  }
   if (b.length >= 262 && new TextDecoder().decode(b.subarray(257, 262)) === "ustar") {
     return "legacy-tar";
   }
-  if (b.length >= 10 && b[8] === 0x7b /* { */ && b[6] === 0 && b[7] === 0) return "safetensors";
   return "unknown";
 }
 

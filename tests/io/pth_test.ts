@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readPth, readPthObject } from "../../nn/io/pth.ts";
+import { readPth, readPthObject, sniffWeightFile } from "../../nn/io/pth.ts";
 import { PICKLE_ATTRS, UnsafePickleError } from "../../nn/io/pickle.ts";
 import { isHostTensor } from "../../nn/io/host_tensor.ts";
 import { assertStateDict, expectedFor, fixtureBytes } from "./expected.ts";
@@ -127,3 +127,20 @@ function readCorrupt(bytes: Uint8Array, from: number): string {
   }
   return "no byte flip was detected";
 }
+
+Deno.test("pth: file kinds are told apart by content", () => {
+  assert.equal(sniffWeightFile(fixtureBytes("dtypes.pth")), "zip");
+  assert.equal(sniffWeightFile(fixtureBytes("legacy.pth")), "legacy-pickle");
+  assert.equal(sniffWeightFile(fixtureBytes("by_python.safetensors")), "safetensors");
+  // A safetensors header of 0x280 bytes starts with the bytes 0x80 0x02, like a pickle.
+  const st = new Uint8Array(8 + 0x280);
+  st[0] = 0x80;
+  st[1] = 0x02;
+  st[8] = 0x7b;
+  assert.equal(sniffWeightFile(st), "safetensors");
+  const tar = new Uint8Array(1024);
+  tar.set(new TextEncoder().encode("ustar"), 257);
+  assert.equal(sniffWeightFile(tar), "legacy-tar");
+  assert.throws(() => readPth(tar, "old.tar.pth"), /old\.tar\.pth: is a PyTorch file in the legacy \(pre-1\.6\) format/);
+  assert.equal(sniffWeightFile(new TextEncoder().encode("GIF89a........")), "unknown");
+});
