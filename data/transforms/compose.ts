@@ -1,0 +1,48 @@
+// Compose chains transforms; transformFromSpec rebuilds any transform (or chain) from
+// its spec, which is how Workers get the same pipeline as the main thread.
+
+import type { Rng } from "../random.ts";
+import { GrayToRgb, Grayscale } from "./channels.ts";
+import { ColorJitter } from "./color_jitter.ts";
+import { CenterCrop, RandomCrop } from "./crop.ts";
+import { RandomHorizontalFlip, RandomVerticalFlip } from "./flip.ts";
+import { RandomResizedCrop } from "./random_resized_crop.ts";
+import { Resize } from "./resize.ts";
+import { RandomRotation } from "./rotation.ts";
+import { Normalize, ToTensor } from "./tensor.ts";
+import type { Pixels, Transform, TransformSpec } from "./transform.ts";
+
+export class Compose implements Transform {
+  constructor(readonly transforms: Transform[]) {}
+  apply(x: Pixels, rng: Rng): Pixels {
+    for (const t of this.transforms) x = t.apply(x, rng);
+    return x;
+  }
+  spec(): TransformSpec {
+    return { name: "Compose", transforms: this.transforms.map((t) => t.spec()) };
+  }
+}
+
+// deno-lint-ignore no-explicit-any
+const REGISTRY: Record<string, (o: any) => Transform> = {
+  Compose: (o) => new Compose((o.transforms as TransformSpec[]).map(transformFromSpec)),
+  Resize: (o) => new Resize(o),
+  CenterCrop: (o) => new CenterCrop(o),
+  RandomCrop: (o) => new RandomCrop(o),
+  RandomResizedCrop: (o) => new RandomResizedCrop(o),
+  RandomHorizontalFlip: (o) => new RandomHorizontalFlip(o),
+  RandomVerticalFlip: (o) => new RandomVerticalFlip(o),
+  ColorJitter: (o) => new ColorJitter(o),
+  RandomRotation: (o) => new RandomRotation(o),
+  Grayscale: (o) => new Grayscale(o),
+  GrayToRgb: () => new GrayToRgb(),
+  ToTensor: () => new ToTensor(),
+  Normalize: (o) => new Normalize(o),
+};
+
+export function transformFromSpec(spec: TransformSpec): Transform {
+  const make = REGISTRY[spec.name];
+  if (!make) throw new Error(`unknown transform "${spec.name}" (known: ${Object.keys(REGISTRY).join(", ")})`);
+  const { name: _name, ...options } = spec;
+  return make(options);
+}

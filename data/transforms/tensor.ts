@@ -1,0 +1,84 @@
+// ToTensor (HWC uint8 to CHW float in [0, 1]) and Normalize ((x - mean) / std per
+// channel), with the usual mean/std presets.
+
+import { type Image, isTensorImage, type TensorImage } from "../image.ts";
+import type { Rng } from "../random.ts";
+import type { Pixels, Transform, TransformSpec } from "./transform.ts";
+
+export const IMAGENET_MEAN = [0.485, 0.456, 0.406];
+export const IMAGENET_STD = [0.229, 0.224, 0.225];
+export const CIFAR10_MEAN = [0.4914, 0.4822, 0.4465];
+export const CIFAR10_STD = [0.2470, 0.2435, 0.2616];
+export const MNIST_MEAN = [0.1307];
+export const MNIST_STD = [0.3081];
+export const FASHION_MNIST_MEAN = [0.2860];
+export const FASHION_MNIST_STD = [0.3530];
+
+export const NORMALIZE_PRESETS: Record<string, { mean: number[]; std: number[] }> = {
+  imagenet: { mean: IMAGENET_MEAN, std: IMAGENET_STD },
+  cifar10: { mean: CIFAR10_MEAN, std: CIFAR10_STD },
+  mnist: { mean: MNIST_MEAN, std: MNIST_STD },
+  "fashion-mnist": { mean: FASHION_MNIST_MEAN, std: FASHION_MNIST_STD },
+};
+
+/** HWC uint8 to CHW float32 / 255. */
+export function toTensor(img: Image): TensorImage {
+  const { width: W, height: H, channels: C } = img;
+  const plane = W * H;
+  const out = new Float32Array(C * plane);
+  const s = img.data;
+  for (let c = 0; c < C; c++) {
+    const o = c * plane;
+    for (let i = 0; i < plane; i++) out[o + i] = s[i * C + c] / 255;
+  }
+  return { channels: C, height: H, width: W, data: out };
+}
+
+export class ToTensor implements Transform {
+  apply(x: Pixels, _rng: Rng): Pixels {
+    return isTensorImage(x) ? x : toTensor(x);
+  }
+  spec(): TransformSpec {
+    return { name: "ToTensor" };
+  }
+}
+
+export interface NormalizeOptions {
+  mean?: number[];
+  std?: number[];
+  /** "imagenet", "cifar10", "mnist" or "fashion-mnist" instead of mean/std. */
+  preset?: string;
+}
+
+export class Normalize implements Transform {
+  readonly mean: number[];
+  readonly std: number[];
+  constructor(readonly options: NormalizeOptions) {
+    const p = options.preset !== undefined ? NORMALIZE_PRESETS[options.preset] : undefined;
+    if (options.preset !== undefined && !p) {
+      throw new RangeError(`Normalize: unknown preset "${options.preset}" (known: ${Object.keys(NORMALIZE_PRESETS).join(", ")})`);
+    }
+    this.mean = options.mean ?? p?.mean ?? [];
+    this.std = options.std ?? p?.std ?? [];
+    if (this.mean.length === 0 || this.mean.length !== this.std.length || this.std.some((s) => s === 0)) {
+      throw new RangeError("Normalize: give a preset, or mean and std of equal length with no zero std");
+    }
+  }
+
+  apply(x: Pixels, _rng: Rng): Pixels {
+    if (!isTensorImage(x)) throw new TypeError("Normalize acts on float tensors: put ToTensor before it");
+    const { channels: C, height: H, width: W } = x;
+    const k = this.mean.length;
+    if (k !== 1 && k !== C) throw new RangeError(`Normalize: ${k} means for a ${C}-channel image`);
+    const plane = H * W, d = x.data;
+    for (let c = 0; c < C; c++) {
+      const m = this.mean[k === 1 ? 0 : c], inv = 1 / this.std[k === 1 ? 0 : c];
+      for (let i = c * plane, e = i + plane; i < e; i++) d[i] = (d[i] - m) * inv;
+    }
+    return x;
+  }
+
+  spec(): TransformSpec {
+    return { name: "Normalize", ...this.options };
+  }
+}
