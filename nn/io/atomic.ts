@@ -44,7 +44,9 @@ export async function atomicWriteFile(
   } catch (e) {
     file.close();
     await Deno.remove(tmp).catch(() => {});
-    throw new Error(`${path}: writing failed (${(e as Error).message}); the previous file is unchanged`);
+    throw new Error(
+      `${path}: writing failed (${(e as Error).message}); the previous file is unchanged`,
+    );
   }
   file.close();
   try {

@@ -39,7 +39,10 @@ function metaToJson(meta: CheckpointMeta): string {
 
 function metaFromJson(json: string): CheckpointMeta {
   return JSON.parse(json, (_key, v) => {
-    if (v && typeof v === "object" && !Array.isArray(v) && Object.keys(v).length === 1 && NONFINITE in v) {
+    if (
+      v && typeof v === "object" && !Array.isArray(v) && Object.keys(v).length === 1 &&
+      NONFINITE in v
+    ) {
       return Number(v[NONFINITE]);
     }
     return v;

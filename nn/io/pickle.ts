@@ -34,7 +34,6 @@ export class UnsafePickleError extends Error {
   }
 }
 
-const MARK = Symbol("mark");
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 class Reader {
@@ -129,9 +128,19 @@ function parseQuotedString(s: string): string {
     throw new Error(`pickle STRING argument is not quoted: ${s.slice(0, 40)}`);
   }
   const body = s.slice(1, -1);
-  const simple: Record<string, string> = { n: "\n", t: "\t", r: "\r", "\\": "\\", "'": "'", '"': '"' };
-  return body.replace(/\\(x[0-9a-fA-F]{2}|.)/g, (_, e: string) =>
-    e[0] === "x" ? String.fromCharCode(parseInt(e.slice(1), 16)) : simple[e] ?? "\\" + e);
+  const simple: Record<string, string> = {
+    n: "\n",
+    t: "\t",
+    r: "\r",
+    "\\": "\\",
+    "'": "'",
+    '"': '"',
+  };
+  return body.replace(
+    /\\(x[0-9a-fA-F]{2}|.)/g,
+    (_, e: string) =>
+      e[0] === "x" ? String.fromCharCode(parseInt(e.slice(1), 16)) : simple[e] ?? "\\" + e,
+  );
 }
 
 /** Protocol 0 UNICODE argument: raw-unicode-escape. */
@@ -199,7 +208,9 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): unknown {
     return memo.get(i);
   };
   const setItems = (dict: unknown, items: unknown[]) => {
-    if (!(dict instanceof Map)) throw new Error(`pickle SETITEM(S) on something that is not a dict`);
+    if (!(dict instanceof Map)) {
+      throw new Error(`pickle SETITEM(S) on something that is not a dict`);
+    }
     if (items.length % 2) throw new Error(`pickle SETITEMS with an odd number of items`);
     for (let i = 0; i < items.length; i += 2) dict.set(items[i], items[i + 1]);
   };
@@ -208,7 +219,9 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): unknown {
     list.push(...items);
   };
   const persistent = (pid: unknown) => {
-    if (!options.persistentLoad) throw new Error(`pickle has a persistent id but none was expected`);
+    if (!options.persistentLoad) {
+      throw new Error(`pickle has a persistent id but none was expected`);
+    }
     return options.persistentLoad(pid);
   };
 
@@ -225,7 +238,9 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): unknown {
         r.u64();
         break;
       case 0x2e: // STOP
-        if (stack.length !== 1) throw new Error(`pickle stops with ${stack.length} values on the stack`);
+        if (stack.length !== 1) {
+          throw new Error(`pickle stops with ${stack.length} values on the stack`);
+        }
         return stack[0];
       case 0x28: // MARK
         marks.push(stack.length);
@@ -472,7 +487,9 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): unknown {
       case 0x82:
       case 0x83:
       case 0x84: // EXT1/2/4: the copyreg extension registry can name any global
-        throw new Error(`pickle uses the extension registry (opcode 0x${op.toString(16)}), refused`);
+        throw new Error(
+          `pickle uses the extension registry (opcode 0x${op.toString(16)}), refused`,
+        );
       default:
         throw new Error(`pickle has an unknown opcode 0x${op.toString(16)} at offset ${at}`);
     }

@@ -5,7 +5,7 @@
 import { unzipSync } from "fflate";
 import { isHostTensor, type StateDict } from "./host_tensor.ts";
 import { unpickle, UnsafePickleError } from "./pickle.ts";
-import { decodeStorage, storageTypeOf, type TorchStorage, torchGlobals } from "./torch_pickle.ts";
+import { decodeStorage, storageTypeOf, torchGlobals, type TorchStorage } from "./torch_pickle.ts";
 import { crc32, zipCrcs } from "./zip_crc.ts";
 
 const CONVERT_HINT = `convert it with a recent PyTorch (>= 1.6): ` +
@@ -44,27 +44,39 @@ function fail(name: string, what: string): never {
 export function readPthObject(bytes: Uint8Array, name = "<.pth bytes>"): unknown {
   const kind = sniffWeightFile(bytes);
   if (kind === "legacy-pickle" || kind === "legacy-tar") {
-    fail(name, `is a PyTorch file in the legacy (pre-1.6) format, which is not supported; ${CONVERT_HINT}`);
+    fail(
+      name,
+      `is a PyTorch file in the legacy (pre-1.6) format, which is not supported; ${CONVERT_HINT}`,
+    );
   }
   if (kind === "safetensors") {
     fail(name, `is a safetensors file, not a PyTorch .pth; read it with readSafetensors`);
   }
   if (kind !== "zip") {
-    fail(name, `is not a PyTorch .pth file (no zip signature at the start; ${bytes.length} bytes). ` +
-      `Check that the file is complete and is what torch.save wrote`);
+    fail(
+      name,
+      `is not a PyTorch .pth file (no zip signature at the start; ${bytes.length} bytes). ` +
+        `Check that the file is complete and is what torch.save wrote`,
+    );
   }
 
   let files: Record<string, Uint8Array>;
   try {
     files = unzipSync(bytes);
   } catch (e) {
-    fail(name, `is a damaged zip archive (${(e as Error).message}); ` +
-      `the file is probably truncated or corrupt, download or save it again`);
+    fail(
+      name,
+      `is a damaged zip archive (${(e as Error).message}); ` +
+        `the file is probably truncated or corrupt, download or save it again`,
+    );
   }
   const pkl = Object.keys(files).filter((f) => /^[^/]+\/data\.pkl$/.test(f));
   if (pkl.length !== 1) {
-    fail(name, `is a zip archive but not a torch.save file (expected one <archive>/data.pkl, ` +
-      `found ${pkl.length}; entries: ${Object.keys(files).slice(0, 5).join(", ")})`);
+    fail(
+      name,
+      `is a zip archive but not a torch.save file (expected one <archive>/data.pkl, ` +
+        `found ${pkl.length}; entries: ${Object.keys(files).slice(0, 5).join(", ")})`,
+    );
   }
   const prefix = pkl[0].slice(0, -"data.pkl".length);
   const crcs = zipCrcs(bytes);
@@ -73,7 +85,10 @@ export function readPthObject(bytes: Uint8Array, name = "<.pth bytes>"): unknown
     if (!data) fail(name, `has no entry ${path} (the archive is incomplete)`);
     const crc = crcs.get(path);
     if (crc !== undefined && crc32(data) !== crc) {
-      fail(name, `entry ${path} fails its CRC-32 check; the file is corrupt, download or save it again`);
+      fail(
+        name,
+        `entry ${path} fails its CRC-32 check; the file is corrupt, download or save it again`,
+      );
     }
     return data;
   };
@@ -141,8 +156,11 @@ export function extractStateDict(obj: unknown, name = "<.pth bytes>"): StateDict
   }
   if (!sd) {
     const keys = obj instanceof Map ? [...obj.keys()].slice(0, 8).join(", ") : typeof obj;
-    fail(name, `holds no state dict: expected a dict of tensors, or a dict with a ` +
-      `${NESTED_KEYS.map((k) => `"${k}"`).join("/")} entry holding one (found: ${keys})`);
+    fail(
+      name,
+      `holds no state dict: expected a dict of tensors, or a dict with a ` +
+        `${NESTED_KEYS.map((k) => `"${k}"`).join("/")} entry holding one (found: ${keys})`,
+    );
   }
   const keys = [...sd.keys()];
   if (keys.every((k) => k.startsWith("module."))) {

@@ -12,8 +12,20 @@ import {
   tensorFromBytes,
 } from "./host_tensor.ts";
 
-const TO_FILE: Record<HostDType, string> = { f32: "F32", f16: "F16", bf16: "BF16", i64: "I64", i32: "I32" };
-const FROM_FILE: Record<string, HostDType> = { F32: "f32", F16: "f16", BF16: "bf16", I64: "i64", I32: "i32" };
+const TO_FILE: Record<HostDType, string> = {
+  f32: "F32",
+  f16: "F16",
+  bf16: "BF16",
+  i64: "I64",
+  i32: "I32",
+};
+const FROM_FILE: Record<string, HostDType> = {
+  F32: "f32",
+  F16: "f16",
+  BF16: "bf16",
+  I64: "i64",
+  I32: "i32",
+};
 const MAX_HEADER = 100 * 1024 * 1024;
 
 export interface Safetensors {
@@ -32,15 +44,23 @@ export function readSafetensors(bytes: Uint8Array, name = "<safetensors bytes>")
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLen = view.getBigUint64(0, true);
   if (headerLen > BigInt(Math.min(MAX_HEADER, bytes.length - 8))) {
-    fail(name, `header length ${headerLen} exceeds the file (${bytes.length} bytes); ` +
-      `the file is truncated or not a safetensors file`);
+    fail(
+      name,
+      `header length ${headerLen} exceeds the file (${bytes.length} bytes); ` +
+        `the file is truncated or not a safetensors file`,
+    );
   }
   const dataStart = 8 + Number(headerLen);
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, dataStart)));
+    header = JSON.parse(
+      new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, dataStart)),
+    );
   } catch (e) {
-    fail(name, `header is not valid JSON (${(e as Error).message}); the file is corrupt or not safetensors`);
+    fail(
+      name,
+      `header is not valid JSON (${(e as Error).message}); the file is corrupt or not safetensors`,
+    );
   }
   if (typeof header !== "object" || header === null || Array.isArray(header)) {
     fail(name, `header is not a JSON object`);
@@ -65,29 +85,44 @@ export function readSafetensors(bytes: Uint8Array, name = "<safetensors bytes>")
     if (typeof e !== "object" || e === null) fail(name, `tensor "${key}" has no header object`);
     const dtype = FROM_FILE[e.dtype as string];
     if (!dtype) {
-      fail(name, `tensor "${key}" has dtype ${JSON.stringify(e.dtype)}; supported: ` +
-        `${Object.keys(FROM_FILE).join(", ")} (convert the file, e.g. to F32)`);
+      fail(
+        name,
+        `tensor "${key}" has dtype ${JSON.stringify(e.dtype)}; supported: ` +
+          `${Object.keys(FROM_FILE).join(", ")} (convert the file, e.g. to F32)`,
+      );
     }
     const shape = e.shape;
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
       fail(name, `tensor "${key}" has an invalid shape ${JSON.stringify(shape)}`);
     }
     const offs = e.data_offsets;
-    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isSafeInteger(o) && o >= 0)) {
+    if (
+      !Array.isArray(offs) || offs.length !== 2 ||
+      !offs.every((o) => Number.isSafeInteger(o) && o >= 0)
+    ) {
       fail(name, `tensor "${key}" has invalid data_offsets ${JSON.stringify(offs)}`);
     }
     const [begin, end] = offs as [number, number];
     if (begin > end || end > dataLen) {
-      fail(name, `tensor "${key}" spans bytes [${begin}, ${end}) but the data section has ` +
-        `${dataLen} bytes; the file is truncated or corrupt`);
+      fail(
+        name,
+        `tensor "${key}" spans bytes [${begin}, ${end}) but the data section has ` +
+          `${dataLen} bytes; the file is truncated or corrupt`,
+      );
     }
     const need = numel(shape) * dtypeSize(dtype);
     if (end - begin !== need) {
-      fail(name, `tensor "${key}" of shape [${shape}] ${e.dtype} needs ${need} bytes ` +
-        `but its data_offsets span ${end - begin}`);
+      fail(
+        name,
+        `tensor "${key}" of shape [${shape}] ${e.dtype} needs ${need} bytes ` +
+          `but its data_offsets span ${end - begin}`,
+      );
     }
     if (end > begin) spans.push({ key, begin, end }); // empty tensors take no bytes
-    tensors.set(key, tensorFromBytes(dtype, shape, bytes.subarray(dataStart + begin, dataStart + end)));
+    tensors.set(
+      key,
+      tensorFromBytes(dtype, shape, bytes.subarray(dataStart + begin, dataStart + end)),
+    );
   }
   spans.sort((a, b) => a.begin - b.begin);
   for (let i = 1; i < spans.length; i++) {
@@ -148,7 +183,10 @@ export function safetensorsChunks(
 }
 
 /** The whole safetensors file as one byte array. */
-export function encodeSafetensors(tensors: StateDict, metadata: Record<string, string> = {}): Uint8Array {
+export function encodeSafetensors(
+  tensors: StateDict,
+  metadata: Record<string, string> = {},
+): Uint8Array {
   const chunks = safetensorsChunks(tensors, metadata);
   const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
   let p = 0;

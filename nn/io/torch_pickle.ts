@@ -38,7 +38,16 @@ const STORAGE_TYPES: Record<string, FileElement> = {
 };
 
 const FILE_BYTES: Record<FileElement, number> = {
-  f32: 4, f16: 2, bf16: 2, i64: 8, i32: 4, f64: 8, u8: 1, i8: 1, i16: 2, bool: 1,
+  f32: 4,
+  f16: 2,
+  bf16: 2,
+  i64: 8,
+  i32: 4,
+  f64: 8,
+  u8: 1,
+  i8: 1,
+  i16: 2,
+  bool: 1,
 };
 
 /**

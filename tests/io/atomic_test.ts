@@ -28,7 +28,10 @@ Deno.test("atomic: a failure mid-write keeps the previous file and removes the t
   );
   assert.equal(await Deno.readTextFile(path), "old");
   await assert.rejects(Deno.stat(tempPathFor(path)), Deno.errors.NotFound);
-  await assert.rejects(atomicWriteFile(`${dir}/no/such/dir/x.bin`, text("x")), /x\.bin: cannot create the temporary file/);
+  await assert.rejects(
+    atomicWriteFile(`${dir}/no/such/dir/x.bin`, text("x")),
+    /x\.bin: cannot create the temporary file/,
+  );
   await Deno.remove(dir, { recursive: true });
 });
 

@@ -45,7 +45,10 @@ Deno.test("checkpoint: save/load round trip of tensors and JSON meta (Infinity a
   const back = await loadCheckpoint(path);
   assert.deepEqual(back.meta, ckpt.meta);
   assert.deepEqual(back.tensors, ckpt.tensors);
-  assert.deepEqual([...tensorsUnder(back.tensors, "model.").keys()], ["conv1.weight", "bn1.num_batches_tracked"]);
+  assert.deepEqual([...tensorsUnder(back.tensors, "model.").keys()], [
+    "conv1.weight",
+    "bn1.num_batches_tracked",
+  ]);
   assert.deepEqual([...tensorsUnder(back.tensors, "optim.").keys()], ["state.0.exp_avg"]);
   await assert.rejects(Deno.stat(tempPathFor(path)), Deno.errors.NotFound);
   // A second save replaces the first.
@@ -55,24 +58,50 @@ Deno.test("checkpoint: save/load round trip of tensors and JSON meta (Infinity a
 });
 
 Deno.test("checkpoint: clear errors for a missing file, plain safetensors and bad meta", async () => {
-  await assert.rejects(loadCheckpoint("/nonexistent/run.ckpt"), /^Error: \/nonexistent\/run\.ckpt: checkpoint file not found/);
+  await assert.rejects(
+    loadCheckpoint("/nonexistent/run.ckpt"),
+    /^Error: \/nonexistent\/run\.ckpt: checkpoint file not found/,
+  );
   assert.throws(
     () => decodeCheckpoint(encodeSafetensors(model()), "w.safetensors"),
     /w\.safetensors: is a safetensors file but not a checkpoint written by saveCheckpoint/,
   );
-  const future = encodeSafetensors(model(), { format: "deno-webgpu-nn/checkpoint", version: "9", meta: "{}" });
-  assert.throws(() => decodeCheckpoint(future, "f.ckpt"), /f\.ckpt: checkpoint version 9 is not supported/);
-  assert.throws(() => encodeCheckpoint({ tensors: new Map(), meta: { n: 1n } as never }), /"n" is a bigint/);
+  const future = encodeSafetensors(model(), {
+    format: "deno-webgpu-nn/checkpoint",
+    version: "9",
+    meta: "{}",
+  });
+  assert.throws(
+    () => decodeCheckpoint(future, "f.ckpt"),
+    /f\.ckpt: checkpoint version 9 is not supported/,
+  );
+  assert.throws(
+    () => encodeCheckpoint({ tensors: new Map(), meta: { n: 1n } as never }),
+    /"n" is a bigint/,
+  );
 });
 
 Deno.test("weights file: reads .pth, safetensors and checkpoints by content", async () => {
-  assertStateDict(await readStateDictFile(fixturePath("resnet18_subset.pth")), "resnet18_subset.pth");
-  assertStateDict(await readStateDictFile(fixturePath("by_python.safetensors")), "by_python.safetensors", false);
+  assertStateDict(
+    await readStateDictFile(fixturePath("resnet18_subset.pth")),
+    "resnet18_subset.pth",
+  );
+  assertStateDict(
+    await readStateDictFile(fixturePath("by_python.safetensors")),
+    "by_python.safetensors",
+    false,
+  );
   const dir = await Deno.makeTempDir();
   await saveCheckpoint(`${dir}/c.ckpt`, sampleCheckpoint());
   assert.deepEqual(await readStateDictFile(`${dir}/c.ckpt`), model());
   await Deno.writeTextFile(`${dir}/notes.txt`, "not weights at all");
-  await assert.rejects(readStateDictFile(`${dir}/notes.txt`), /notes\.txt: is not a PyTorch \.pth file/);
-  await assert.rejects(readStateDictFile(`${dir}/missing.pth`), /missing\.pth: weight file not found/);
+  await assert.rejects(
+    readStateDictFile(`${dir}/notes.txt`),
+    /notes\.txt: is not a PyTorch \.pth file/,
+  );
+  await assert.rejects(
+    readStateDictFile(`${dir}/missing.pth`),
+    /missing\.pth: weight file not found/,
+  );
   await Deno.remove(dir, { recursive: true });
 });

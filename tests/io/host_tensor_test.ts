@@ -18,7 +18,10 @@ Deno.test("host tensor: toFloat32 for bf16, i64 and i32", () => {
     [...toFloat32(hostTensor("bf16", [3], new Uint16Array([0x3f80, 0xc049, 0x0000])))],
     [1, -3.140625, 0],
   );
-  assert.deepEqual([...toFloat32(hostTensor("i64", [2], new BigInt64Array([-5n, 2n ** 40n])))], [-5, 2 ** 40]);
+  assert.deepEqual([...toFloat32(hostTensor("i64", [2], new BigInt64Array([-5n, 2n ** 40n])))], [
+    -5,
+    2 ** 40,
+  ]);
   assert.deepEqual([...toFloat32(hostTensor("i32", [2], new Int32Array([7, -8])))], [7, -8]);
   const f = hostTensor("f32", [1], new Float32Array([2]));
   const copy = toFloat32(f);
@@ -28,7 +31,10 @@ Deno.test("host tensor: toFloat32 for bf16, i64 and i32", () => {
 
 Deno.test("host tensor: construction checks shape, length and array type", () => {
   assert.throws(() => hostTensor("f32", [2, 2], new Float32Array(3)), /4 elements but data has 3/);
-  assert.throws(() => hostTensor("i64", [1], new Float32Array(1) as never), /needs a BigInt64Array/);
+  assert.throws(
+    () => hostTensor("i64", [1], new Float32Array(1) as never),
+    /needs a BigInt64Array/,
+  );
   assert.throws(() => hostTensor("f32", [1.5], new Float32Array(1)), /invalid tensor shape/);
   // Unaligned source bytes are copied into an aligned array.
   const bytes = new Uint8Array(9);

@@ -14,10 +14,24 @@ function b64(s: string): Uint8Array {
 
 for (const protocol of ["0", "1", "2", "3", "4", "5"]) {
   Deno.test(`pickle: plain data written by Python with protocol ${protocol}`, () => {
-    const v = unpickle(b64(pickles[protocol]), { globals: torchGlobals() }) as Map<unknown, unknown>;
+    const v = unpickle(b64(pickles[protocol]), { globals: torchGlobals() }) as Map<
+      unknown,
+      unknown
+    >;
     assert.ok(v instanceof Map);
     assert.deepEqual(v.get("ints"), [
-      0, 1, -1, 255, 256, 65535, 65536, -(2 ** 31), 2 ** 31 - 1, 2 ** 31, 2n ** 53n, -(2n ** 63n),
+      0,
+      1,
+      -1,
+      255,
+      256,
+      65535,
+      65536,
+      -(2 ** 31),
+      2 ** 31 - 1,
+      2 ** 31,
+      2n ** 53n,
+      -(2n ** 63n),
     ]);
     assert.equal(v.get("big"), 2n ** 70n);
     assert.equal(v.get("negbig"), -(2n ** 70n) - 5n);
@@ -41,7 +55,19 @@ const noGlobals: PickleGlobals = new Map();
 
 Deno.test("pickle: a global outside the allow-list is refused before use", () => {
   // \x80\x02 c"builtins\neval\n" X"1+1" \x85 R .
-  const src = [0x80, 2, ...new TextEncoder().encode("cbuiltins\neval\nX"), 3, 0, 0, 0, ...new TextEncoder().encode("1+1"), 0x85, 0x52, 0x2e];
+  const src = [
+    0x80,
+    2,
+    ...new TextEncoder().encode("cbuiltins\neval\nX"),
+    3,
+    0,
+    0,
+    0,
+    ...new TextEncoder().encode("1+1"),
+    0x85,
+    0x52,
+    0x2e,
+  ];
   let called = false;
   const globals = new Map([["builtins.print", () => (called = true)]]);
   assert.throws(() => unpickle(new Uint8Array(src), { globals }), (e: unknown) => {
@@ -63,7 +89,10 @@ Deno.test("pickle: malformed streams fail with a reason", () => {
   // Unknown opcode.
   assert.throws(() => unpickle(bytes(0xff), { globals: noGlobals }), /unknown opcode 0xff/);
   // BINGET of an empty memo slot.
-  assert.throws(() => unpickle(bytes(0x68, 9, 0x2e), { globals: noGlobals }), /memo has no entry 9/);
+  assert.throws(
+    () => unpickle(bytes(0x68, 9, 0x2e), { globals: noGlobals }),
+    /memo has no entry 9/,
+  );
   // Persistent id without a loader.
   assert.throws(() => unpickle(bytes(0x4e, 0x51, 0x2e), { globals: noGlobals }), /persistent id/);
   // The extension registry could name any global.

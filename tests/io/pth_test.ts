@@ -98,15 +98,27 @@ Deno.test("pth: the legacy format says how to convert it", () => {
 
 Deno.test("pth: truncated, corrupt and wrong-type files give clear errors naming the file", () => {
   const good = fixtureBytes("dtypes.pth");
-  assert.throws(() => readPth(good.slice(0, good.length - 30), "cut.pth"), /^Error: cut\.pth: .*damaged zip/);
-  assert.throws(() => readPth(good.slice(0, 200), "cut2.pth"), /^Error: cut2\.pth: .*truncated or corrupt/);
+  assert.throws(
+    () => readPth(good.slice(0, good.length - 30), "cut.pth"),
+    /^Error: cut\.pth: .*damaged zip/,
+  );
+  assert.throws(
+    () => readPth(good.slice(0, 200), "cut2.pth"),
+    /^Error: cut2\.pth: .*truncated or corrupt/,
+  );
   // Flip one byte of tensor data: only the CRC-32 check can notice.
   const flipped = good.slice();
   const at = new TextDecoder("latin1").decode(flipped).indexOf("dtypes/data/0") + 200;
   const corrupt = readCorrupt(flipped, at);
   assert.match(corrupt, /^corrupt\.pth: entry dtypes\/data\/\d+ fails its CRC-32 check/);
-  assert.throws(() => readPth(new TextEncoder().encode("hello, not weights"), "a.txt"), /^Error: a\.txt: is not a PyTorch \.pth file/);
-  assert.throws(() => readPth(new Uint8Array(0), "empty.pth"), /^Error: empty\.pth: is not a PyTorch/);
+  assert.throws(
+    () => readPth(new TextEncoder().encode("hello, not weights"), "a.txt"),
+    /^Error: a\.txt: is not a PyTorch \.pth file/,
+  );
+  assert.throws(
+    () => readPth(new Uint8Array(0), "empty.pth"),
+    /^Error: empty\.pth: is not a PyTorch/,
+  );
   assert.throws(
     () => readPth(fixtureBytes("by_python.safetensors"), "w.safetensors"),
     /^Error: w\.safetensors: is a safetensors file/,
@@ -141,6 +153,9 @@ Deno.test("pth: file kinds are told apart by content", () => {
   const tar = new Uint8Array(1024);
   tar.set(new TextEncoder().encode("ustar"), 257);
   assert.equal(sniffWeightFile(tar), "legacy-tar");
-  assert.throws(() => readPth(tar, "old.tar.pth"), /old\.tar\.pth: is a PyTorch file in the legacy \(pre-1\.6\) format/);
+  assert.throws(
+    () => readPth(tar, "old.tar.pth"),
+    /old\.tar\.pth: is a PyTorch file in the legacy \(pre-1\.6\) format/,
+  );
   assert.equal(sniffWeightFile(new TextEncoder().encode("GIF89a........")), "unknown");
 });

@@ -1,9 +1,5 @@
 import assert from "node:assert/strict";
-import {
-  encodeSafetensors,
-  readSafetensors,
-  safetensorsChunks,
-} from "../../nn/io/safetensors.ts";
+import { encodeSafetensors, readSafetensors, safetensorsChunks } from "../../nn/io/safetensors.ts";
 import { hostTensor, type StateDict } from "../../nn/io/host_tensor.ts";
 import { assertStateDict, fixtureBytes } from "./expected.ts";
 
@@ -40,10 +36,15 @@ Deno.test("safetensors: layout is aligned (8-byte header, each tensor at its ele
   assert.equal((8 + n) % 8, 0);
   const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
   const size: Record<string, number> = { F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4 };
-  for (const [k, e] of Object.entries(header) as [string, { dtype: string; data_offsets: number[] }][]) {
+  for (
+    const [k, e] of Object.entries(header) as [string, { dtype: string; data_offsets: number[] }][]
+  ) {
     assert.equal(e.data_offsets[0] % size[e.dtype], 0, k);
   }
-  assert.equal(encodeSafetensors(sample()).length, safetensorsChunks(sample()).reduce((a, c) => a + c.length, 0));
+  assert.equal(
+    encodeSafetensors(sample()).length,
+    safetensorsChunks(sample()).reduce((a, c) => a + c.length, 0),
+  );
 });
 
 /** A file with a hand-written header and `data` bytes after it. */
@@ -62,9 +63,17 @@ Deno.test("safetensors: bad inputs are refused with the file name and the proble
   assert.throws(read(good.subarray(0, 5)), /^Error: bad\.safetensors: is too short/);
   assert.throws(read(good.subarray(0, 40)), /header length \d+ exceeds the file/);
   assert.throws(read(good.subarray(0, good.length - 4)), /spans bytes .* the file is truncated/);
-  const t = (dtype: string, shape: number[], offs: number[]) => ({ x: { dtype, shape, data_offsets: offs } });
-  assert.throws(read(withHeader(t("F32", [2], [0, 9]))), /needs 8 bytes but its data_offsets span 9/);
-  assert.throws(read(withHeader(t("F32", [2], [12, 20]))), /spans bytes \[12, 20\) but the data section has 16/);
+  const t = (dtype: string, shape: number[], offs: number[]) => ({
+    x: { dtype, shape, data_offsets: offs },
+  });
+  assert.throws(
+    read(withHeader(t("F32", [2], [0, 9]))),
+    /needs 8 bytes but its data_offsets span 9/,
+  );
+  assert.throws(
+    read(withHeader(t("F32", [2], [12, 20]))),
+    /spans bytes \[12, 20\) but the data section has 16/,
+  );
   assert.throws(read(withHeader(t("F32", [2], [8, 0]))), /spans bytes/);
   assert.throws(read(withHeader(t("F64", [2], [0, 16]))), /tensor "x" has dtype "F64"; supported/);
   assert.throws(read(withHeader(t("F32", [-2], [0, 8]))), /invalid shape/);
@@ -76,7 +85,10 @@ Deno.test("safetensors: bad inputs are refused with the file name and the proble
     })),
     /"a" and "b" overlap/,
   );
-  assert.throws(read(withHeader({ __metadata__: { n: 3 } })), /__metadata__\["n"\] is not a string/);
+  assert.throws(
+    read(withHeader({ __metadata__: { n: 3 } })),
+    /__metadata__\["n"\] is not a string/,
+  );
   assert.throws(read(withHeader([1, 2])), /header is not a JSON object/);
   const notJson = withHeader({});
   notJson[8] = 0x7e;
