@@ -1,0 +1,137 @@
+// DataLoader: seeded shuffling (a new order each epoch, reproducible), batching with
+// dropLast, and prefetching through Deno Workers. Each sample's augmentation seed is
+// derived from (seed, epoch, index), so batches are identical for any numWorkers.
+
+import { type Batch, type BatchResult, makeBatch, type SkippedSample } from "./collate.ts";
+import type { Dataset } from "./dataset.ts";
+import { mixSeed, Rng } from "./random.ts";
+import type { Transform } from "./transforms/transform.ts";
+import { WorkerPool } from "./worker_pool.ts";
+
+export interface DataLoaderOptions {
+  batchSize?: number;
+  /** Reshuffle every epoch (default false: dataset order). */
+  shuffle?: boolean;
+  /** Seeds the shuffle and the augmentations (default 0). */
+  seed?: number;
+  /** Drop the last incomplete batch (default false). */
+  dropLast?: boolean;
+  /** Applied to every sample; should end with ToTensor (and Normalize). */
+  transform?: Transform;
+  /** Worker threads decoding ahead; 0 (default) loads in the calling thread. */
+  numWorkers?: number;
+  /** Batches in flight per Worker (default 2). */
+  prefetch?: number;
+  /** Keep the Workers between epochs; then call close() when done (default false). */
+  persistentWorkers?: boolean;
+  /** Receives the once-per-epoch report of skipped unreadable samples (default console.warn). */
+  warn?: (message: string) => void;
+}
+
+export class DataLoader implements AsyncIterable<Batch> {
+  readonly batchSize: number;
+  /** The epoch the next iteration will run; advances after each iteration starts. */
+  epoch = 0;
+  /** Every sample skipped so far because its file could not be decoded. */
+  readonly skipped: SkippedSample[] = [];
+  private readonly opts: DataLoaderOptions;
+  private pool: WorkerPool | null = null;
+
+  constructor(readonly dataset: Dataset, opts: DataLoaderOptions = {}) {
+    this.opts = opts;
+    this.batchSize = opts.batchSize ?? 1;
+    if (!(Number.isInteger(this.batchSize) && this.batchSize > 0)) {
+      throw new RangeError(`DataLoader: batchSize must be a positive integer, got ${opts.batchSize}`);
+    }
+    const nw = opts.numWorkers ?? 0;
+    if (!(Number.isInteger(nw) && nw >= 0)) throw new RangeError(`DataLoader: numWorkers must be >= 0, got ${nw}`);
+    if (dataset.length === 0) throw new RangeError("DataLoader: the dataset is empty");
+  }
+
+  /** Number of batches per epoch. */
+  get length(): number {
+    const n = this.dataset.length, b = this.batchSize;
+    return this.opts.dropLast ? Math.floor(n / b) : Math.ceil(n / b);
+  }
+
+  /** Sample order of an epoch. */
+  order(epoch: number): Int32Array {
+    const n = this.dataset.length;
+    if (this.opts.shuffle) return new Rng(mixSeed(this.opts.seed ?? 0, epoch, 0x5eed)).permutation(n);
+    const o = new Int32Array(n);
+    for (let i = 0; i < n; i++) o[i] = i;
+    return o;
+  }
+
+  private batchIndices(epoch: number): Int32Array[] {
+    const order = this.order(epoch);
+    const out: Int32Array[] = [];
+    for (let b = 0; b < this.length; b++) out.push(order.subarray(b * this.batchSize, (b + 1) * this.batchSize));
+    return out;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Batch> {
+    return this.run(this.epoch++);
+  }
+
+  /** Iterates one epoch (by number), without changing `epoch`. */
+  async *run(epoch: number): AsyncGenerator<Batch> {
+    const seed = this.opts.seed ?? 0;
+    const transform = this.opts.transform ?? null;
+    const batches = this.batchIndices(epoch);
+    const skippedThisEpoch: SkippedSample[] = [];
+    const numWorkers = this.opts.numWorkers ?? 0;
+    try {
+      if (numWorkers === 0) {
+        for (const idx of batches) {
+          const r = makeBatch(this.dataset, transform, idx, seed, epoch);
+          skippedThisEpoch.push(...r.skipped);
+          if (r.shape[0] > 0) yield strip(r);
+        }
+      } else {
+        this.pool ??= new WorkerPool(numWorkers, this.dataset.spec(), transform?.spec() ?? null);
+        const pool = this.pool;
+        const depth = numWorkers * (this.opts.prefetch ?? 2);
+        const queue: Promise<BatchResult>[] = [];
+        let next = 0;
+        const fill = () => {
+          while (next < batches.length && queue.length < depth) {
+            const p = pool.run(next % numWorkers, batches[next], seed, epoch);
+            p.catch(() => {}); // observed when its turn comes; avoid an unhandled rejection before then
+            queue.push(p);
+            next++;
+          }
+        };
+        fill();
+        while (queue.length > 0) {
+          const r = await queue.shift()!;
+          fill();
+          skippedThisEpoch.push(...r.skipped);
+          if (r.shape[0] > 0) yield strip(r);
+        }
+      }
+    } finally {
+      if (!this.opts.persistentWorkers) this.close();
+      if (skippedThisEpoch.length > 0) {
+        this.skipped.push(...skippedThisEpoch);
+        (this.opts.warn ?? console.warn)(
+          `DataLoader: skipped ${skippedThisEpoch.length} unreadable sample${skippedThisEpoch.length > 1 ? "s" : ""} in epoch ${epoch} (first: ${skippedThisEpoch[0].message})`,
+        );
+      }
+    }
+  }
+
+  /** Terminates the Workers (they restart on the next iteration). */
+  close(): void {
+    this.pool?.close();
+    this.pool = null;
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+function strip(r: BatchResult): Batch {
+  return { images: r.images, labels: r.labels, shape: r.shape, indices: r.indices };
+}

@@ -1,0 +1,21 @@
+// The public surface of data/: datasets, decoders, archives, transforms, the loader.
+
+export { Rng, mixSeed } from "./random.ts";
+export { ArchiveError, DatasetError, DecodeError } from "./errors.ts";
+export { grayToRgb, type Image, rgbToGray, type TensorImage } from "./image.ts";
+export { decodeImage, type DecodeOptions, probeImage } from "./decode.ts";
+export { decodeJpeg, readJpegHeader } from "./jpeg.ts";
+export { decodePng, decodePngRaw, type PngRaw } from "./png.ts";
+export { ZipArchive, type ZipEntry } from "./zip.ts";
+export { readTar, type TarEntry } from "./tar.ts";
+export { gunzip, isGzip, maybeGunzip } from "./gzip.ts";
+export type { Dataset, DatasetSpec, Sample } from "./dataset.ts";
+export { datasetFromSpec } from "./dataset_spec.ts";
+export { ArrayImageDataset } from "./array_dataset.ts";
+export { ImageFolder, type ImageFolderOptions } from "./image_folder.ts";
+export { CIFAR10_CLASSES, loadCifar10 } from "./cifar10.ts";
+export { FASHION_MNIST_CLASSES, loadIdx, loadMnist, MNIST_CLASSES, parseIdx } from "./idx.ts";
+export { randomSplit, Subset, subsetByClasses, subsetPerClass } from "./subset.ts";
+export { type Batch, makeBatch } from "./collate.ts";
+export { DataLoader, type DataLoaderOptions } from "./loader.ts";
+export * from "./transforms/index.ts";
