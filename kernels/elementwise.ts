@@ -15,6 +15,8 @@ interface MapSpec {
   expr: string;
   /** Whether `expr` reads the output's current value as `o` (read_write output). */
   accumulate?: boolean;
+  /** WGSL functions `expr` may call; `expr` may also use the element index `index` (u32). */
+  helpers?: string;
 }
 
 const NAMES = ["a", "b", "c"];
@@ -28,14 +30,15 @@ function mapSource(spec: MapSpec): string {
   return /* wgsl */ `
 ${decls.join("\n")}
 @group(0) @binding(${spec.inputs}) var<storage, read_write> out: array<f32>;
-struct Params { n: u32, s0: f32, s1: f32, s2: f32 }
+struct Params { n: u32, base: u32, s0: f32, s1: f32, s2: f32 }
 @group(0) @binding(${spec.inputs + 1}) var<uniform> p: Params;
 ${WGSL_FLAT_INDEX}
+${spec.helpers ?? ""}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flatIndex(gid, nwg, ${WG}u);
   if (i >= p.n) { return; }
-  let s0 = p.s0; let s1 = p.s1; let s2 = p.s2;
+  let s0 = p.s0; let s1 = p.s1; let s2 = p.s2; let index = p.base + i;
   ${loads.join(" ")}
   out[i] = ${spec.expr};
 }`;
@@ -53,12 +56,13 @@ export function runMap(
   if (inputs.length !== spec.inputs) throw new Error(`${spec.name}: expected ${spec.inputs} inputs`);
   if (inputs.includes(out)) throw new Error(`${spec.name}: output must not alias an input`);
   const kernel = g.kernel(spec.name, mapSource(spec));
-  const params = new ArrayBuffer(16);
+  const params = new ArrayBuffer(32);
   const u = new Uint32Array(params);
   const f = new Float32Array(params);
-  scalars.forEach((s, i) => (f[1 + i] = s));
+  scalars.forEach((s, i) => (f[2 + i] = s));
   for (const c of g.chunks(spec.name, n, [4])) {
     u[0] = c.count;
+    u[1] = c.start;
     const range = (buffer: GPUBuffer) => ({ buffer, offset: c.start * 4, size: c.count * 4 });
     g.dispatch(
       kernel,
@@ -76,6 +80,20 @@ const ADD: MapSpec = { name: "add", inputs: 2, expr: "a + b" };
 const MUL: MapSpec = { name: "mul", inputs: 2, expr: "a * b" };
 const SCALE: MapSpec = { name: "scale", inputs: 1, expr: "a * s0 + s1" };
 const ACCUMULATE: MapSpec = { name: "accumulate", inputs: 1, expr: "o + s0 * a", accumulate: true };
+// Dropout keeps an element when a hash of (seed, index) clears p; the same seed gives the
+// same mask in the backward pass, so the mask is never stored.
+const DROPOUT: MapSpec = {
+  name: "dropout",
+  inputs: 1,
+  expr: "select(0.0, a * s1, keep(index, bitcast<u32>(s2), s0))",
+  helpers: /* wgsl */ `
+fn keep(index: u32, seed: u32, prob: f32) -> bool {
+  var h = index * 747796405u + 2891336453u + seed * 277803737u;
+  h = ((h >> ((h >> 28u) + 4u)) ^ h) * 277803737u;
+  h = (h >> 22u) ^ h;
+  return f32(h >> 8u) / 16777216.0 >= prob;
+}`,
+};
 const RELU: MapSpec = { name: "relu", inputs: 1, expr: "max(a, 0.0)" };
 // PyTorch's threshold_backward passes the gradient where the output is positive.
 const RELU_BACKWARD: MapSpec = { name: "relu_backward", inputs: 2, expr: "select(0.0, a, b > 0.0)" };
@@ -113,6 +131,18 @@ export function accumulate(g: Gpu, out: GPUBuffer, x: GPUBuffer, n: number, alph
 /** y = max(x, 0) */
 export function relu(g: Gpu, x: GPUBuffer, y: GPUBuffer, n: number): void {
   runMap(g, RELU, [x], y, n);
+}
+
+/**
+ * out = x * mask / (1 - p), the mask drawn from `seed` (the same seed gives the same mask,
+ * which is how the backward pass reproduces it).
+ */
+export function dropout(g: Gpu, x: GPUBuffer, out: GPUBuffer, n: number, p: number, seed: number): void {
+  // the seed travels as the bits of an f32: keep them those of a normal finite float, since
+  // a NaN or denormal pattern may not survive the trip
+  const bits = ((seed >>> 0) & 0x3fffffff) | 0x00800000;
+  const seedBits = new Float32Array(new Uint32Array([bits]).buffer)[0];
+  runMap(g, DROPOUT, [x], out, n, [p, 1 / (1 - p), seedBits]);
 }
 
 /** dx = dy where y > 0, else 0 (y is relu's output). */
