@@ -141,7 +141,7 @@ export class ImageFolder implements Dataset {
       prefix += `${folders[0]}/`;
     }
     const top = childFolders(all, prefix);
-    this.splits = isSplitLayout(top) ? top.filter((f) => SPLIT_NAMES.includes(f)) : [];
+    this.splits = isSplitLayout(top) ? SPLIT_NAMES.filter((f) => top.includes(f)) : [];
     const where = `${root}${prefix ? `/${prefix.slice(0, -1)}` : ""}`;
     if (this.splits.length > 0) {
       if (opts.split === undefined) {
