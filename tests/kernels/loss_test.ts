@@ -1,0 +1,371 @@
+import assert from "node:assert/strict";
+import { gpu } from "../../kernels/device.ts";
+import { scale } from "../../nn/ops/basic.ts";
+import {
+  accumulateMetrics,
+  argmax,
+  checkLabels,
+  countCorrect,
+  crossEntropy,
+  metricsAccumulator,
+  readMetrics,
+  softmax,
+} from "../../nn/ops/loss.ts";
+import { Rng } from "../../nn/random.ts";
+import { Scope, Tensor } from "../../nn/tensor.ts";
+import { assertClose, gpuReady, numericGrad, randomArray } from "../helpers.ts";
+
+await gpuReady;
+
+// ---- f64 references -----------------------------------------------------------------------
+
+function refLogSumExp(x: ArrayLike<number>, r: number, classes: number): number {
+  let m = -Infinity;
+  for (let c = 0; c < classes; c++) m = Math.max(m, x[r * classes + c]);
+  let s = 0;
+  for (let c = 0; c < classes; c++) s += Math.exp(x[r * classes + c] - m);
+  return m + Math.log(s);
+}
+
+/** torch.nn.functional.cross_entropy(x, y, label_smoothing=eps), mean reduction. */
+function refLoss(x: ArrayLike<number>, y: ArrayLike<number>, classes: number, eps: number): number {
+  const rows = y.length;
+  let total = 0;
+  for (let r = 0; r < rows; r++) {
+    const lse = refLogSumExp(x, r, classes);
+    let meanNegLogP = 0;
+    for (let c = 0; c < classes; c++) meanNegLogP += (lse - x[r * classes + c]) / classes;
+    total += (1 - eps) * (lse - x[r * classes + y[r]]) + eps * meanNegLogP;
+  }
+  return total / rows;
+}
+
+/** d refLoss / d x, analytically: (softmax - target) / rows. */
+function refGrad(
+  x: ArrayLike<number>,
+  y: ArrayLike<number>,
+  classes: number,
+  eps: number,
+): Float64Array {
+  const rows = y.length;
+  const g = new Float64Array(rows * classes);
+  for (let r = 0; r < rows; r++) {
+    const lse = refLogSumExp(x, r, classes);
+    for (let c = 0; c < classes; c++) {
+      const target = (c === y[r] ? 1 - eps : 0) + eps / classes;
+      g[r * classes + c] = (Math.exp(x[r * classes + c] - lse) - target) / rows;
+    }
+  }
+  return g;
+}
+
+function refSoftmax(x: ArrayLike<number>, rows: number, classes: number): Float64Array {
+  const p = new Float64Array(rows * classes);
+  for (let r = 0; r < rows; r++) {
+    const lse = refLogSumExp(x, r, classes);
+    for (let c = 0; c < classes; c++) p[r * classes + c] = Math.exp(x[r * classes + c] - lse);
+  }
+  return p;
+}
+
+function refArgmax(x: ArrayLike<number>, rows: number, classes: number): Int32Array {
+  const out = new Int32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 1; c < classes; c++) if (x[r * classes + c] > x[r * classes + out[r]]) out[r] = c;
+  }
+  return out;
+}
+
+function refCorrect(x: ArrayLike<number>, y: ArrayLike<number>, classes: number): number {
+  const pred = refArgmax(x, y.length, classes);
+  return pred.reduce((s, p, r) => s + (p === y[r] ? 1 : 0), 0);
+}
+
+function randomLabels(rows: number, classes: number, seed: number): Int32Array {
+  const rng = new Rng(seed);
+  const u = rng.fillUniform(new Float32Array(rows), 0, 1);
+  return Int32Array.from(u, (v) => Math.min(classes - 1, Math.floor(v * classes)));
+}
+
+/** Runs forward and backward (with an incoming gradient of `upstream`) on the GPU. */
+async function gpuLossAndGrad(
+  x: Float32Array,
+  y: Int32Array,
+  classes: number,
+  eps: number,
+  upstream = 1,
+) {
+  const logits = Tensor.fromArray(x, [y.length, classes], { requiresGrad: true });
+  const labels = Tensor.fromArray(y);
+  const loss = crossEntropy(logits, labels, { labelSmoothing: eps });
+  // scale() makes the loss's incoming gradient a GPU tensor holding `upstream`
+  scale(loss, upstream).backward();
+  return { loss: await loss.item(), grad: await logits.grad!.toArray(), shape: loss.shape };
+}
+
+// ---- cross-entropy -----------------------------------------------------------------------
+
+// [rows, classes, logit scale]: batch 1 with 2 classes, sizes that are not multiples of
+// the workgroup, CIFAR's 10 classes, ImageNet's 1000 with a larger batch, and logits of
+// ±80 that overflow a naive exp in f32 (e^80 > 3.4e38).
+const CASES: [number, number, number][] = [[1, 2, 1], [7, 10, 3], [65, 10, 2], [96, 1000, 4], [
+  5,
+  10,
+  80,
+]];
+
+for (const eps of [0, 0.1]) {
+  Deno.test(`crossEntropy forward and backward match an f64 reference (labelSmoothing ${eps})`, async () => {
+    using _ = new Scope();
+    for (const [rows, classes, spread] of CASES) {
+      const x = randomArray(rows * classes, rows * 31 + classes, spread);
+      const y = randomLabels(rows, classes, rows + classes);
+      const got = await gpuLossAndGrad(x, y, classes, eps, 0.7);
+      assert.deepEqual(got.shape, [], "the loss is a scalar");
+      // f32 log-sum-exp over logits of size |x|: relative error ~1e-7·|x|·log(C)
+      assertClose([got.loss], [refLoss(x, y, classes, eps)], {
+        atol: 2e-6 * spread,
+        rtol: 1e-5,
+        what: `loss ${rows}x${classes}`,
+      });
+      // gradient entries are (p - t)/N; f32 exp gives ~1e-7 relative error on p
+      const want = refGrad(x, y, classes, eps).map((v) => v * 0.7);
+      assertClose(got.grad, want, {
+        atol: 1e-6 / rows,
+        rtol: 1e-4,
+        what: `grad ${rows}x${classes}`,
+      });
+    }
+  });
+}
+
+Deno.test("crossEntropy backward matches central finite differences of the f64 reference", async () => {
+  using _ = new Scope();
+  for (const [rows, classes, eps] of [[1, 2, 0], [3, 5, 0.1], [4, 7, 0.25], [2, 3, 1]]) {
+    const x = randomArray(rows * classes, 7 * rows + classes, 2);
+    const y = randomLabels(rows, classes, rows * classes);
+    const { grad } = await gpuLossAndGrad(x, y, classes, eps, -1.5);
+    const numeric = numericGrad((v) => -1.5 * refLoss(v, y, classes, eps), x);
+    // the numeric gradient is exact to ~1e-9 in f64; the GPU's is f32 (~1e-7 relative to
+    // the softmax probabilities, which are ≤ 1, times 1.5/rows)
+    assertClose(grad, numeric, {
+      atol: 1e-6,
+      rtol: 1e-5,
+      what: `grad ${rows}x${classes} ε=${eps}`,
+    });
+  }
+});
+
+Deno.test("crossEntropy is stable for extreme logits and gives exact small cases", async () => {
+  using _ = new Scope();
+  // one confident right row, one confident wrong row: log(1 + e^-160) ≈ 0 and 160
+  const x = new Float32Array([80, -80, -80, 80]);
+  const y = new Int32Array([0, 0]);
+  const { loss, grad } = await gpuLossAndGrad(x, y, 2, 0);
+  assertClose([loss], [80], { atol: 1e-4, what: "loss of ±80 logits" });
+  assertClose(grad, [0, 0, -0.5, 0.5], { atol: 1e-7, what: "grad of ±80 logits" });
+  // equal logits: loss = log(C) with or without smoothing
+  const flat = await gpuLossAndGrad(new Float32Array(10).fill(3), new Int32Array([4]), 10, 0.1);
+  assertClose([flat.loss], [Math.log(10)], { atol: 1e-6, what: "uniform logits" });
+});
+
+Deno.test("crossEntropy frees its temporaries and needs no logits gradient for frozen logits", () => {
+  using _ = new Scope();
+  const x = Tensor.fromArray(randomArray(30, 5), [3, 10]);
+  const y = Tensor.fromArray(new Int32Array([1, 2, 3]));
+  crossEntropy(x, y); // warm the pool
+  const before = gpu().pool.stats().liveBuffers;
+  const loss = crossEntropy(x, y);
+  assert.equal(gpu().pool.stats().liveBuffers, before + 1, "only the loss stays live");
+  assert.equal(loss.requiresGrad, false, "no autograd record when logits do not require grad");
+});
+
+// ---- invalid labels ------------------------------------------------------------------------
+
+Deno.test("labels outside [0, C): NaN loss, zero gradient rows, counted as invalid; checkLabels throws", async () => {
+  using _ = new Scope();
+  const rows = 4;
+  const classes = 3;
+  const x = randomArray(rows * classes, 11);
+  const y = new Int32Array([0, 3, 2, -1]); // rows 1 and 3 invalid
+  const { loss, grad } = await gpuLossAndGrad(x, y, classes, 0.1);
+  assert.ok(Number.isNaN(loss), `loss with an invalid label is ${loss}, expected NaN`);
+  // valid rows keep their gradient, scaled by 1/rows of the whole batch
+  const want = refGrad(x, new Int32Array([0, 0, 2, 0]), classes, 0.1);
+  for (const r of [1, 3]) want.fill(0, r * classes, (r + 1) * classes);
+  assertClose(grad, want, { atol: 1e-7, rtol: 1e-5, what: "grad with invalid labels" });
+
+  const logits = Tensor.fromArray(x, [rows, classes]);
+  const labels = Tensor.fromArray(y);
+  const acc = metricsAccumulator();
+  try {
+    accumulateMetrics(crossEntropy(logits, labels), logits, labels, acc);
+    const m = await readMetrics(acc);
+    assert.equal(m.invalidLabels, 2);
+    assert.equal(m.samples, 4);
+    assert.equal(m.correct, refCorrect(x, new Int32Array([0, -5, 2, -5]), classes));
+    assert.ok(Number.isNaN(m.loss));
+  } finally {
+    acc.dispose();
+  }
+  assert.throws(
+    () => checkLabels([0, 2, 3], 3, "batch 7"),
+    /batch 7: label 3 at index 2 is out of bounds for 3 classes/,
+  );
+  assert.throws(() => checkLabels([-1], 3), /label -1 at index 0/);
+  assert.throws(() => checkLabels([0.5], 3), /label 0.5/);
+  checkLabels(new Int32Array([0, 1, 2]), 3);
+});
+
+Deno.test("loss ops reject wrong shapes and dtypes with the op's name", () => {
+  using _ = new Scope();
+  const x = Tensor.fromArray(randomArray(6, 1), [2, 3]);
+  assert.throws(
+    () => crossEntropy(x, Tensor.fromArray(new Int32Array([0, 1, 2]))),
+    /crossEntropy: labels must be i32 \[2\]/,
+  );
+  assert.throws(
+    () => crossEntropy(x, Tensor.fromArray([0, 1])),
+    /crossEntropy: labels must be i32/,
+  );
+  assert.throws(
+    () => countCorrect(x.reshape([6]), Tensor.fromArray(new Int32Array(6))),
+    /countCorrect: logits must be f32 \[N, C\]/,
+  );
+  assert.throws(
+    () => crossEntropy(x, Tensor.fromArray(new Int32Array([0, 1])), { labelSmoothing: 1.5 }),
+    /labelSmoothing must be in \[0, 1\]/,
+  );
+  assert.throws(
+    () => softmax(Tensor.fromArray(new Float32Array(0), [0, 3])),
+    /softmax: logits .* are empty/,
+  );
+});
+
+// ---- metrics -------------------------------------------------------------------------------
+
+Deno.test("countCorrect: first max wins on ties; all right, all wrong, batch 1, random", async () => {
+  using _ = new Scope();
+  const count = async (x: number[] | Float32Array, y: number[], classes: number) =>
+    (await countCorrect(
+      Tensor.fromArray(x, [y.length, classes]),
+      Tensor.fromArray(new Int32Array(y)),
+    )
+      .toInt32Array())[0];
+  // rows tie between classes 1 and 2 (argmax 1), and all classes tie (argmax 0)
+  const ties = [0, 3, 3, 1, 0, 3, 3, 1, 5, 5, 5, 5, 5, 5, 5, 5];
+  assert.equal(await count(ties, [1, 2, 0, 3], 4), 2);
+  assert.equal(await count(ties, [2, 2, 1, 3], 4), 0, "all wrong");
+  assert.equal(await count([9, -2, 0, 1, 7, 3], [0, 2], 3), 1);
+  assert.equal(await count([-1, 4, -3, 2, 8, 0], [1, 1], 3), 2, "all right");
+  assert.equal(await count([0.25], [0], 1), 1, "one class");
+  for (const [rows, classes] of [[1, 10], [300, 10], [33, 1000]]) {
+    const x = randomArray(rows * classes, rows + 3 * classes);
+    const y = randomLabels(rows, classes, classes);
+    const pred = refArgmax(x, rows, classes);
+    y.forEach((_, r) => r % 3 === 0 && (y[r] = pred[r])); // make a third of them right
+    const out = countCorrect(Tensor.fromArray(x, [rows, classes]), Tensor.fromArray(y));
+    assert.equal(out.dtype, "i32");
+    assert.deepEqual(out.shape, [1]);
+    assert.equal((await out.toInt32Array())[0], refCorrect(x, y, classes), `${rows}x${classes}`);
+  }
+});
+
+Deno.test("accumulateMetrics sums loss·N, correct and samples over batches on the GPU", async () => {
+  using _ = new Scope();
+  const acc = metricsAccumulator();
+  try {
+    let lossSum = 0;
+    let correct = 0;
+    const sizes = [7, 16, 1];
+    for (const [b, rows] of sizes.entries()) {
+      const x = randomArray(rows * 10, 100 + b, 3);
+      const y = randomLabels(rows, 10, 200 + b);
+      const logits = Tensor.fromArray(x, [rows, 10]);
+      const labels = Tensor.fromArray(y);
+      accumulateMetrics(crossEntropy(logits, labels, { labelSmoothing: 0.1 }), logits, labels, acc);
+      lossSum += refLoss(x, y, 10, 0.1) * rows;
+      correct += refCorrect(x, y, 10);
+    }
+    const readsBefore = gpu().counters.readbacks;
+    const m = await readMetrics(acc);
+    assert.equal(gpu().counters.readbacks - readsBefore, 1, "one readback for the whole epoch");
+    assert.equal(m.samples, 24);
+    assert.equal(m.correct, correct);
+    assert.equal(m.invalidLabels, 0);
+    assertClose([m.loss], [lossSum / 24], { atol: 1e-5, what: "epoch mean loss" });
+    assertClose([m.accuracy], [correct / 24], { atol: 1e-7, what: "accuracy" });
+  } finally {
+    acc.dispose();
+  }
+});
+
+Deno.test("softmax and argmax match references, including ±80 logits", async () => {
+  using _ = new Scope();
+  for (const [rows, classes, spread] of [[1, 2, 1], [9, 10, 80], [3, 1000, 5]]) {
+    const x = randomArray(rows * classes, rows * classes, spread);
+    const logits = Tensor.fromArray(x, [rows, classes]);
+    // probabilities are ≤ 1; f32 exp(x - lse) has ~1e-7·|x| relative error
+    assertClose(await softmax(logits).toArray(), refSoftmax(x, rows, classes), {
+      atol: 1e-7,
+      rtol: 2e-5,
+      what: `softmax ${rows}x${classes}`,
+    });
+    assert.deepEqual([...await argmax(logits).toInt32Array()], [...refArgmax(x, rows, classes)]);
+  }
+  assert.deepEqual([...await argmax(Tensor.fromArray([2, 7, 7, 1], [1, 4])).toInt32Array()], [1]);
+});
+
+// ---- chunking ------------------------------------------------------------------------------
+
+Deno.test("every loss launcher gives the same numbers when split into binding-sized chunks", async () => {
+  using _ = new Scope();
+  const g = gpu();
+  const limit = g.maxBindingBytes;
+  // [rows, classes, binding limit]: chunks start at 256-byte aligned offsets, so for
+  // C = 1000 the smallest chunk is 64 rows (the labels' alignment) of 4000 bytes
+  for (const [rows, classes, small] of [[300, 10, 4096], [150, 1000, 256_000]]) {
+    const x = randomArray(rows * classes, rows, 4);
+    const y = randomLabels(rows, classes, classes);
+    const run = async () => {
+      const logits = Tensor.fromArray(x, [rows, classes], { requiresGrad: true });
+      const labels = Tensor.fromArray(y);
+      const loss = crossEntropy(logits, labels, { labelSmoothing: 0.1 });
+      loss.backward();
+      const acc = metricsAccumulator();
+      accumulateMetrics(loss, logits, labels, acc);
+      const out = {
+        loss: await loss.item(),
+        grad: await logits.grad!.toArray(),
+        correct: (await countCorrect(logits, labels).toInt32Array())[0],
+        softmax: await softmax(logits).toArray(),
+        argmax: await argmax(logits).toInt32Array(),
+        metrics: await readMetrics(acc),
+      };
+      acc.dispose();
+      return out;
+    };
+    let launches = g.counters.launches;
+    const whole = await run();
+    const wholeLaunches = g.counters.launches - launches;
+    let chunked;
+    launches = g.counters.launches;
+    g.maxBindingBytes = small;
+    try {
+      chunked = await run();
+    } finally {
+      g.maxBindingBytes = limit;
+    }
+    const chunkedLaunches = g.counters.launches - launches;
+    assert.ok(chunkedLaunches > wholeLaunches, "the small limit split the launches");
+    assert.ok(rows * classes * 4 > small, "the logits exceed the small limit");
+    assert.deepEqual(chunked, whole, `${rows}x${classes}: chunked and whole results are identical`);
+    assertClose([whole.loss], [refLoss(x, y, classes, 0.1)], { atol: 1e-5, what: "loss" });
+    assertClose(whole.grad, refGrad(x, y, classes, 0.1), {
+      atol: 1e-6 / rows,
+      rtol: 1e-4,
+      what: "grad",
+    });
+    assert.equal(whole.correct, refCorrect(x, y, classes));
+  }
+});
