@@ -369,3 +369,38 @@ Deno.test("every loss launcher gives the same numbers when split into binding-si
     assert.equal(whole.correct, refCorrect(x, y, classes));
   }
 });
+
+// ---- PyTorch parity ------------------------------------------------------------------------
+
+interface TorchCase {
+  name: string;
+  rows: number;
+  classes: number;
+  label_smoothing: number;
+  logits: number[];
+  labels: number[];
+  loss: number;
+  grad: number[];
+}
+
+Deno.test("crossEntropy matches torch.nn.functional.cross_entropy (fixtures)", async () => {
+  using _ = new Scope();
+  // made by tests/fixtures/loss/make_loss_fixtures.py
+  const url = new URL("../fixtures/loss/cross_entropy.json", import.meta.url);
+  const { cases } = JSON.parse(await Deno.readTextFile(url)) as { cases: TorchCase[] };
+  assert.ok(cases.length >= 6);
+  for (const t of cases) {
+    const x = Float32Array.from(t.logits);
+    const y = Int32Array.from(t.labels);
+    // the f64 reference of these tests agrees with PyTorch's float64 evaluation
+    assertClose([refLoss(x, y, t.classes, t.label_smoothing)], [t.loss], {
+      atol: 1e-12,
+      what: t.name,
+    });
+    assertClose(refGrad(x, y, t.classes, t.label_smoothing), t.grad, { atol: 1e-12, what: t.name });
+    const got = await gpuLossAndGrad(x, y, t.classes, t.label_smoothing);
+    // f32 on the GPU: log-sum-exp error ~1e-7 relative to |logits| (up to 80 here)
+    assertClose([got.loss], [t.loss], { atol: 2e-5, rtol: 1e-5, what: `${t.name}: loss` });
+    assertClose(got.grad, t.grad, { atol: 1e-6, rtol: 1e-4, what: `${t.name}: grad` });
+  }
+});
