@@ -30,7 +30,11 @@ export class ArrayImageDataset implements Dataset {
     }
     for (let i = 0; i < labels.length; i++) {
       if (labels[i] < 0 || labels[i] >= opts.classes.length) {
-        throw new DatasetError(`ArrayImageDataset: label ${labels[i]} of sample ${i} is not in 0..${opts.classes.length - 1}`);
+        throw new DatasetError(
+          `ArrayImageDataset: label ${labels[i]} of sample ${i} is not in 0..${
+            opts.classes.length - 1
+          }`,
+        );
       }
     }
     this.pixels = pixels;
@@ -43,7 +47,11 @@ export class ArrayImageDataset implements Dataset {
   }
 
   /** Copies pixels and labels into SharedArrayBuffers, so Workers share rather than copy them. */
-  static shared(pixels: Uint8Array, labels: Int32Array, opts: ArrayDatasetOptions): ArrayImageDataset {
+  static shared(
+    pixels: Uint8Array,
+    labels: Int32Array,
+    opts: ArrayDatasetOptions,
+  ): ArrayImageDataset {
     const p = new Uint8Array(new SharedArrayBuffer(pixels.length));
     p.set(pixels);
     const l = new Int32Array(new SharedArrayBuffer(labels.length * 4));
@@ -52,7 +60,9 @@ export class ArrayImageDataset implements Dataset {
   }
 
   get(i: number): Sample {
-    if (!(i >= 0 && i < this.length)) throw new RangeError(`index ${i} out of range [0, ${this.length})`);
+    if (!(i >= 0 && i < this.length)) {
+      throw new RangeError(`index ${i} out of range [0, ${this.length})`);
+    }
     const per = this.width * this.height * this.channels;
     // A copy, so in-place transforms cannot alter the dataset.
     const data = this.pixels.slice(i * per, (i + 1) * per);

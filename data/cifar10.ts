@@ -7,7 +7,16 @@ import { DatasetError } from "./errors.ts";
 import { readTar } from "./tar.ts";
 
 export const CIFAR10_CLASSES = [
-  "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
+  "airplane",
+  "automobile",
+  "bird",
+  "cat",
+  "deer",
+  "dog",
+  "frog",
+  "horse",
+  "ship",
+  "truck",
 ];
 
 const RECORD = 1 + 3072;
@@ -24,7 +33,10 @@ function basename(p: string): string {
 }
 
 /** Reads the batch files of a split from a .tar.gz/.tar or a directory. */
-function readBatches(path: string, wanted: string[]): { files: Map<string, Uint8Array>; meta?: string } {
+function readBatches(
+  path: string,
+  wanted: string[],
+): { files: Map<string, Uint8Array>; meta?: string } {
   const files = new Map<string, Uint8Array>();
   let meta: string | undefined;
   const info = Deno.statSync(path);
@@ -60,19 +72,27 @@ export function loadCifar10(path: string, opts: Cifar10Options = {}): ArrayImage
     read = readBatches(path, wanted);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
-      throw new DatasetError(`CIFAR-10: "${path}" does not exist (expected cifar-10-binary.tar.gz or its extracted folder)`);
+      throw new DatasetError(
+        `CIFAR-10: "${path}" does not exist (expected cifar-10-binary.tar.gz or its extracted folder)`,
+      );
     }
     throw e;
   }
   const missing = wanted.filter((f) => !read.files.has(f));
   if (missing.length) {
-    throw new DatasetError(`CIFAR-10: ${missing.join(", ")} not found in "${path}" (is this the binary version, cifar-10-binary.tar.gz?)`);
+    throw new DatasetError(
+      `CIFAR-10: ${
+        missing.join(", ")
+      } not found in "${path}" (is this the binary version, cifar-10-binary.tar.gz?)`,
+    );
   }
   let total = 0;
   for (const f of wanted) {
     const n = read.files.get(f)!.length;
     if (n === 0 || n % RECORD !== 0) {
-      throw new DatasetError(`CIFAR-10: ${f} in "${path}" has ${n} bytes, not a multiple of the ${RECORD}-byte record (truncated?)`);
+      throw new DatasetError(
+        `CIFAR-10: ${f} in "${path}" has ${n} bytes, not a multiple of the ${RECORD}-byte record (truncated?)`,
+      );
     }
     total += n / RECORD;
   }
@@ -83,7 +103,11 @@ export function loadCifar10(path: string, opts: Cifar10Options = {}): ArrayImage
     const b = read.files.get(f)!;
     for (let r = 0; r < b.length; r += RECORD, k++) {
       labels[k] = b[r];
-      if (b[r] > 9) throw new DatasetError(`CIFAR-10: ${f} record ${r / RECORD} has label ${b[r]} > 9 (corrupt file)`);
+      if (b[r] > 9) {
+        throw new DatasetError(
+          `CIFAR-10: ${f} record ${r / RECORD} has label ${b[r]} > 9 (corrupt file)`,
+        );
+      }
       // Planar RGB to interleaved HWC.
       const out = k * 3072;
       for (let p = 0; p < 1024; p++) {

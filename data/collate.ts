@@ -64,9 +64,15 @@ export function makeBatch(
     try {
       const s = loadSample(dataset, transform, index, seed, epoch);
       const first = images[0];
-      if (first && (first.channels !== s.image.channels || first.height !== s.image.height || first.width !== s.image.width)) {
+      if (
+        first &&
+        (first.channels !== s.image.channels || first.height !== s.image.height ||
+          first.width !== s.image.width)
+      ) {
         throw new RangeError(
-          `sample ${index} is ${s.image.channels}x${s.image.height}x${s.image.width} but sample ${kept[0]} is ${first.channels}x${first.height}x${first.width}; samples of a batch need one size (add Resize/CenterCrop or RandomResizedCrop to the transform)`,
+          `sample ${index} is ${s.image.channels}x${s.image.height}x${s.image.width} but sample ${
+            kept[0]
+          } is ${first.channels}x${first.height}x${first.width}; samples of a batch need one size (add Resize/CenterCrop or RandomResizedCrop to the transform)`,
         );
       }
       images.push(s.image);

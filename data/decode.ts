@@ -2,7 +2,7 @@
 // probe that checks a file's header and ending without decoding pixels.
 
 import { DecodeError } from "./errors.ts";
-import { toChannels, type Image } from "./image.ts";
+import { type Image, toChannels } from "./image.ts";
 import { decodeJpeg, hasJpegEnd, isJpeg, readJpegHeader } from "./jpeg.ts";
 import { decodePng, isPng, readPngHeader } from "./png.ts";
 
@@ -16,7 +16,15 @@ export interface DecodeOptions {
 /** File-name suffixes ImageFolder treats as images it can decode. */
 export const IMAGE_EXTENSIONS = [".jpg", ".jpeg", ".png"];
 /** Image suffixes torchvision accepts that this decoder does not; counted as unreadable. */
-export const UNSUPPORTED_IMAGE_EXTENSIONS = [".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp", ".gif"];
+export const UNSUPPORTED_IMAGE_EXTENSIONS = [
+  ".ppm",
+  ".bmp",
+  ".pgm",
+  ".tif",
+  ".tiff",
+  ".webp",
+  ".gif",
+];
 
 export function decodeImage(bytes: Uint8Array, name = "<bytes>", opts: DecodeOptions = {}): Image {
   const maxPixels = opts.maxPixels ?? 1 << 26;
@@ -53,7 +61,10 @@ export function probeImage(
     if (!iend) throw new DecodeError(name, "truncated PNG (does not end with an IEND chunk)");
   } else throw new DecodeError(name, "neither a JPEG nor a PNG (unrecognised leading bytes)");
   if (size.width * size.height > maxPixels) {
-    throw new DecodeError(name, `${size.width}x${size.height} exceeds the limit of ${maxPixels} pixels`);
+    throw new DecodeError(
+      name,
+      `${size.width}x${size.height} exceeds the limit of ${maxPixels} pixels`,
+    );
   }
   return size;
 }

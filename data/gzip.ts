@@ -13,9 +13,13 @@ export function gunzip(bytes: Uint8Array, name = "<bytes>"): Uint8Array {
   if (bytes.length < 18) throw new ArchiveError(name, "truncated gzip file");
   // ISIZE (last 4 bytes) is the uncompressed size mod 2^32; use it to preallocate.
   const n = bytes.length;
-  const isize = (bytes[n - 4] | (bytes[n - 3] << 8) | (bytes[n - 2] << 16) | (bytes[n - 1] << 24)) >>> 0;
+  const isize =
+    (bytes[n - 4] | (bytes[n - 3] << 8) | (bytes[n - 2] << 16) | (bytes[n - 1] << 24)) >>> 0;
   try {
-    const out = gunzipSync(bytes, isize > 0 && isize < 2 ** 31 ? { out: new Uint8Array(isize) } : undefined);
+    const out = gunzipSync(
+      bytes,
+      isize > 0 && isize < 2 ** 31 ? { out: new Uint8Array(isize) } : undefined,
+    );
     return out;
   } catch (e) {
     throw new ArchiveError(name, `corrupt or truncated gzip data (${(e as Error).message})`);

@@ -7,7 +7,16 @@ import { maybeGunzip } from "./gzip.ts";
 
 export const MNIST_CLASSES = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
 export const FASHION_MNIST_CLASSES = [
-  "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+  "T-shirt/top",
+  "Trouser",
+  "Pullover",
+  "Dress",
+  "Coat",
+  "Sandal",
+  "Shirt",
+  "Sneaker",
+  "Bag",
+  "Ankle boot",
 ];
 
 export interface IdxArray {
@@ -18,30 +27,60 @@ export interface IdxArray {
 /** Parses an IDX file of unsigned bytes (type code 0x08). */
 export function parseIdx(input: Uint8Array, name = "<bytes>"): IdxArray {
   const bytes = maybeGunzip(input, name);
-  if (bytes.length < 4) throw new DatasetError(`IDX file "${name}" is too short (${bytes.length} bytes)`);
-  if (bytes[0] !== 0 || bytes[1] !== 0) throw new DatasetError(`"${name}" is not an IDX file (bad magic)`);
-  if (bytes[2] !== 0x08) throw new DatasetError(`IDX file "${name}" has element type 0x${bytes[2].toString(16)}; only unsigned bytes (0x08) are supported`);
+  if (bytes.length < 4) {
+    throw new DatasetError(`IDX file "${name}" is too short (${bytes.length} bytes)`);
+  }
+  if (bytes[0] !== 0 || bytes[1] !== 0) {
+    throw new DatasetError(`"${name}" is not an IDX file (bad magic)`);
+  }
+  if (bytes[2] !== 0x08) {
+    throw new DatasetError(
+      `IDX file "${name}" has element type 0x${
+        bytes[2].toString(16)
+      }; only unsigned bytes (0x08) are supported`,
+    );
+  }
   const ndim = bytes[3];
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (bytes.length < 4 + 4 * ndim) throw new DatasetError(`IDX file "${name}" is truncated (header)`);
+  if (bytes.length < 4 + 4 * ndim) {
+    throw new DatasetError(`IDX file "${name}" is truncated (header)`);
+  }
   const shape: number[] = [];
   for (let d = 0; d < ndim; d++) shape.push(dv.getUint32(4 + 4 * d));
   const count = shape.reduce((a, b) => a * b, 1);
   const start = 4 + 4 * ndim;
   if (bytes.length - start < count) {
-    throw new DatasetError(`IDX file "${name}" is truncated: ${bytes.length - start} of ${count} data bytes`);
+    throw new DatasetError(
+      `IDX file "${name}" is truncated: ${bytes.length - start} of ${count} data bytes`,
+    );
   }
   return { shape, data: bytes.subarray(start, start + count) };
 }
 
 /** Pairs an IDX image file (N x H x W) with an IDX label file (N) into a grayscale dataset. */
-export function loadIdx(imagesPath: string, labelsPath: string, classes = MNIST_CLASSES): ArrayImageDataset {
+export function loadIdx(
+  imagesPath: string,
+  labelsPath: string,
+  classes = MNIST_CLASSES,
+): ArrayImageDataset {
   const images = parseIdx(Deno.readFileSync(imagesPath), imagesPath);
   const labels = parseIdx(Deno.readFileSync(labelsPath), labelsPath);
-  if (images.shape.length !== 3) throw new DatasetError(`"${imagesPath}" holds a ${images.shape.length}-D array; expected N x H x W images`);
-  if (labels.shape.length !== 1) throw new DatasetError(`"${labelsPath}" holds a ${labels.shape.length}-D array; expected N labels`);
+  if (images.shape.length !== 3) {
+    throw new DatasetError(
+      `"${imagesPath}" holds a ${images.shape.length}-D array; expected N x H x W images`,
+    );
+  }
+  if (labels.shape.length !== 1) {
+    throw new DatasetError(
+      `"${labelsPath}" holds a ${labels.shape.length}-D array; expected N labels`,
+    );
+  }
   const [n, h, w] = images.shape;
-  if (labels.shape[0] !== n) throw new DatasetError(`${n} images in "${imagesPath}" but ${labels.shape[0]} labels in "${labelsPath}"`);
+  if (labels.shape[0] !== n) {
+    throw new DatasetError(
+      `${n} images in "${imagesPath}" but ${labels.shape[0]} labels in "${labelsPath}"`,
+    );
+  }
   const l = new Int32Array(new SharedArrayBuffer(n * 4));
   for (let i = 0; i < n; i++) l[i] = labels.data[i];
   const p = new Uint8Array(new SharedArrayBuffer(n * h * w));

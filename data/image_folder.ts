@@ -6,7 +6,13 @@
 // folders (zip junk) are ignored; only JPEG and PNG are decoded, other image suffixes
 // torchvision knows (.bmp, .webp, ...) count as unreadable and are reported.
 
-import { type DecodeOptions, decodeImage, IMAGE_EXTENSIONS, probeImage, UNSUPPORTED_IMAGE_EXTENSIONS } from "./decode.ts";
+import {
+  decodeImage,
+  type DecodeOptions,
+  IMAGE_EXTENSIONS,
+  probeImage,
+  UNSUPPORTED_IMAGE_EXTENSIONS,
+} from "./decode.ts";
 import { compareCodePoints, type Dataset, type ImageFolderSpec, type Sample } from "./dataset.ts";
 import { ArchiveError, DatasetError, DecodeError } from "./errors.ts";
 import { ZipArchive } from "./zip.ts";
@@ -123,10 +129,14 @@ export class ImageFolder implements Dataset {
     if (this.source === "dir") all = walkDirectory(root);
     else {
       if (!root.toLowerCase().endsWith(".zip")) {
-        throw new DatasetError(`ImageFolder: "${root}" is a file but not a .zip; pass a folder or a .zip of one`);
+        throw new DatasetError(
+          `ImageFolder: "${root}" is a file but not a .zip; pass a folder or a .zip of one`,
+        );
       }
       this.zip = ZipArchive.open(root);
-      all = this.zip.entries.filter((e) => !e.isDirectory && !e.name.split("/").some(ignored)).map((e) => e.name);
+      all = this.zip.entries.filter((e) => !e.isDirectory && !e.name.split("/").some(ignored)).map((
+        e,
+      ) => e.name);
     }
 
     // Descend through wrapper folders (e.g. hotdog/ in hotdog.zip): a single folder with
@@ -146,25 +156,37 @@ export class ImageFolder implements Dataset {
     if (this.splits.length > 0) {
       if (opts.split === undefined) {
         throw new DatasetError(
-          `ImageFolder: "${where}" has a split layout (${this.splits.join(", ")}); pass split: "${this.splits[0]}" or another of them`,
+          `ImageFolder: "${where}" has a split layout (${this.splits.join(", ")}); pass split: "${
+            this.splits[0]
+          }" or another of them`,
         );
       }
       if (!this.splits.includes(opts.split)) {
-        throw new DatasetError(`ImageFolder: no split "${opts.split}" in "${where}" (found: ${this.splits.join(", ")})`);
+        throw new DatasetError(
+          `ImageFolder: no split "${opts.split}" in "${where}" (found: ${this.splits.join(", ")})`,
+        );
       }
       prefix += `${opts.split}/`;
     } else if (opts.split !== undefined) {
-      throw new DatasetError(`ImageFolder: split "${opts.split}" requested, but "${where}" has no train/test folders (found: ${top.join(", ") || "none"})`);
+      throw new DatasetError(
+        `ImageFolder: split "${opts.split}" requested, but "${where}" has no train/test folders (found: ${
+          top.join(", ") || "none"
+        })`,
+      );
     }
 
     const classes = childFolders(all, prefix);
     const base = `${root}/${prefix}`;
     if (classes.length === 0) {
-      throw new DatasetError(`ImageFolder: no class folders in "${base}"; expected one sub-folder per class holding its images`);
+      throw new DatasetError(
+        `ImageFolder: no class folders in "${base}"; expected one sub-folder per class holding its images`,
+      );
     }
     if (classes.length === 1) {
       throw new DatasetError(
-        `ImageFolder: only one class folder ("${classes[0]}") in "${base}"; a classifier needs at least two. Did you point at a class folder instead of its parent?`,
+        `ImageFolder: only one class folder ("${
+          classes[0]
+        }") in "${base}"; a classifier needs at least two. Did you point at a class folder instead of its parent?`,
       );
     }
 
@@ -178,7 +200,10 @@ export class ImageFolder implements Dataset {
       let kept = 0;
       for (const p of mine) {
         if (hasSuffix(p, UNSUPPORTED_IMAGE_EXTENSIONS)) {
-          skipped.push({ file: p, reason: "unsupported image format (only JPEG and PNG are decoded)" });
+          skipped.push({
+            file: p,
+            reason: "unsupported image format (only JPEG and PNG are decoded)",
+          });
           continue;
         }
         if (!hasSuffix(p, IMAGE_EXTENSIONS)) continue;
@@ -198,12 +223,18 @@ export class ImageFolder implements Dataset {
     if (skipped.length > 0) {
       const first = skipped[0];
       (opts.warn ?? console.warn)(
-        `ImageFolder: skipped ${skipped.length} unreadable image${skipped.length > 1 ? "s" : ""} of ${files.length + skipped.length} in "${base}" (first: ${first.file}: ${first.reason})`,
+        `ImageFolder: skipped ${skipped.length} unreadable image${
+          skipped.length > 1 ? "s" : ""
+        } of ${files.length + skipped.length} in "${base}" (first: ${first.file}: ${first.reason})`,
       );
     }
     if (emptyClasses.length > 0 && !opts.allowEmptyClasses) {
       throw new DatasetError(
-        `ImageFolder: class folder${emptyClasses.length > 1 ? "s" : ""} ${emptyClasses.map((c) => `"${base}${c}"`).join(", ")} hold${emptyClasses.length > 1 ? "" : "s"} no readable .jpg/.jpeg/.png images; add images, remove the folder, or pass allowEmptyClasses: true`,
+        `ImageFolder: class folder${emptyClasses.length > 1 ? "s" : ""} ${
+          emptyClasses.map((c) => `"${base}${c}"`).join(", ")
+        } hold${
+          emptyClasses.length > 1 ? "" : "s"
+        } no readable .jpg/.jpeg/.png images; add images, remove the folder, or pass allowEmptyClasses: true`,
       );
     }
     this.classes = classes;
@@ -288,10 +319,15 @@ export class ImageFolder implements Dataset {
   }
 
   get(i: number): Sample {
-    if (!(i >= 0 && i < this.length)) throw new RangeError(`index ${i} out of range [0, ${this.length})`);
+    if (!(i >= 0 && i < this.length)) {
+      throw new RangeError(`index ${i} out of range [0, ${this.length})`);
+    }
     const rel = this.files[i];
     const opts: DecodeOptions = { channels: this.channels, maxPixels: this.maxPixels };
-    return { image: decodeImage(this.readBytes(rel), this.displayName(rel), opts), label: this.targets[i] };
+    return {
+      image: decodeImage(this.readBytes(rel), this.displayName(rel), opts),
+      label: this.targets[i],
+    };
   }
 
   spec(): ImageFolderSpec {

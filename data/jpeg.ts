@@ -34,7 +34,9 @@ export function readJpegHeader(bytes: Uint8Array, name: string): JpegHeader {
   if (!isJpeg(bytes)) throw new DecodeError(name, "not a JPEG file (no SOI marker)");
   let pos = 2;
   while (pos + 4 <= bytes.length) {
-    if (bytes[pos] !== 0xff) throw new DecodeError(name, `corrupt JPEG: expected a marker at byte ${pos}`);
+    if (bytes[pos] !== 0xff) {
+      throw new DecodeError(name, `corrupt JPEG: expected a marker at byte ${pos}`);
+    }
     const marker = bytes[pos + 1];
     if (marker === 0xff) {
       pos++; // fill byte
@@ -53,7 +55,11 @@ export function readJpegHeader(bytes: Uint8Array, name: string): JpegHeader {
     if (isSof) {
       if (pos + 10 > bytes.length) break;
       if (marker !== 0xc0 && marker !== 0xc1 && marker !== 0xc2) {
-        const kind = marker === 0xc3 ? "lossless" : marker >= 0xc9 ? "arithmetic-coded" : "hierarchical";
+        const kind = marker === 0xc3
+          ? "lossless"
+          : marker >= 0xc9
+          ? "arithmetic-coded"
+          : "hierarchical";
         throw new DecodeError(name, `unsupported JPEG variant (${kind}, SOF${marker - 0xc0})`);
       }
       return {

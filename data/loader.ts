@@ -41,10 +41,14 @@ export class DataLoader implements AsyncIterable<Batch> {
     this.opts = opts;
     this.batchSize = opts.batchSize ?? 1;
     if (!(Number.isInteger(this.batchSize) && this.batchSize > 0)) {
-      throw new RangeError(`DataLoader: batchSize must be a positive integer, got ${opts.batchSize}`);
+      throw new RangeError(
+        `DataLoader: batchSize must be a positive integer, got ${opts.batchSize}`,
+      );
     }
     const nw = opts.numWorkers ?? 0;
-    if (!(Number.isInteger(nw) && nw >= 0)) throw new RangeError(`DataLoader: numWorkers must be >= 0, got ${nw}`);
+    if (!(Number.isInteger(nw) && nw >= 0)) {
+      throw new RangeError(`DataLoader: numWorkers must be >= 0, got ${nw}`);
+    }
     if (dataset.length === 0) throw new RangeError("DataLoader: the dataset is empty");
   }
 
@@ -57,7 +61,9 @@ export class DataLoader implements AsyncIterable<Batch> {
   /** Sample order of an epoch. */
   order(epoch: number): Int32Array {
     const n = this.dataset.length;
-    if (this.opts.shuffle) return new Rng(mixSeed(this.opts.seed ?? 0, epoch, 0x5eed)).permutation(n);
+    if (this.opts.shuffle) {
+      return new Rng(mixSeed(this.opts.seed ?? 0, epoch, 0x5eed)).permutation(n);
+    }
     const o = new Int32Array(n);
     for (let i = 0; i < n; i++) o[i] = i;
     return o;
@@ -66,7 +72,9 @@ export class DataLoader implements AsyncIterable<Batch> {
   private batchIndices(epoch: number): Int32Array[] {
     const order = this.order(epoch);
     const out: Int32Array[] = [];
-    for (let b = 0; b < this.length; b++) out.push(order.subarray(b * this.batchSize, (b + 1) * this.batchSize));
+    for (let b = 0; b < this.length; b++) {
+      out.push(order.subarray(b * this.batchSize, (b + 1) * this.batchSize));
+    }
     return out;
   }
 
@@ -115,7 +123,9 @@ export class DataLoader implements AsyncIterable<Batch> {
       if (skippedThisEpoch.length > 0) {
         this.skipped.push(...skippedThisEpoch);
         (this.opts.warn ?? console.warn)(
-          `DataLoader: skipped ${skippedThisEpoch.length} unreadable sample${skippedThisEpoch.length > 1 ? "s" : ""} in epoch ${epoch} (first: ${skippedThisEpoch[0].message})`,
+          `DataLoader: skipped ${skippedThisEpoch.length} unreadable sample${
+            skippedThisEpoch.length > 1 ? "s" : ""
+          } in epoch ${epoch} (first: ${skippedThisEpoch[0].message})`,
         );
       }
     }

@@ -10,7 +10,6 @@ import { transformFromSpec } from "./transforms/compose.ts";
 import type { Transform } from "./transforms/transform.ts";
 import type { WorkerRequest } from "./worker_protocol.ts";
 
-
 let dataset: Dataset | null = null;
 let transform: Transform | null = null;
 let initError: unknown = null;

@@ -1,6 +1,6 @@
 // The public surface of data/: datasets, decoders, archives, transforms, the loader.
 
-export { Rng, mixSeed } from "./random.ts";
+export { mixSeed, Rng } from "./random.ts";
 export { ArchiveError, DatasetError, DecodeError } from "./errors.ts";
 export { grayToRgb, type Image, rgbToGray, type TensorImage } from "./image.ts";
 export { decodeImage, type DecodeOptions, probeImage } from "./decode.ts";

@@ -97,7 +97,7 @@ function unfilterRow(
       for (let i = bpp; i < n; i++) row[i] = (row[i] + row[i - bpp]) & 255;
       return;
     case 2:
-      if (prev) for (let i = 0; i < n; i++) row[i] = (row[i] + prev[i]) & 255;
+      if (prev) { for (let i = 0; i < n; i++) row[i] = (row[i] + prev[i]) & 255; }
       return;
     case 3:
       for (let i = 0; i < n; i++) {
@@ -148,13 +148,21 @@ export function decodePngRaw(bytes: Uint8Array, name = "<bytes>", maxPixels = 1 
   let pos = 8;
   while (pos + 12 <= bytes.length) {
     const len = u32(bytes, pos);
-    const type = String.fromCharCode(bytes[pos + 4], bytes[pos + 5], bytes[pos + 6], bytes[pos + 7]);
+    const type = String.fromCharCode(
+      bytes[pos + 4],
+      bytes[pos + 5],
+      bytes[pos + 6],
+      bytes[pos + 7],
+    );
     if (pos + 12 + len > bytes.length) {
       throw new DecodeError(name, `truncated PNG (chunk ${type} runs past the end of the file)`);
     }
     const crc = u32(bytes, pos + 8 + len);
     if (crc32(bytes, pos + 4, pos + 8 + len) !== crc) {
-      throw new DecodeError(name, `PNG chunk ${type} at byte ${pos} fails its CRC check (corrupt file)`);
+      throw new DecodeError(
+        name,
+        `PNG chunk ${type} at byte ${pos} fails its CRC check (corrupt file)`,
+      );
     }
     const body = bytes.subarray(pos + 8, pos + 8 + len);
     if (type === "IDAT") {
@@ -172,7 +180,9 @@ export function decodePngRaw(bytes: Uint8Array, name = "<bytes>", maxPixels = 1 
   }
   if (!sawEnd) throw new DecodeError(name, "truncated PNG (no IEND chunk)");
   if (idatLength === 0) throw new DecodeError(name, "PNG has no image data (no IDAT chunk)");
-  if (h.colorType === 3 && !palette) throw new DecodeError(name, "palette PNG without a PLTE chunk");
+  if (h.colorType === 3 && !palette) {
+    throw new DecodeError(name, "palette PNG without a PLTE chunk");
+  }
 
   const compressed = new Uint8Array(idatLength);
   for (let o = 0, i = 0; i < idat.length; o += idat[i].length, i++) compressed.set(idat[i], o);
@@ -183,7 +193,10 @@ export function decodePngRaw(bytes: Uint8Array, name = "<bytes>", maxPixels = 1 
   const rowBytes = (w: number) => Math.ceil((w * bitsPerPixel) / 8);
   const passes = h.interlace
     ? ADAM7.map(([x0, y0, dx, dy]) => ({
-      x0, y0, dx, dy,
+      x0,
+      y0,
+      dx,
+      dy,
       w: Math.max(0, Math.ceil((h.width - x0) / dx)),
       hh: Math.max(0, Math.ceil((h.height - y0) / dy)),
     }))
@@ -229,8 +242,11 @@ export function decodePngRaw(bytes: Uint8Array, name = "<bytes>", maxPixels = 1 
             out[o + c] = (row[s] << 8) | row[s + 1];
           }
         } else if (h.bitDepth === 8) {
-          if (h.colorType === 3) writePaletteEntry(out as Uint8Array, o, row[x], palette!, trns, name);
-          else for (let c = 0; c < samplesPerPixel; c++) out[o + c] = row[x * samplesPerPixel + c];
+          if (h.colorType === 3) {
+            writePaletteEntry(out as Uint8Array, o, row[x], palette!, trns, name);
+          } else {for (let c = 0; c < samplesPerPixel; c++) {
+              out[o + c] = row[x * samplesPerPixel + c];
+            }}
         } else {
           // 1, 2 or 4 bits: gray or palette index, most significant bits first.
           const bit = x * h.bitDepth;
@@ -260,7 +276,10 @@ function writePaletteEntry(
   name: string,
 ): void {
   if (index * 3 + 2 >= palette.length) {
-    throw new DecodeError(name, `palette index ${index} is outside the ${palette.length / 3}-entry PLTE`);
+    throw new DecodeError(
+      name,
+      `palette index ${index} is outside the ${palette.length / 3}-entry PLTE`,
+    );
   }
   out[o] = palette[index * 3];
   out[o + 1] = palette[index * 3 + 1];

@@ -21,7 +21,9 @@ export class Subset implements Dataset {
     classes?: string[],
   ) {
     for (const i of indices) {
-      if (!(i >= 0 && i < base.length)) throw new RangeError(`Subset: index ${i} out of range [0, ${base.length})`);
+      if (!(i >= 0 && i < base.length)) {
+        throw new RangeError(`Subset: index ${i} out of range [0, ${base.length})`);
+      }
     }
     this.length = indices.length;
     this.classes = classes ?? base.classes;
@@ -33,7 +35,9 @@ export class Subset implements Dataset {
   }
 
   get(i: number): Sample {
-    if (!(i >= 0 && i < this.length)) throw new RangeError(`index ${i} out of range [0, ${this.length})`);
+    if (!(i >= 0 && i < this.length)) {
+      throw new RangeError(`index ${i} out of range [0, ${this.length})`);
+    }
     const s = this.base.get(this.indices[i]);
     return { image: s.image, label: this.targets[i] };
   }
@@ -63,8 +67,14 @@ export function randomSplit(dataset: Dataset, sizes: number[], seed: number): Su
     let left = n - counts.reduce((a, b) => a + b, 0);
     for (let i = 0; left > 0; i = (i + 1) % counts.length, left--) counts[i]++;
   } else counts = sizes;
-  if (counts.reduce((a, b) => a + b, 0) !== n || counts.some((c) => c < 0 || !Number.isInteger(c))) {
-    throw new DatasetError(`randomSplit: sizes [${sizes.join(", ")}] neither sum to the dataset length ${n} nor are fractions summing to 1`);
+  if (
+    counts.reduce((a, b) => a + b, 0) !== n || counts.some((c) => c < 0 || !Number.isInteger(c))
+  ) {
+    throw new DatasetError(
+      `randomSplit: sizes [${
+        sizes.join(", ")
+      }] neither sum to the dataset length ${n} nor are fractions summing to 1`,
+    );
   }
   const perm = new Rng(seed).permutation(n);
   const parts: Subset[] = [];
@@ -84,7 +94,11 @@ export function subsetByClasses(dataset: Dataset, classNames: string[]): Subset 
   const map = new Int32Array(dataset.classes.length).fill(-1);
   classNames.forEach((name, k) => {
     const c = dataset.classes.indexOf(name);
-    if (c < 0) throw new DatasetError(`subsetByClasses: no class "${name}" (classes: ${dataset.classes.join(", ")})`);
+    if (c < 0) {
+      throw new DatasetError(
+        `subsetByClasses: no class "${name}" (classes: ${dataset.classes.join(", ")})`,
+      );
+    }
     map[c] = k;
   });
   const indices: number[] = [];
@@ -96,14 +110,23 @@ export function subsetByClasses(dataset: Dataset, classNames: string[]): Subset 
  * Picks `count` samples of every class at random (seeded), keeping dataset order within
  * the result. A class with fewer samples is an error unless allowFewer is set.
  */
-export function subsetPerClass(dataset: Dataset, count: number, seed: number, allowFewer = false): Subset {
+export function subsetPerClass(
+  dataset: Dataset,
+  count: number,
+  seed: number,
+  allowFewer = false,
+): Subset {
   const byClass: number[][] = dataset.classes.map(() => []);
   for (let i = 0; i < dataset.length; i++) byClass[dataset.targets[i]].push(i);
   const rng = new Rng(seed);
   const picked: number[] = [];
   byClass.forEach((idx, c) => {
     if (idx.length < count && !allowFewer) {
-      throw new DatasetError(`subsetPerClass: class "${dataset.classes[c]}" has ${idx.length} samples, fewer than ${count}`);
+      throw new DatasetError(
+        `subsetPerClass: class "${
+          dataset.classes[c]
+        }" has ${idx.length} samples, fewer than ${count}`,
+      );
     }
     rng.shuffle(idx);
     picked.push(...idx.slice(0, count));

@@ -66,7 +66,10 @@ export function readTar(input: Uint8Array, name = "<bytes>"): TarEntry[] {
     for (let i = 0; i < 512 && zero; i++) if (bytes[pos + i] !== 0) zero = false;
     if (zero) return entries; // end-of-archive block
     if (!checksumOk(bytes, pos)) {
-      throw new ArchiveError(name, `bad tar header checksum at byte ${pos} (not a tar, or corrupt)`);
+      throw new ArchiveError(
+        name,
+        `bad tar header checksum at byte ${pos} (not a tar, or corrupt)`,
+      );
     }
     const header = pos;
     const size = numberField(bytes, pos + 124, 12);

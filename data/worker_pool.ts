@@ -30,7 +30,8 @@ export class WorkerPool {
         e.preventDefault();
         this.fail(k, new Error(`DataLoader worker ${k} crashed: ${e.message}`));
       };
-      w.onmessageerror = () => this.fail(k, new Error(`DataLoader worker ${k} sent a message that could not be read`));
+      w.onmessageerror = () =>
+        this.fail(k, new Error(`DataLoader worker ${k} sent a message that could not be read`));
       const init: WorkerRequest = { type: "init", dataset, transform };
       w.postMessage(init);
       this.workers.push(w);
@@ -53,7 +54,14 @@ export class WorkerPool {
     });
   }
 
-  private onMessage(m: { type: string; id: number; result?: BatchResult; error?: { name: string; message: string; stack?: string } }) {
+  private onMessage(
+    m: {
+      type: string;
+      id: number;
+      result?: BatchResult;
+      error?: { name: string; message: string; stack?: string };
+    },
+  ) {
     const p = this.pending.get(m.id);
     if (!p) return;
     this.pending.delete(m.id);

@@ -2,7 +2,7 @@
 // entries on demand with fflate, so nothing is extracted to disk.
 
 import { inflateSync } from "fflate";
-import { bytesSource, type ByteSource, fileSource } from "./byte_source.ts";
+import { type ByteSource, bytesSource, fileSource } from "./byte_source.ts";
 import { crc32 } from "./crc32.ts";
 import { ArchiveError } from "./errors.ts";
 
@@ -24,7 +24,8 @@ const CENTRAL_SIG = 0x02014b50;
 const LOCAL_SIG = 0x04034b50;
 
 const u16 = (b: Uint8Array, o: number) => b[o] | (b[o + 1] << 8);
-const u32 = (b: Uint8Array, o: number) => (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
+const u32 = (b: Uint8Array, o: number) =>
+  (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
 const u64 = (b: Uint8Array, o: number) => u32(b, o) + u32(b, o + 4) * 4294967296;
 
 export class ZipArchive {
@@ -100,7 +101,9 @@ export class ZipArchive {
 
 function readCentralDirectory(src: ByteSource): ZipEntry[] {
   const fail = (why: string) => new ArchiveError(src.name, why);
-  if (src.size < 22) throw fail(src.size === 0 ? "the file is empty (0 bytes)" : "too short to be a zip");
+  if (src.size < 22) {
+    throw fail(src.size === 0 ? "the file is empty (0 bytes)" : "too short to be a zip");
+  }
   // The end record is in the last 22 + 65535 (max comment) bytes.
   const tailLen = Math.min(src.size, 22 + 65535);
   const tail = src.read(src.size - tailLen, tailLen);
@@ -130,7 +133,9 @@ function readCentralDirectory(src: ByteSource): ZipEntry[] {
   const entries: ZipEntry[] = [];
   let p = 0;
   for (let i = 0; i < count; i++) {
-    if (p + 46 > cd.length || u32(cd, p) !== CENTRAL_SIG) throw fail(`corrupt central directory entry ${i}`);
+    if (p + 46 > cd.length || u32(cd, p) !== CENTRAL_SIG) {
+      throw fail(`corrupt central directory entry ${i}`);
+    }
     const nameLen = u16(cd, p + 28), extraLen = u16(cd, p + 30), commentLen = u16(cd, p + 32);
     const name = decoder.decode(cd.subarray(p + 46, p + 46 + nameLen));
     let compressedSize = u32(cd, p + 20), size = u32(cd, p + 24), offset = u32(cd, p + 42);

@@ -17,17 +17,24 @@ export interface ColorJitterOptions {
   hue?: number | [number, number];
 }
 
-function factorRange(v: number | [number, number] | undefined, name: string): [number, number] | null {
+function factorRange(
+  v: number | [number, number] | undefined,
+  name: string,
+): [number, number] | null {
   if (v === undefined) return null;
   const r: [number, number] = typeof v === "number" ? [Math.max(0, 1 - v), 1 + v] : v;
-  if (!(r[0] >= 0 && r[0] <= r[1])) throw new RangeError(`ColorJitter: bad ${name} range ${JSON.stringify(v)}`);
+  if (!(r[0] >= 0 && r[0] <= r[1])) {
+    throw new RangeError(`ColorJitter: bad ${name} range ${JSON.stringify(v)}`);
+  }
   return r[0] === 1 && r[1] === 1 ? null : r;
 }
 
 function hueRange(v: number | [number, number] | undefined): [number, number] | null {
   if (v === undefined) return null;
   const r: [number, number] = typeof v === "number" ? [-v, v] : v;
-  if (!(r[0] >= -0.5 && r[0] <= r[1] && r[1] <= 0.5)) throw new RangeError(`ColorJitter: hue must lie in [-0.5, 0.5]`);
+  if (!(r[0] >= -0.5 && r[0] <= r[1] && r[1] <= 0.5)) {
+    throw new RangeError(`ColorJitter: hue must lie in [-0.5, 0.5]`);
+  }
   return r[0] === 0 && r[1] === 0 ? null : r;
 }
 
@@ -47,7 +54,7 @@ export function adjustBrightness(img: Image, f: number): void {
 export function adjustContrast(img: Image, f: number): void {
   const d = img.data, n = img.width * img.height;
   let sum = 0;
-  if (img.channels === 3) for (let i = 0; i < n; i++) sum += grayOf(d, i * 3);
+  if (img.channels === 3) { for (let i = 0; i < n; i++) sum += grayOf(d, i * 3); }
   else for (let i = 0; i < n; i++) sum += d[i];
   const mean = sum / n, add = (1 - f) * mean;
   for (let i = 0; i < d.length; i++) d[i] = clampTrunc(f * d[i] + add);

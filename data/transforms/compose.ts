@@ -2,7 +2,7 @@
 // its spec, which is how Workers get the same pipeline as the main thread.
 
 import type { Rng } from "../random.ts";
-import { GrayToRgb, Grayscale } from "./channels.ts";
+import { Grayscale, GrayToRgb } from "./channels.ts";
 import { ColorJitter } from "./color_jitter.ts";
 import { CenterCrop, RandomCrop } from "./crop.ts";
 import { RandomHorizontalFlip, RandomVerticalFlip } from "./flip.ts";
@@ -42,7 +42,11 @@ const REGISTRY: Record<string, (o: any) => Transform> = {
 
 export function transformFromSpec(spec: TransformSpec): Transform {
   const make = REGISTRY[spec.name];
-  if (!make) throw new Error(`unknown transform "${spec.name}" (known: ${Object.keys(REGISTRY).join(", ")})`);
+  if (!make) {
+    throw new Error(
+      `unknown transform "${spec.name}" (known: ${Object.keys(REGISTRY).join(", ")})`,
+    );
+  }
   const { name: _name, ...options } = spec;
   return make(options);
 }

@@ -4,7 +4,14 @@
 
 import { type Image, makeImage } from "../image.ts";
 import type { Rng } from "../random.ts";
-import { expectImage, type Pixels, pyRound, sizePair, type Transform, type TransformSpec } from "./transform.ts";
+import {
+  expectImage,
+  type Pixels,
+  pyRound,
+  sizePair,
+  type Transform,
+  type TransformSpec,
+} from "./transform.ts";
 
 export type PaddingMode = "constant" | "edge" | "reflect" | "symmetric";
 
@@ -52,7 +59,9 @@ export function cropPadded(
     }
     for (let x = 0; x < w; x++) {
       const sx = xs[x];
-      for (let c = 0; c < C; c++) out.data[o + x * C + c] = sx < 0 ? fill : img.data[row + sx * C + c];
+      for (let c = 0; c < C; c++) {
+        out.data[o + x * C + c] = sx < 0 ? fill : img.data[row + sx * C + c];
+      }
     }
   }
   return out;
@@ -108,10 +117,20 @@ export class RandomCrop implements Transform {
       if (H < th) (pt += th - H), (pb += th - H), (H += 2 * (th - H));
     }
     if (H < th || W < tw) {
-      throw new RangeError(`RandomCrop: crop ${th}x${tw} is larger than the ${H}x${W} (padded) image; set padIfNeeded`);
+      throw new RangeError(
+        `RandomCrop: crop ${th}x${tw} is larger than the ${H}x${W} (padded) image; set padIfNeeded`,
+      );
     }
     const i = rng.int(0, H - th + 1), j = rng.int(0, W - tw + 1);
-    return cropPadded(img, i - pt, j - pl, th, tw, this.options.paddingMode ?? "constant", this.options.fill ?? 0);
+    return cropPadded(
+      img,
+      i - pt,
+      j - pl,
+      th,
+      tw,
+      this.options.paddingMode ?? "constant",
+      this.options.fill ?? 0,
+    );
   }
 
   spec(): TransformSpec {

@@ -6,10 +6,25 @@ export { Resize, resize, resizeOutputSize } from "./resize.ts";
 export { CenterCrop, centerCrop, cropPadded, RandomCrop } from "./crop.ts";
 export { RandomResizedCrop, randomResizedCropBox, resizedCrop } from "./random_resized_crop.ts";
 export { hflip, RandomHorizontalFlip, RandomVerticalFlip, vflip } from "./flip.ts";
-export { adjustBrightness, adjustContrast, adjustHue, adjustSaturation, ColorJitter } from "./color_jitter.ts";
+export {
+  adjustBrightness,
+  adjustContrast,
+  adjustHue,
+  adjustSaturation,
+  ColorJitter,
+} from "./color_jitter.ts";
 export { RandomRotation, rotate } from "./rotation.ts";
 export { Grayscale, GrayToRgb } from "./channels.ts";
 export {
-  CIFAR10_MEAN, CIFAR10_STD, FASHION_MNIST_MEAN, FASHION_MNIST_STD, IMAGENET_MEAN, IMAGENET_STD,
-  MNIST_MEAN, MNIST_STD, Normalize, ToTensor, toTensor,
+  CIFAR10_MEAN,
+  CIFAR10_STD,
+  FASHION_MNIST_MEAN,
+  FASHION_MNIST_STD,
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+  MNIST_MEAN,
+  MNIST_STD,
+  Normalize,
+  ToTensor,
+  toTensor,
 } from "./tensor.ts";

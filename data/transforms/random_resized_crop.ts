@@ -5,7 +5,14 @@
 import type { Image } from "../image.ts";
 import type { Rng } from "../random.ts";
 import { resizeRegion } from "./resample.ts";
-import { expectImage, type Pixels, pyRound, sizePair, type Transform, type TransformSpec } from "./transform.ts";
+import {
+  expectImage,
+  type Pixels,
+  pyRound,
+  sizePair,
+  type Transform,
+  type TransformSpec,
+} from "./transform.ts";
 
 export interface RandomResizedCropOptions {
   size: number | [number, number];
@@ -37,18 +44,34 @@ export function randomResizedCropBox(
     const w = pyRound(Math.sqrt(target * aspect));
     const h = pyRound(Math.sqrt(target / aspect));
     if (w > 0 && w <= width && h > 0 && h <= height) {
-      return { top: rng.int(0, height - h + 1), left: rng.int(0, width - w + 1), height: h, width: w };
+      return {
+        top: rng.int(0, height - h + 1),
+        left: rng.int(0, width - w + 1),
+        height: h,
+        width: w,
+      };
     }
   }
   const inRatio = width / height;
   let w = width, h = height;
   if (inRatio < Math.min(...ratio)) h = pyRound(w / Math.min(...ratio));
   else if (inRatio > Math.max(...ratio)) w = pyRound(h * Math.max(...ratio));
-  return { top: Math.floor((height - h) / 2), left: Math.floor((width - w) / 2), height: h, width: w };
+  return {
+    top: Math.floor((height - h) / 2),
+    left: Math.floor((width - w) / 2),
+    height: h,
+    width: w,
+  };
 }
 
 /** torchvision F.resized_crop: crop the box, resize it to outH x outW. */
-export function resizedCrop(img: Image, box: CropBox, outH: number, outW: number, antialias = true): Image {
+export function resizedCrop(
+  img: Image,
+  box: CropBox,
+  outH: number,
+  outW: number,
+  antialias = true,
+): Image {
   return resizeRegion(img, box.top, box.left, box.height, box.width, outH, outW, antialias);
 }
 
@@ -60,7 +83,10 @@ export class RandomResizedCrop implements Transform {
     this.hw = sizePair(options.size, "RandomResizedCrop");
     this.scale = options.scale ?? [0.08, 1];
     this.ratio = options.ratio ?? [3 / 4, 4 / 3];
-    if (!(this.scale[0] > 0 && this.scale[0] <= this.scale[1] && this.ratio[0] > 0 && this.ratio[0] <= this.ratio[1])) {
+    if (
+      !(this.scale[0] > 0 && this.scale[0] <= this.scale[1] && this.ratio[0] > 0 &&
+        this.ratio[0] <= this.ratio[1])
+    ) {
       throw new RangeError(`RandomResizedCrop: scale and ratio must be increasing positive ranges`);
     }
   }

@@ -16,12 +16,19 @@ export interface ResizeOptions {
 }
 
 /** Output [height, width] for an input of h x w under torchvision's Resize size rules. */
-export function resizeOutputSize(h: number, w: number, size: number | [number, number], maxSize?: number): [number, number] {
+export function resizeOutputSize(
+  h: number,
+  w: number,
+  size: number | [number, number],
+  maxSize?: number,
+): [number, number] {
   if (typeof size !== "number") return size;
   const short = Math.min(h, w), long = Math.max(h, w);
   let newShort = size, newLong = Math.trunc((size * long) / short);
   if (maxSize !== undefined) {
-    if (maxSize <= size) throw new RangeError(`Resize: maxSize (${maxSize}) must exceed size (${size})`);
+    if (maxSize <= size) {
+      throw new RangeError(`Resize: maxSize (${maxSize}) must exceed size (${size})`);
+    }
     if (newLong > maxSize) {
       newShort = Math.trunc((maxSize * newShort) / newLong);
       newLong = maxSize;

@@ -19,7 +19,12 @@ function roundHalfEven(x: number): number {
 }
 
 /** Rotates img by `degrees` counter-clockwise about its centre. */
-export function rotate(img: Image, degrees: number, interpolation: "nearest" | "bilinear" = "nearest", fill = 0): Image {
+export function rotate(
+  img: Image,
+  degrees: number,
+  interpolation: "nearest" | "bilinear" = "nearest",
+  fill = 0,
+): Image {
   const { width: W, height: H, channels: C } = img;
   const out = makeImage(W, H, C);
   const a = (degrees * Math.PI) / 180, cos = Math.cos(a), sin = Math.sin(a);
@@ -35,7 +40,9 @@ export function rotate(img: Image, degrees: number, interpolation: "nearest" | "
       if (interpolation === "nearest") {
         const ix = roundHalfEven(sx), iy = roundHalfEven(sy);
         const inside = ix >= 0 && ix < W && iy >= 0 && iy < H;
-        for (let c = 0; c < C; c++) out.data[o + c] = inside ? img.data[(iy * W + ix) * C + c] : fill;
+        for (let c = 0; c < C; c++) {
+          out.data[o + c] = inside ? img.data[(iy * W + ix) * C + c] : fill;
+        }
       } else {
         const x0 = Math.floor(sx), y0 = Math.floor(sy), fx = sx - x0, fy = sy - y0;
         for (let c = 0; c < C; c++) {
@@ -43,7 +50,9 @@ export function rotate(img: Image, degrees: number, interpolation: "nearest" | "
           for (let k = 0; k < 4; k++) {
             const xx = x0 + (k & 1), yy = y0 + (k >> 1);
             const w = ((k & 1) ? fx : 1 - fx) * ((k >> 1) ? fy : 1 - fy);
-            const v = xx >= 0 && xx < W && yy >= 0 && yy < H ? img.data[(yy * W + xx) * C + c] : fill;
+            const v = xx >= 0 && xx < W && yy >= 0 && yy < H
+              ? img.data[(yy * W + xx) * C + c]
+              : fill;
             acc += w * v;
           }
           out.data[o + c] = Math.round(acc);
@@ -62,7 +71,12 @@ export class RandomRotation implements Transform {
   }
   apply(x: Pixels, rng: Rng): Pixels {
     const angle = rng.uniform(this.range[0], this.range[1]);
-    return rotate(expectImage(x, "RandomRotation"), angle, this.options.interpolation ?? "nearest", this.options.fill ?? 0);
+    return rotate(
+      expectImage(x, "RandomRotation"),
+      angle,
+      this.options.interpolation ?? "nearest",
+      this.options.fill ?? 0,
+    );
   }
   spec(): TransformSpec {
     return { name: "RandomRotation", ...this.options };

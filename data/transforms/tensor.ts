@@ -56,17 +56,28 @@ export class Normalize implements Transform {
   constructor(readonly options: NormalizeOptions) {
     const p = options.preset !== undefined ? NORMALIZE_PRESETS[options.preset] : undefined;
     if (options.preset !== undefined && !p) {
-      throw new RangeError(`Normalize: unknown preset "${options.preset}" (known: ${Object.keys(NORMALIZE_PRESETS).join(", ")})`);
+      throw new RangeError(
+        `Normalize: unknown preset "${options.preset}" (known: ${
+          Object.keys(NORMALIZE_PRESETS).join(", ")
+        })`,
+      );
     }
     this.mean = options.mean ?? p?.mean ?? [];
     this.std = options.std ?? p?.std ?? [];
-    if (this.mean.length === 0 || this.mean.length !== this.std.length || this.std.some((s) => s === 0)) {
-      throw new RangeError("Normalize: give a preset, or mean and std of equal length with no zero std");
+    if (
+      this.mean.length === 0 || this.mean.length !== this.std.length ||
+      this.std.some((s) => s === 0)
+    ) {
+      throw new RangeError(
+        "Normalize: give a preset, or mean and std of equal length with no zero std",
+      );
     }
   }
 
   apply(x: Pixels, _rng: Rng): Pixels {
-    if (!isTensorImage(x)) throw new TypeError("Normalize acts on float tensors: put ToTensor before it");
+    if (!isTensorImage(x)) {
+      throw new TypeError("Normalize acts on float tensors: put ToTensor before it");
+    }
     const { channels: C, height: H, width: W } = x;
     const k = this.mean.length;
     if (k !== 1 && k !== C) throw new RangeError(`Normalize: ${k} means for a ${C}-channel image`);

@@ -28,7 +28,9 @@ export function pyRound(x: number): number {
 /** Narrows to the uint8 HWC image the geometric and colour transforms act on. */
 export function expectImage(x: Pixels, who: string): Image {
   if (isTensorImage(x)) {
-    throw new TypeError(`${who} acts on uint8 images and must come before ToTensor in the pipeline`);
+    throw new TypeError(
+      `${who} acts on uint8 images and must come before ToTensor in the pipeline`,
+    );
   }
   return x;
 }

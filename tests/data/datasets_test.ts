@@ -1,7 +1,17 @@
 import assert from "node:assert/strict";
 import {
-  ArchiveError, CIFAR10_CLASSES, DatasetError, ImageFolder, loadCifar10, loadIdx, loadMnist, randomSplit,
-  readTar, subsetByClasses, subsetPerClass, ZipArchive,
+  ArchiveError,
+  CIFAR10_CLASSES,
+  DatasetError,
+  ImageFolder,
+  loadCifar10,
+  loadIdx,
+  loadMnist,
+  randomSplit,
+  readTar,
+  subsetByClasses,
+  subsetPerClass,
+  ZipArchive,
 } from "../../data/mod.ts";
 import { fixture, fixtureRaw, FIXTURES, readFixture } from "./fixtures.ts";
 
@@ -11,14 +21,19 @@ Deno.test("zip: lists entries and reads stored and deflated ones byte-exactly", 
   const z = ZipArchive.open(ZIP);
   const want = fixtureRaw("zip/hotdog_mini") as Record<string, number[]>;
   assert.deepEqual(z.entries.map((e) => e.name).sort(), Object.keys(want).sort());
-  for (const [name, head] of Object.entries(want)) assert.deepEqual(Array.from(z.read(name).subarray(0, 16)), head);
+  for (const [name, head] of Object.entries(want)) {
+    assert.deepEqual(Array.from(z.read(name).subarray(0, 16)), head);
+  }
   assert.deepEqual(new Set(z.entries.map((e) => e.method)), new Set([0, 8]));
   z.close();
 });
 
 Deno.test("zip: a corrupt or truncated archive names the file", () => {
   const bytes = readFixture("hotdog_mini.zip");
-  assert.throws(() => ZipArchive.fromBytes(bytes.subarray(0, bytes.length - 30), "cut.zip"), /cut\.zip.*end-of-central-directory/);
+  assert.throws(
+    () => ZipArchive.fromBytes(bytes.subarray(0, bytes.length - 30), "cut.zip"),
+    /cut\.zip.*end-of-central-directory/,
+  );
   assert.throws(() => ZipArchive.fromBytes(new Uint8Array(0), "empty.zip"), /empty\.zip.*empty/);
   const z = ZipArchive.fromBytes(bytes.slice(), "flip.zip");
   const e = z.entries.find((x) => x.method === 0 && x.size > 100)!;
@@ -60,14 +75,19 @@ Deno.test("CIFAR-10 from tar.gz: splits, labels, HWC pixels, class names", () =>
 Deno.test("CIFAR-10 from an extracted folder", () => {
   const dir = Deno.makeTempDirSync();
   for (const e of readTar(readFixture("cifar10_mini.tar.gz"))) {
-    if (e.type === "file" && e.name.endsWith(".bin")) Deno.writeFileSync(`${dir}/${e.name.split("/").pop()}`, e.data);
+    if (e.type === "file" && e.name.endsWith(".bin")) {
+      Deno.writeFileSync(`${dir}/${e.name.split("/").pop()}`, e.data);
+    }
   }
   assert.equal(loadCifar10(dir, { split: "test" }).length, 3);
   Deno.removeSync(dir, { recursive: true });
 });
 
 Deno.test("IDX: gzipped images with plain labels", () => {
-  const ds = loadIdx(`${FIXTURES}idx/train-images-idx3-ubyte.gz`, `${FIXTURES}idx/train-labels-idx1-ubyte`);
+  const ds = loadIdx(
+    `${FIXTURES}idx/train-images-idx3-ubyte.gz`,
+    `${FIXTURES}idx/train-labels-idx1-ubyte`,
+  );
   assert.equal(ds.length, 5);
   assert.deepEqual(Array.from(ds.targets), fixture("idx/labels").data);
   const s = ds.get(2);
@@ -97,12 +117,18 @@ Deno.test({ name: "Fashion-MNIST (real files, when installed)", ignore: !haveFas
 Deno.test("ImageFolder from the hotdog-like zip: split layout, classes, junk and a broken file", () => {
   const warnings: string[] = [];
   const warn = (m: string) => warnings.push(m);
-  assert.throws(() => new ImageFolder(ZIP, { warn }), /split layout \(train, test\).*split: "train"/);
+  assert.throws(
+    () => new ImageFolder(ZIP, { warn }),
+    /split layout \(train, test\).*split: "train"/,
+  );
   const train = new ImageFolder(ZIP, { split: "train", warn });
   assert.deepEqual(train.classes, ["hotdog", "not-hotdog"]);
   assert.deepEqual(train.files, [
-    "hotdog/train/hotdog/1.jpg", "hotdog/train/hotdog/2.png", "hotdog/train/hotdog/3.jpg",
-    "hotdog/train/not-hotdog/10.jpg", "hotdog/train/not-hotdog/11.jpg",
+    "hotdog/train/hotdog/1.jpg",
+    "hotdog/train/hotdog/2.png",
+    "hotdog/train/hotdog/3.jpg",
+    "hotdog/train/not-hotdog/10.jpg",
+    "hotdog/train/not-hotdog/11.jpg",
   ]);
   assert.deepEqual(Array.from(train.targets), [0, 0, 0, 1, 1]);
   assert.equal(warnings.length, 1);
@@ -127,8 +153,14 @@ function makeTree(files: Record<string, Uint8Array>): string {
 Deno.test("ImageFolder on a directory: torchvision order, nested files, errors a person can act on", () => {
   const jpg = readFixture("jpeg/baseline.jpg"), png = readFixture("png/rgb8.png");
   const dir = makeTree({
-    "b/z.jpg": jpg, "b/sub/a.png": png, "b/sub-x/c.JPG": jpg, "B/1.png": png, "a/x.jpeg": jpg, "a/zero.jpg": new Uint8Array(0),
-    "a/readme.txt": new TextEncoder().encode("hi"), ".hidden/q.jpg": jpg,
+    "b/z.jpg": jpg,
+    "b/sub/a.png": png,
+    "b/sub-x/c.JPG": jpg,
+    "B/1.png": png,
+    "a/x.jpeg": jpg,
+    "a/zero.jpg": new Uint8Array(0),
+    "a/readme.txt": new TextEncoder().encode("hi"),
+    ".hidden/q.jpg": jpg,
   });
   const warnings: string[] = [];
   const ds = new ImageFolder(dir, { warn: (m) => warnings.push(m) });
@@ -159,7 +191,10 @@ Deno.test("randomSplit, subsetByClasses and subsetPerClass", () => {
   const all = [...a.indices, ...b.indices].sort((x, y) => x - y);
   assert.deepEqual(all, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   assert.deepEqual(randomSplit(ds, [8, 2], 1)[1].indices, b.indices);
-  assert.notDeepEqual(randomSplit(ds, [0.5, 0.5], 2)[0].indices, randomSplit(ds, [0.5, 0.5], 3)[0].indices);
+  assert.notDeepEqual(
+    randomSplit(ds, [0.5, 0.5], 2)[0].indices,
+    randomSplit(ds, [0.5, 0.5], 3)[0].indices,
+  );
   assert.throws(() => randomSplit(ds, [3, 3], 1), /neither sum/);
 
   const cats = subsetByClasses(ds, ["cat", "bird"]);

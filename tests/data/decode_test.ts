@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { decodeImage, DecodeError, decodeJpeg, decodePng, decodePngRaw, probeImage } from "../../data/mod.ts";
+import {
+  DecodeError,
+  decodeImage,
+  decodeJpeg,
+  decodePng,
+  decodePngRaw,
+  probeImage,
+} from "../../data/mod.ts";
 import { diffStats, fixture, readFixture } from "./fixtures.ts";
 
 const PNG_CASES: [string, number, number][] = [
@@ -31,9 +38,19 @@ Deno.test("PNG to 8-bit image: alpha dropped, 16-bit keeps the high byte", () =>
   const rgba = decodePng(readFixture("png/rgba8.png"));
   const want = fixture("png/rgba8").data;
   assert.equal(rgba.channels, 3);
-  assert.deepEqual(Array.from(rgba.data.subarray(0, 6)), [want[0], want[1], want[2], want[4], want[5], want[6]]);
+  assert.deepEqual(Array.from(rgba.data.subarray(0, 6)), [
+    want[0],
+    want[1],
+    want[2],
+    want[4],
+    want[5],
+    want[6],
+  ]);
   const g16 = decodePng(readFixture("png/gray16.png"));
-  assert.deepEqual(Array.from(g16.data.subarray(0, 4)), fixture("png/gray16").data.slice(0, 4).map((v) => v >> 8));
+  assert.deepEqual(
+    Array.from(g16.data.subarray(0, 4)),
+    fixture("png/gray16").data.slice(0, 4).map((v) => v >> 8),
+  );
 });
 
 for (const name of ["baseline", "progressive", "gray", "cmyk", "subsampled"]) {
@@ -71,7 +88,12 @@ for (const [file, why] of BAD) {
 
 Deno.test("probeImage catches truncation and empties without decoding; accepts good files", () => {
   const good = readFixture("jpeg/baseline.jpg");
-  assert.deepEqual(probeImage(good, good, "b.jpg"), { width: 24, height: 20, components: 3, progressive: false });
+  assert.deepEqual(probeImage(good, good, "b.jpg"), {
+    width: 24,
+    height: 20,
+    components: 3,
+    progressive: false,
+  });
   const cut = readFixture("jpeg/truncated.jpg");
   assert.throws(() => probeImage(cut, cut, "t.jpg"), /t\.jpg.*truncated/);
   const png = readFixture("png/truncated.png");
@@ -81,8 +103,14 @@ Deno.test("probeImage catches truncation and empties without decoding; accepts g
 
 Deno.test("pixel cap refuses a huge image before decoding", () => {
   const bytes = readFixture("jpeg/baseline.jpg"); // 24x20 = 480 px
-  assert.throws(() => decodeImage(bytes, "big.jpg", { maxPixels: 100 }), /big\.jpg.*exceeds the limit of 100 pixels/);
-  assert.throws(() => decodeImage(readFixture("png/rgb8.png"), "big.png", { maxPixels: 100 }), /big\.png.*exceeds/);
+  assert.throws(
+    () => decodeImage(bytes, "big.jpg", { maxPixels: 100 }),
+    /big\.jpg.*exceeds the limit of 100 pixels/,
+  );
+  assert.throws(
+    () => decodeImage(readFixture("png/rgb8.png"), "big.png", { maxPixels: 100 }),
+    /big\.png.*exceeds/,
+  );
 });
 
 Deno.test("decodeImage gives RGB by default and grayscale on request", () => {

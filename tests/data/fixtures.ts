@@ -25,7 +25,10 @@ export function readFixture(rel: string): Uint8Array {
 }
 
 /** Largest absolute difference and mean absolute difference of two equal-length arrays. */
-export function diffStats(a: ArrayLike<number>, b: ArrayLike<number>): { max: number; mean: number } {
+export function diffStats(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+): { max: number; mean: number } {
   if (a.length !== b.length) throw new Error(`length ${a.length} != ${b.length}`);
   let max = 0, sum = 0;
   for (let i = 0; i < a.length; i++) {

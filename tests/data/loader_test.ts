@@ -1,7 +1,16 @@
 import assert from "node:assert/strict";
 import {
-  ArrayImageDataset, type Batch, Compose, DataLoader, ImageFolder, Normalize, RandomCrop, RandomHorizontalFlip,
-  RandomResizedCrop, subsetByClasses, ToTensor,
+  ArrayImageDataset,
+  type Batch,
+  Compose,
+  DataLoader,
+  ImageFolder,
+  Normalize,
+  RandomCrop,
+  RandomHorizontalFlip,
+  RandomResizedCrop,
+  subsetByClasses,
+  ToTensor,
 } from "../../data/mod.ts";
 import { FIXTURES } from "./fixtures.ts";
 
@@ -10,7 +19,12 @@ function tinyDataset(n = 20): ArrayImageDataset {
   const pixels = new Uint8Array(n * 16);
   for (let i = 0; i < n; i++) pixels.fill(i, i * 16, (i + 1) * 16);
   const labels = Int32Array.from({ length: n }, (_, i) => i % 3);
-  return ArrayImageDataset.shared(pixels, labels, { width: 4, height: 4, channels: 1, classes: ["a", "b", "c"] });
+  return ArrayImageDataset.shared(pixels, labels, {
+    width: 4,
+    height: 4,
+    channels: 1,
+    classes: ["a", "b", "c"],
+  });
 }
 
 async function collect(loader: AsyncIterable<Batch>): Promise<Batch[]> {
@@ -44,12 +58,20 @@ Deno.test("shuffle: a permutation, different each epoch, reproducible from the s
   const b = new DataLoader(ds, { batchSize: 5, shuffle: true, seed: 9 });
   assert.deepEqual(order(await collect(b)), e0);
   assert.deepEqual(order(await collect(b)), e1);
-  assert.notDeepEqual(order(await collect(new DataLoader(ds, { batchSize: 5, shuffle: true, seed: 10 }))), e0);
+  assert.notDeepEqual(
+    order(await collect(new DataLoader(ds, { batchSize: 5, shuffle: true, seed: 10 }))),
+    e0,
+  );
 });
 
 Deno.test("workers give exactly the batches of the main thread (shuffle + random augmentation)", async () => {
   const ds = tinyDataset(37);
-  const transform = new Compose([new RandomCrop({ size: 4, padding: 1 }), new RandomHorizontalFlip(), new ToTensor(), new Normalize({ mean: [0.5], std: [0.25] })]);
+  const transform = new Compose([
+    new RandomCrop({ size: 4, padding: 1 }),
+    new RandomHorizontalFlip(),
+    new ToTensor(),
+    new Normalize({ mean: [0.5], std: [0.25] }),
+  ]);
   const opts = { batchSize: 8, shuffle: true, seed: 3, transform };
   const main = await collect(new DataLoader(ds, opts));
   for (const numWorkers of [1, 2]) {
@@ -67,14 +89,27 @@ Deno.test("workers give exactly the batches of the main thread (shuffle + random
 Deno.test("persistent workers serve several epochs; a subset of an ImageFolder zip rebuilds in a worker", async () => {
   const folder = new ImageFolder(`${FIXTURES}hotdog_mini.zip`, { split: "train", warn: () => {} });
   const ds = subsetByClasses(folder, ["not-hotdog", "hotdog"]);
-  const transform = new Compose([new RandomResizedCrop({ size: 8 }), new ToTensor(), new Normalize({ preset: "imagenet" })]);
-  const loader = new DataLoader(ds, { batchSize: 2, shuffle: true, seed: 1, transform, numWorkers: 2, persistentWorkers: true });
+  const transform = new Compose([
+    new RandomResizedCrop({ size: 8 }),
+    new ToTensor(),
+    new Normalize({ preset: "imagenet" }),
+  ]);
+  const loader = new DataLoader(ds, {
+    batchSize: 2,
+    shuffle: true,
+    seed: 1,
+    transform,
+    numWorkers: 2,
+    persistentWorkers: true,
+  });
   try {
     for (let epoch = 0; epoch < 2; epoch++) {
       const bs = await collect(loader);
       assert.equal(bs.reduce((n, b) => n + b.shape[0], 0), 5);
       assert.deepEqual(bs[0].shape.slice(1), [3, 8, 8]);
-      for (const b of bs) for (let i = 0; i < b.shape[0]; i++) assert.equal(b.labels[i], ds.targets[b.indices[i]]);
+      for (const b of bs) {
+        for (let i = 0; i < b.shape[0]; i++) assert.equal(b.labels[i], ds.targets[b.indices[i]]);
+      }
     }
   } finally {
     loader.close();
@@ -84,7 +119,12 @@ Deno.test("persistent workers serve several epochs; a subset of an ImageFolder z
 Deno.test("a file that breaks after the scan is skipped and reported once per epoch, in workers too", async () => {
   const dir = Deno.makeTempDirSync();
   const jpg = Deno.readFileSync(`${FIXTURES}jpeg/baseline.jpg`);
-  for (const [rel, data] of [["a/1.jpg", jpg], ["a/2.jpg", jpg], ["b/3.jpg", jpg], ["b/4.jpg", jpg]] as const) {
+  for (
+    const [rel, data] of [["a/1.jpg", jpg], ["a/2.jpg", jpg], ["b/3.jpg", jpg], [
+      "b/4.jpg",
+      jpg,
+    ]] as const
+  ) {
     Deno.mkdirSync(`${dir}/${rel[0]}`, { recursive: true });
     Deno.writeFileSync(`${dir}/${rel}`, data);
   }
@@ -110,15 +150,23 @@ Deno.test("an error in a worker rejects the iteration instead of hanging", async
   // A crop larger than the 4x4 images throws inside the worker.
   const transform = new Compose([new RandomCrop({ size: 8 }), new ToTensor()]);
   const loader = new DataLoader(ds, { batchSize: 4, transform, numWorkers: 2 });
-  await assert.rejects(collect(loader), /DataLoader worker \d: RangeError: RandomCrop: crop 8x8 is larger/);
+  await assert.rejects(
+    collect(loader),
+    /DataLoader worker \d: RangeError: RandomCrop: crop 8x8 is larger/,
+  );
   // Same in the main thread, without the worker prefix.
-  await assert.rejects(collect(new DataLoader(ds, { batchSize: 4, transform })), /RandomCrop: crop 8x8/);
+  await assert.rejects(
+    collect(new DataLoader(ds, { batchSize: 4, transform })),
+    /RandomCrop: crop 8x8/,
+  );
 });
 
 Deno.test("a dataset that cannot be rebuilt in the worker rejects too", async () => {
   const folder = new ImageFolder(`${FIXTURES}hotdog_mini.zip`, { split: "train", warn: () => {} });
   // Point the spec at a zip that does not exist: the worker fails on its first read.
-  const broken = Object.assign(Object.create(Object.getPrototypeOf(folder)), folder, { root: `${FIXTURES}missing.zip` });
+  const broken = Object.assign(Object.create(Object.getPrototypeOf(folder)), folder, {
+    root: `${FIXTURES}missing.zip`,
+  });
   const loader = new DataLoader(broken, { batchSize: 2, numWorkers: 1 });
   await assert.rejects(collect(loader), /DataLoader worker 0: NotFound.*missing\.zip/);
 });

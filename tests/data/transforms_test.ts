@@ -1,8 +1,28 @@
 import assert from "node:assert/strict";
 import {
-  adjustBrightness, adjustContrast, adjustHue, adjustSaturation, CenterCrop, centerCrop, ColorJitter, Compose,
-  cropPadded, type Image, Normalize, RandomCrop, RandomHorizontalFlip, RandomResizedCrop, randomResizedCropBox,
-  RandomRotation, RandomVerticalFlip, Resize, resizedCrop, Rng, rotate, type TensorImage, ToTensor,
+  adjustBrightness,
+  adjustContrast,
+  adjustHue,
+  adjustSaturation,
+  CenterCrop,
+  centerCrop,
+  ColorJitter,
+  Compose,
+  cropPadded,
+  type Image,
+  Normalize,
+  RandomCrop,
+  RandomHorizontalFlip,
+  RandomResizedCrop,
+  randomResizedCropBox,
+  RandomRotation,
+  RandomVerticalFlip,
+  Resize,
+  resizedCrop,
+  Rng,
+  rotate,
+  type TensorImage,
+  ToTensor,
   transformFromSpec,
 } from "../../data/mod.ts";
 import { diffStats, fixture, fixtureImage } from "./fixtures.ts";
@@ -24,17 +44,37 @@ Deno.test("Resize shorter side to 16 (antialias) matches torchvision", () => {
   assertMatches(new Resize({ size: 16 }).apply(input, rng()) as Image, "tv/resize_short16", 1);
 });
 Deno.test("Resize up to 40x50 matches torchvision", () => {
-  assertMatches(new Resize({ size: [40, 50] }).apply(input, rng()) as Image, "tv/resize_up_40x50", 1);
+  assertMatches(
+    new Resize({ size: [40, 50] }).apply(input, rng()) as Image,
+    "tv/resize_up_40x50",
+    1,
+  );
 });
 Deno.test("Resize down to 10x12, with and without antialias, matches torchvision", () => {
-  assertMatches(new Resize({ size: [10, 12] }).apply(input, rng()) as Image, "tv/resize_down_10x12_aa", 1);
-  assertMatches(new Resize({ size: [10, 12], antialias: false }).apply(input, rng()) as Image, "tv/resize_down_10x12_noaa", 1);
+  assertMatches(
+    new Resize({ size: [10, 12] }).apply(input, rng()) as Image,
+    "tv/resize_down_10x12_aa",
+    1,
+  );
+  assertMatches(
+    new Resize({ size: [10, 12], antialias: false }).apply(input, rng()) as Image,
+    "tv/resize_down_10x12_noaa",
+    1,
+  );
 });
 Deno.test("Resize with maxSize matches torchvision", () => {
-  assertMatches(new Resize({ size: 16, maxSize: 20 }).apply(input, rng()) as Image, "tv/resize_short16_max20", 1);
+  assertMatches(
+    new Resize({ size: 16, maxSize: 20 }).apply(input, rng()) as Image,
+    "tv/resize_short16_max20",
+    1,
+  );
 });
 Deno.test("CenterCrop (odd margins, and zero padding when larger) matches torchvision exactly", () => {
-  assertMatches(new CenterCrop({ size: [10, 7] }).apply(input, rng()) as Image, "tv/center_crop_10x7", 0);
+  assertMatches(
+    new CenterCrop({ size: [10, 7] }).apply(input, rng()) as Image,
+    "tv/center_crop_10x7",
+    0,
+  );
   assertMatches(centerCrop(input, 12, 12), "tv/center_crop_12x12", 0);
   assertMatches(centerCrop(input, 30, 36), "tv/center_crop_pad_30x36", 0);
 });
@@ -88,7 +128,12 @@ Deno.test("RandomHorizontalFlip flips about half the time, and a flip mirrors ro
     }
   }
   assert.ok(Math.abs(flipped / 2000 - 0.5) < 0.05, `flipped ${flipped} of 2000`);
-  const v = new RandomVerticalFlip({ p: 1 }).apply({ width: 1, height: 3, channels: 1, data: Uint8Array.from([1, 2, 3]) }, r) as Image;
+  const v = new RandomVerticalFlip({ p: 1 }).apply({
+    width: 1,
+    height: 3,
+    channels: 1,
+    data: Uint8Array.from([1, 2, 3]),
+  }, r) as Image;
   assert.deepEqual(Array.from(v.data), [3, 2, 1]);
 });
 
@@ -130,9 +175,23 @@ Deno.test("RandomCrop with padding covers every offset and pads with fill", () =
     assert.ok(out.data.every((v) => v === 0 || v === 9));
   }
   assert.equal(seen.size, 25); // 5 x 5 offsets
-  const reflect = cropPadded({ width: 3, height: 1, channels: 1, data: Uint8Array.from([1, 2, 3]) }, 0, -2, 1, 7, "reflect");
+  const reflect = cropPadded(
+    { width: 3, height: 1, channels: 1, data: Uint8Array.from([1, 2, 3]) },
+    0,
+    -2,
+    1,
+    7,
+    "reflect",
+  );
   assert.deepEqual(Array.from(reflect.data), [3, 2, 1, 2, 3, 2, 1]);
-  const edge = cropPadded({ width: 3, height: 1, channels: 1, data: Uint8Array.from([1, 2, 3]) }, 0, -2, 1, 7, "edge");
+  const edge = cropPadded(
+    { width: 3, height: 1, channels: 1, data: Uint8Array.from([1, 2, 3]) },
+    0,
+    -2,
+    1,
+    7,
+    "edge",
+  );
   assert.deepEqual(Array.from(edge.data), [1, 1, 1, 2, 3, 3, 3]);
 });
 
@@ -190,6 +249,9 @@ Deno.test("transforms are deterministic given a seed and survive a spec round tr
 Deno.test("misordered pipelines fail with a clear message", () => {
   const t = new ToTensor().apply(input, rng());
   assert.throws(() => new RandomHorizontalFlip().apply(t, rng()), /must come before ToTensor/);
-  assert.throws(() => new Normalize({ preset: "imagenet" }).apply(input, rng()), /put ToTensor before it/);
+  assert.throws(
+    () => new Normalize({ preset: "imagenet" }).apply(input, rng()),
+    /put ToTensor before it/,
+  );
   assert.throws(() => new Normalize({ preset: "nope" }), /unknown preset/);
 });
