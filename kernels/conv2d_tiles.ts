@@ -1,0 +1,67 @@
+// Tile parameters of the conv2d family, chosen per adapter; the WGSL in conv2d.ts and
+// conv2d_weight_grad.ts is generated from these numbers, so tuning for an adapter means
+// changing only this file.
+//
+// On CPU software drivers (llvmpipe/lavapipe) a workgroup runs as one SIMD thread and every
+// divergent storage load becomes a loop over the lanes, so what wins is many FMAs per
+// divergent load: 8 lanes, each keeping `bm` channels x 4 positions of accumulators, with
+// the weights (or output gradients) of a block uniform across the workgroup.
+// A real GPU wants more invocations per workgroup and fewer registers each.
+
+import type { Gpu } from "./device.ts";
+
+export interface ConvTiles {
+  /** The forward / input-gradient gather: invocations per workgroup, channels each (x4). */
+  readonly gather: { readonly wg: number; readonly bm: number };
+  /** The weight gradient: invocations per workgroup, output channels each (x4 columns). */
+  readonly weight: { readonly wg: number; readonly bm: number };
+  /** The weight gradient splits its long reduction until about this many workgroups run. */
+  readonly minGroups: number;
+  /** ... but keeps at least this many positions per split. */
+  readonly minSpan: number;
+}
+
+export const SOFTWARE_CONV_TILES: ConvTiles = {
+  gather: { wg: 8, bm: 32 },
+  weight: { wg: 8, bm: 32 },
+  minGroups: 64,
+  minSpan: 512,
+};
+
+export const GPU_CONV_TILES: ConvTiles = {
+  gather: { wg: 64, bm: 8 },
+  weight: { wg: 64, bm: 8 },
+  minGroups: 512,
+  minSpan: 256,
+};
+
+const chosen = new WeakMap<Gpu, ConvTiles>();
+
+function isSoftware(g: Gpu): boolean {
+  const d = g.describe();
+  return d.fallback || /llvmpipe|lavapipe|swiftshader|software/i.test(d.description);
+}
+
+/** The tiles conv2d launches use on `g`. */
+export function convTiles(g: Gpu): ConvTiles {
+  let t = chosen.get(g);
+  if (!t) {
+    t = isSoftware(g) ? SOFTWARE_CONV_TILES : GPU_CONV_TILES;
+    chosen.set(g, t);
+  }
+  return t;
+}
+
+/** Overrides the tiles for `g` (tests, benchmarks, tuning); null returns to the default. */
+export function setConvTiles(g: Gpu, tiles: ConvTiles | null): void {
+  if (!tiles) {
+    chosen.delete(g);
+    return;
+  }
+  for (const t of [tiles.gather, tiles.weight]) {
+    if (!(t.bm > 0 && t.bm % 4 === 0 && t.wg > 0)) {
+      throw new Error(`conv2d tiles: bm must be a positive multiple of 4, got ${t.bm}`);
+    }
+  }
+  chosen.set(g, tiles);
+}

@@ -1,0 +1,113 @@
+import assert from "node:assert/strict";
+import { type Conv2dGeometry, conv2dBackwardInput, conv2dForward, describeConv } from "../../kernels/conv2d.ts";
+import { convTiles, setConvTiles } from "../../kernels/conv2d_tiles.ts";
+import { conv2dBackwardBias, conv2dBackwardWeight } from "../../kernels/conv2d_weight_grad.ts";
+import { gpu } from "../../kernels/device.ts";
+import { Scope, Tensor } from "../../nn/tensor.ts";
+import { assertClose, gpuReady, randomArray } from "../helpers.ts";
+import {
+  conv2dBiasGradRef,
+  conv2dInputGradRef,
+  conv2dRef,
+  conv2dWeightGradRef,
+  geometry,
+  outSize,
+} from "./conv2d_reference.ts";
+
+await gpuReady;
+
+// Tolerance for an f32 sum of `terms` products of values in [-1, 1]: the rounding error
+// grows like sqrt(terms) * 6e-8 * |partial sums| (at most ~sqrt(terms)), so 1e-6 * terms
+// is a generous bound that an indexing mistake (errors of order 1) cannot meet.
+const tol = (terms: number) => ({ atol: 1e-5 + 1e-6 * terms, rtol: 1e-5 });
+
+/** Runs the four kernels on random data and compares each with the loop reference. */
+async function checkAll(s: Conv2dGeometry, seed: number): Promise<void> {
+  using _ = new Scope();
+  const g = gpu();
+  const [oh, ow] = outSize(s);
+  const x = randomArray(s.n * s.c * s.h * s.w, seed);
+  const w = randomArray(s.o * s.c * s.kh * s.kw, seed + 1);
+  const b = randomArray(s.o, seed + 2);
+  const dy = randomArray(s.n * s.o * oh * ow, seed + 3);
+  const [tx, tw, tb, tdy] = [x, w, b, dy].map((a) => Tensor.fromArray(a));
+  const y = Tensor.empty([s.n, s.o, oh, ow]);
+  const dx = Tensor.empty([s.n, s.c, s.h, s.w]);
+  const dw = Tensor.empty([s.o, s.c, s.kh, s.kw]);
+  const db = Tensor.empty([s.o]);
+  conv2dForward(g, tx.buffer, tw.buffer, tb.buffer, y.buffer, s);
+  conv2dBackwardInput(g, tdy.buffer, tw.buffer, dx.buffer, s);
+  conv2dBackwardWeight(g, tx.buffer, tdy.buffer, dw.buffer, s);
+  conv2dBackwardBias(g, tdy.buffer, db.buffer, s.n, s.o, oh * ow);
+  const name = describeConv(s);
+  const k = s.c * s.kh * s.kw;
+  assertClose(await y.toArray(), conv2dRef(x, w, b, s), { ...tol(k), what: `forward ${name}` });
+  assertClose(await dx.toArray(), conv2dInputGradRef(dy, w, s), {
+    ...tol(s.o * s.kh * s.kw),
+    what: `backward-input ${name}`,
+  });
+  assertClose(await dw.toArray(), conv2dWeightGradRef(x, dy, s), {
+    ...tol(s.n * oh * ow),
+    what: `backward-weight ${name}`,
+  });
+  assertClose(await db.toArray(), conv2dBiasGradRef(dy, s), { ...tol(s.n * oh * ow), what: `backward-bias ${name}` });
+}
+
+const CASES: [string, Conv2dGeometry][] = [
+  ["1x1 stride 1", geometry(2, 5, 6, 7, 17, 1, 1, 0)],
+  ["1x1 stride 2 (downsample)", geometry(2, 17, 7, 9, 5, 1, 2, 0)],
+  ["3x3 pad 1 stride 1, batch 1, odd 5x7", geometry(1, 3, 5, 7, 17, 3, 1, 1)],
+  ["3x3 pad 1 stride 2", geometry(3, 5, 9, 8, 33, 3, 2, 1)],
+  ["7x7 pad 3 stride 2 (stem)", geometry(1, 3, 19, 17, 8, 7, 2, 3)],
+  ["3x3 pad 0", geometry(2, 4, 8, 6, 6, 3, 1, 0)],
+  ["non-square kernel, stride and padding", geometry(2, 3, 9, 11, 5, [3, 5], [2, 1], [1, 2])],
+  ["kernel smaller than the stride (pixels no tap reaches)", geometry(2, 3, 10, 11, 4, 2, 3, 0)],
+  ["ResNet18 3x3 64->64 stride 1", geometry(2, 64, 8, 8, 64, 3, 1, 1)],
+  ["ResNet18 3x3 64->128 stride 2", geometry(1, 64, 8, 8, 128, 3, 2, 1)],
+  ["ResNet18 1x1 64->128 stride 2", geometry(2, 64, 8, 8, 128, 1, 2, 0)],
+  ["ResNet18 stem 3->64 7x7 stride 2", geometry(1, 3, 32, 32, 64, 7, 2, 3)],
+];
+
+for (const [name, s] of CASES) {
+  Deno.test(`conv2d kernels match loops: ${name}`, () => checkAll(s, 11));
+}
+
+Deno.test("conv2d kernels with other tiles and a split weight-gradient reduction", async () => {
+  const g = gpu();
+  const before = convTiles(g);
+  // small odd workgroups, and a reduction split into many short ranges (split-K pass)
+  setConvTiles(g, { gather: { wg: 3, bm: 8 }, weight: { wg: 5, bm: 4 }, minGroups: 10_000, minSpan: 7 });
+  try {
+    await checkAll(geometry(3, 5, 9, 8, 13, 3, 2, 1), 21);
+    await checkAll(geometry(2, 6, 7, 7, 9, 1, 1, 0), 22);
+  } finally {
+    setConvTiles(g, before);
+  }
+});
+
+Deno.test("conv2d kernels give the same numbers when tensors are split into batch chunks", async () => {
+  const g = gpu();
+  const limit = g.maxBindingBytes;
+  const tiles = convTiles(g);
+  // input 4 KiB and output 8 KiB per image against a 16 KiB limit: chunks of 2 images
+  g.maxBindingBytes = 16384;
+  try {
+    await checkAll(geometry(5, 4, 16, 16, 8, 3, 1, 1), 31);
+    // chunks and a split reduction in each chunk (partials summed across chunks)
+    setConvTiles(g, { ...tiles, minGroups: 10_000, minSpan: 50 });
+    await checkAll(geometry(5, 4, 16, 16, 8, 3, 1, 1), 32);
+  } finally {
+    g.maxBindingBytes = limit;
+    setConvTiles(g, tiles);
+  }
+});
+
+Deno.test("conv2d rejects a kernel larger than the padded input", () => {
+  const g = gpu();
+  using _ = new Scope();
+  const t = Tensor.zeros([64]);
+  assert.throws(
+    () => conv2dForward(g, t.buffer, t.buffer, null, t.buffer, geometry(1, 1, 2, 2, 1, 5, 1, 1)),
+    /conv2d: a 5x5 kernel does not fit a 2x2 input/,
+  );
+});
