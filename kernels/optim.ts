@@ -177,7 +177,9 @@ export function adamStep(
   fresh: boolean,
   what = h.decoupled ? "adamw" : "adam",
 ): void {
-  if (h.amsgrad && !t.maxExpAvgSq) throw new Error(`${what}: amsgrad needs a max_exp_avg_sq buffer`);
+  if (h.amsgrad && !t.maxExpAvgSq) {
+    throw new Error(`${what}: amsgrad needs a max_exp_avg_sq buffer`);
+  }
   if (!(Number.isInteger(step) && step >= 1)) throw new Error(`${what}: step ${step} must be >= 1`);
   const buffers = [t.param, t.grad, t.expAvg, t.expAvgSq, ...(h.amsgrad ? [t.maxExpAvgSq!] : [])];
   checkDistinct(buffers, what);

@@ -32,8 +32,13 @@ export type AdamOptions = Partial<AdamHyper>;
 const KEYS = ["lr", "betas", "eps", "weightDecay", "amsgrad"] as const;
 
 abstract class AdamBase extends Optimizer<AdamHyper> {
-  protected readonly hyperKeys = KEYS;
-  protected abstract readonly decoupled: boolean;
+  /** AdamW's decoupled weight decay instead of Adam's L2 term. */
+  protected readonly decoupled: boolean;
+
+  protected constructor(kind: string, params: ParamsArg<AdamHyper>, defaults: AdamHyper) {
+    super(kind, KEYS, params, defaults);
+    this.decoupled = kind === "AdamW";
+  }
 
   protected checkHyper(h: AdamHyper, where: string): void {
     checkRange(h.lr, "lr", where, (x) => x >= 0, ">= 0");
@@ -41,12 +46,19 @@ abstract class AdamBase extends Optimizer<AdamHyper> {
     if (!Array.isArray(h.betas) || h.betas.length !== 2) {
       throw new TypeError(`${where}: betas must be a pair [beta1, beta2]`);
     }
-    h.betas.forEach((b, i) => checkRange(b, `betas[${i}]`, where, (x) => x >= 0 && x < 1, "in [0, 1)"));
+    h.betas.forEach((b, i) =>
+      checkRange(b, `betas[${i}]`, where, (x) => x >= 0 && x < 1, "in [0, 1)")
+    );
     checkRange(h.weightDecay, "weightDecay", where, (x) => x >= 0, ">= 0");
     if (typeof h.amsgrad !== "boolean") throw new TypeError(`${where}: amsgrad must be a boolean`);
   }
 
-  protected update(param: Tensor, grad: Tensor, group: ParamGroup<AdamHyper>, state: ParamState): void {
+  protected update(
+    param: Tensor,
+    grad: Tensor,
+    group: ParamGroup<AdamHyper>,
+    state: ParamState,
+  ): void {
     const m = this.stateTensor(param, state, "exp_avg");
     const v = this.stateTensor(param, state, "exp_avg_sq");
     const vMax = group.amsgrad ? this.stateTensor(param, state, "max_exp_avg_sq") : null;
@@ -86,21 +98,15 @@ function adamZeros(t: Tensor): void {
 
 /** Adam with L2 weight decay added to the gradient (PyTorch's Adam). */
 export class Adam extends AdamBase {
-  readonly kind: string = "Adam";
-  protected readonly decoupled: boolean = false;
-
   constructor(params: ParamsArg<AdamHyper>, options: AdamOptions = {}) {
-    super(params, adamDefaults(options, 0));
+    super("Adam", params, adamDefaults(options, 0));
   }
 }
 
 /** Adam with decoupled weight decay (PyTorch's AdamW; default weightDecay 1e-2). */
 export class AdamW extends AdamBase {
-  readonly kind: string = "AdamW";
-  protected readonly decoupled: boolean = true;
-
   constructor(params: ParamsArg<AdamHyper>, options: AdamOptions = {}) {
-    super(params, adamDefaults(options, 1e-2));
+    super("AdamW", params, adamDefaults(options, 1e-2));
   }
 }
 

@@ -64,19 +64,28 @@ export abstract class Optimizer<H extends BaseHyper> {
   readonly defaults: Readonly<H>;
   protected readonly state = new Map<Tensor, ParamState>();
   /** "SGD", "Adam" or "AdamW": names errors and checks a loaded state dict's origin. */
-  abstract readonly kind: string;
+  readonly kind: string;
+  /** The hyperparameter names this optimizer has (lr included). */
+  protected readonly hyperKeys: readonly (keyof H & string)[];
 
-  protected constructor(params: ParamsArg<H>, defaults: H) {
+  protected constructor(
+    kind: string,
+    hyperKeys: readonly (keyof H & string)[],
+    params: ParamsArg<H>,
+    defaults: H,
+  ) {
+    this.kind = kind;
+    this.hyperKeys = hyperKeys;
     this.defaults = { ...defaults };
     const list = [...params] as (Tensor | ParamGroupSpec<H>)[];
-    if (list.length === 0) throw new Error(`${this.constructor.name}: got an empty parameter list`);
+    if (list.length === 0) throw new Error(`${kind}: got an empty parameter list`);
     const specs = list.every((p) => p instanceof Tensor)
       ? [{ params: list as Tensor[] } as unknown as ParamGroupSpec<H>]
       : list;
     for (const spec of specs) {
       if (spec instanceof Tensor) {
         throw new TypeError(
-          `${this.constructor.name}: pass either a list of tensors or a list of groups ` +
+          `${kind}: pass either a list of tensors or a list of groups ` +
             `{ params, lr?, ... }, not a mix`,
         );
       }
@@ -84,14 +93,16 @@ export abstract class Optimizer<H extends BaseHyper> {
     }
   }
 
-  /** The hyperparameter names this optimizer has (lr included). */
-  protected abstract readonly hyperKeys: readonly (keyof H & string)[];
-
   /** Throws (naming `where`) if a group's hyperparameters are invalid. */
   protected abstract checkHyper(h: H, where: string): void;
 
   /** Launches one fused update of `param` from `grad` with its group's hyperparameters. */
-  protected abstract update(param: Tensor, grad: Tensor, group: ParamGroup<H>, state: ParamState): void;
+  protected abstract update(
+    param: Tensor,
+    grad: Tensor,
+    group: ParamGroup<H>,
+    state: ParamState,
+  ): void;
 
   /** Adds a group (e.g. a new head with its own lr), like PyTorch's add_param_group. */
   addParamGroup(spec: ParamGroupSpec<H>): void {
@@ -102,13 +113,17 @@ export abstract class Optimizer<H extends BaseHyper> {
     const allowed = new Set<string>([...this.hyperKeys, "params", "initialLr"]);
     for (const key of Object.keys(spec)) {
       if (!allowed.has(key)) {
-        throw new TypeError(`${where}: unknown option '${key}' (options: ${[...allowed].join(", ")})`);
+        throw new TypeError(
+          `${where}: unknown option '${key}' (options: ${[...allowed].join(", ")})`,
+        );
       }
     }
-    const group = { ...this.defaults } as ParamGroup<H>;
+    const group = {} as ParamGroup<H>;
     for (const key of this.hyperKeys) {
-      const v = spec[key];
-      if (v !== undefined) (group as unknown as Record<string, unknown>)[key] = copyHyper(v as HyperValue);
+      const v = spec[key] ?? this.defaults[key]; // copied: groups must not share a betas array
+      (group as unknown as Record<string, unknown>)[key] = v === undefined
+        ? v
+        : copyHyper(v as HyperValue);
     }
     if (group.lr === undefined) {
       throw new TypeError(`${where}: lr is required (give it to the group or as the default)`);
@@ -118,12 +133,18 @@ export abstract class Optimizer<H extends BaseHyper> {
     const seen = new Set(this.paramGroups.flatMap((g) => g.params));
     spec.params.forEach((p, i) => {
       if (!(p instanceof Tensor)) throw new TypeError(`${where}: params[${i}] is not a Tensor`);
-      if (p.dtype !== "f32") throw new TypeError(`${where}: params[${i}] ${p} is not f32`);
+      if (p.dtype !== "f32") {
+        throw new TypeError(`${where}: params[${i}] ${paramName(p)} is not f32`);
+      }
       if (p.gradFn) {
-        throw new Error(`${where}: params[${i}] ${p} is not a leaf (it was computed by an op)`);
+        throw new Error(
+          `${where}: params[${i}] ${paramName(p)} is not a leaf (it was computed by an op)`,
+        );
       }
       if (seen.has(p)) {
-        throw new Error(`${where}: params[${i}] ${p} already appears in a parameter group`);
+        throw new Error(
+          `${where}: params[${i}] ${paramName(p)} already appears in a parameter group`,
+        );
       }
       seen.add(p);
     });
@@ -174,7 +195,11 @@ export abstract class Optimizer<H extends BaseHyper> {
   }
 
   /** State tensor `name` of `param`, created (uninitialised, kept from scopes) if missing. */
-  protected stateTensor(param: Tensor, state: ParamState, name: string): { t: Tensor; fresh: boolean } {
+  protected stateTensor(
+    param: Tensor,
+    state: ParamState,
+    name: string,
+  ): { t: Tensor; fresh: boolean } {
     const had = state.tensors.get(name);
     if (had) return { t: had, fresh: false };
     const t = Tensor.empty(param.shape).keep();
@@ -246,7 +271,9 @@ export abstract class Optimizer<H extends BaseHyper> {
       const where = `${who}: paramGroups[${gi}]`;
       const n = this.paramGroups[gi].params.length;
       if (!Array.isArray(saved.params) || saved.params.length !== n) {
-        throw new RangeError(`${where} has ${saved.params?.length} parameters, this optimizer's ${n}`);
+        throw new RangeError(
+          `${where} has ${saved.params?.length} parameters, this optimizer's ${n}`,
+        );
       }
       const h = {} as H;
       for (const key of this.hyperKeys) {
@@ -264,7 +291,9 @@ export abstract class Optimizer<H extends BaseHyper> {
     for (const [key, s] of Object.entries(meta.state ?? {})) {
       const i = Number(key);
       const p = params[i];
-      if (!Number.isInteger(i) || !p) throw new RangeError(`${who}: state for unknown parameter ${key}`);
+      if (!Number.isInteger(i) || !p) {
+        throw new RangeError(`${who}: state for unknown parameter ${key}`);
+      }
       if (!Number.isInteger(s?.step) || s.step < 0) {
         throw new TypeError(`${who}: state.${key}.step must be an integer >= 0, got ${s?.step}`);
       }
@@ -274,11 +303,15 @@ export abstract class Optimizer<H extends BaseHyper> {
     for (const [name, host] of sd.tensors ?? []) {
       const m = /^state\.(\d+)\.(\w+)$/.exec(name);
       const s = m ? state.get(params[Number(m[1])]) : undefined;
-      if (!m || !s) throw new Error(`${who}: unexpected tensor '${name}' (no such parameter state)`);
+      if (!m || !s) {
+        throw new Error(`${who}: unexpected tensor '${name}' (no such parameter state)`);
+      }
       const p = params[Number(m[1])];
       if (host.dtype !== "f32" || host.data.length !== p.size || !sameShape(host.shape, p.shape)) {
         throw new Error(
-          `${who}: '${name}' is ${host.dtype}[${host.shape}], parameter ${paramName(p)} is f32[${p.shape}]`,
+          `${who}: '${name}' is ${host.dtype}[${host.shape}], parameter ${
+            paramName(p)
+          } is f32[${p.shape}]`,
         );
       }
       uploads.push([s, m[2], p, host]);

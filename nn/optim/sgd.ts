@@ -31,11 +31,8 @@ export type SGDOptions = Partial<SGDHyper>;
 const KEYS = ["lr", "momentum", "dampening", "weightDecay", "nesterov"] as const;
 
 export class SGD extends Optimizer<SGDHyper> {
-  readonly kind = "SGD";
-  protected readonly hyperKeys = KEYS;
-
   constructor(params: ParamsArg<SGDHyper>, options: SGDOptions = {}) {
-    super(params, {
+    super("SGD", KEYS, params, {
       lr: options.lr as number, // may be undefined if every group sets its own
       momentum: options.momentum ?? 0,
       dampening: options.dampening ?? 0,
@@ -49,13 +46,22 @@ export class SGD extends Optimizer<SGDHyper> {
     checkRange(h.momentum, "momentum", where, (x) => x >= 0, ">= 0");
     checkRange(h.dampening, "dampening", where, Number.isFinite, "a finite number");
     checkRange(h.weightDecay, "weightDecay", where, (x) => x >= 0, ">= 0");
-    if (typeof h.nesterov !== "boolean") throw new TypeError(`${where}: nesterov must be a boolean`);
+    if (typeof h.nesterov !== "boolean") {
+      throw new TypeError(`${where}: nesterov must be a boolean`);
+    }
     if (h.nesterov && (h.momentum <= 0 || h.dampening !== 0)) {
-      throw new RangeError(`${where}: Nesterov momentum requires a momentum > 0 and zero dampening`);
+      throw new RangeError(
+        `${where}: Nesterov momentum requires a momentum > 0 and zero dampening`,
+      );
     }
   }
 
-  protected update(param: Tensor, grad: Tensor, group: ParamGroup<SGDHyper>, state: ParamState): void {
+  protected update(
+    param: Tensor,
+    grad: Tensor,
+    group: ParamGroup<SGDHyper>,
+    state: ParamState,
+  ): void {
     const withMomentum = group.momentum !== 0;
     const buf = withMomentum ? this.stateTensor(param, state, "momentum_buffer") : null;
     sgdStep(
