@@ -1,0 +1,151 @@
+import assert from "node:assert/strict";
+import { gpu, GpuError } from "../../kernels/device.ts";
+import { gemm, type GemmOptions } from "../../kernels/gemm.ts";
+import { GPU_TILES, setGemmTiles, SOFTWARE_TILES } from "../../kernels/gemm_tiles.ts";
+import { assertClose, gpuReady, randomArray } from "../helpers.ts";
+
+await gpuReady;
+
+/** The plain loop: C[b] = op(A[b])·op(B[b]) (+ bias) (+ C[b] if accumulating), in f64. */
+function gemmReference(
+  a: Float32Array,
+  b: Float32Array,
+  c0: Float32Array,
+  o: GemmOptions,
+  bias?: Float32Array,
+): Float64Array {
+  const { m, n, k } = o;
+  const batch = o.batch ?? 1;
+  const sA = o.strideA ?? m * k;
+  const sB = o.strideB ?? k * n;
+  const sC = o.strideC ?? m * n;
+  const out = Float64Array.from(c0);
+  for (let z = 0; z < batch; z++) {
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        for (let p = 0; p < k; p++) {
+          const av = o.transA ? a[z * sA + p * m + i] : a[z * sA + i * k + p];
+          const bv = o.transB ? b[z * sB + j * k + p] : b[z * sB + p * n + j];
+          s += av * bv;
+        }
+        if (bias) s += (o.biasAxis ?? "n") === "n" ? bias[j] : bias[i];
+        const at = z * sC + i * n + j;
+        out[at] = (o.accumulate ? out[at] : 0) + s;
+      }
+    }
+  }
+  return out;
+}
+
+let seed = 100;
+
+/** Runs one product on the GPU and compares it with the loop. */
+async function check(o: GemmOptions, withBias = false): Promise<void> {
+  const g = gpu();
+  const batch = o.batch ?? 1;
+  const lenA = batch === 0 ? 0 : (batch - 1) * (o.strideA ?? o.m * o.k) + o.m * o.k;
+  const lenB = batch === 0 ? 0 : (batch - 1) * (o.strideB ?? o.k * o.n) + o.k * o.n;
+  const lenC = batch * (o.strideC ?? o.m * o.n);
+  const a = randomArray(lenA, seed++);
+  const b = randomArray(lenB, seed++);
+  const c0 = randomArray(lenC, seed++);
+  const bias = withBias ? randomArray((o.biasAxis ?? "n") === "n" ? o.n : o.m, seed++) : undefined;
+  const bufs = [g.upload(a), g.upload(b), g.upload(c0)];
+  const biasBuf = bias ? g.upload(bias) : undefined;
+  try {
+    gemm(g, bufs[0], bufs[1], bufs[2], { ...o, bias: biasBuf });
+    const [bytes] = await g.read([{ buffer: bufs[2], size: lenC * 4 }]);
+    // f32 products of values in [-1, 1) summed over k terms: rounding error grows about
+    // like sqrt(k) * 2^-24 * k; 1e-5 * k covers it with room and stays far below a wrong sum
+    const atol = 1e-5 * Math.max(o.k, 1) + 1e-6;
+    const label = `gemm ${JSON.stringify(o)}${withBias ? " +bias" : ""}`;
+    assertClose(new Float32Array(bytes), gemmReference(a, b, c0, o, bias), { atol, rtol: 1e-5, what: label });
+  } finally {
+    for (const x of bufs) g.pool.release(x);
+    if (biasBuf) g.pool.release(biasBuf);
+  }
+}
+
+const TRANS = [[false, false], [false, true], [true, false], [true, true]] as const;
+
+Deno.test("gemm matches the loop on odd shapes in all four transpose combinations", async () => {
+  // m x n x k: single elements, primes, one past a tile, vec4-friendly and not
+  const shapes = [[1, 1, 1], [7, 13, 5], [33, 65, 17], [64, 64, 64], [100, 3, 257], [4, 132, 8], [9, 4, 3]];
+  for (const [transA, transB] of TRANS) {
+    for (const [m, n, k] of shapes) await check({ m, n, k, transA, transB });
+  }
+});
+
+Deno.test("gemm: bias per column or per row, accumulation, k = 0", async () => {
+  await check({ m: 33, n: 20, k: 12 }, true);
+  await check({ m: 5, n: 7, k: 3, transB: true }, true);
+  await check({ m: 17, n: 8, k: 9, biasAxis: "m" }, true);
+  await check({ m: 33, n: 65, k: 17, accumulate: true });
+  await check({ m: 12, n: 16, k: 8, transA: true, accumulate: true }, true);
+  await check({ m: 6, n: 5, k: 0 }, true); // C = bias
+  await check({ m: 6, n: 8, k: 0, accumulate: true }); // C unchanged
+});
+
+Deno.test("gemm: batched, with a shared operand, and the ResNet18 fc shapes", async () => {
+  await check({ m: 7, n: 13, k: 5, batch: 3 });
+  await check({ m: 8, n: 12, k: 16, batch: 3, transB: true });
+  await check({ m: 5, n: 6, k: 7, batch: 3, transA: true, strideB: 0 }); // one B for all
+  await check({ m: 9, n: 4, k: 3, batch: 2, strideA: 0 }, true);
+  await check({ m: 1, n: 10, k: 512, transB: true }, true); // fc forward at batch 1
+  await check({ m: 3, n: 1000, k: 512, transB: true }, true); // fc forward, 1000 classes
+  await check({ m: 1000, n: 512, k: 3, transA: true }); // fc weight gradient dYᵀX
+  await check({ m: 3, n: 512, k: 1000 }); // fc input gradient dY·W
+});
+
+Deno.test("gemm splits operands larger than one storage binding and gets the same numbers", async () => {
+  const g = gpu();
+  const limit = g.maxBindingBytes;
+  g.maxBindingBytes = 4096; // 1024 floats per binding
+  try {
+    await check({ m: 40, n: 24, k: 12, batch: 6 }); // every matrix fits: split the batch
+    await check({ m: 100, n: 20, k: 33 }); // A and C too large: split M
+    await check({ m: 10, n: 12, k: 300, transA: true }, true); // A^T too large: split K, accumulate
+    await check({ m: 6, n: 130, k: 40, transB: true, accumulate: true }, true); // split N
+    await check({ m: 64, n: 64, k: 64, transA: true, transB: true, batch: 2 }, true);
+    await check({ m: 37, n: 41, k: 29, batch: 2 }); // scalar paths split as well
+  } finally {
+    g.maxBindingBytes = limit;
+  }
+});
+
+Deno.test("gemm with the GPU tile shape gives the same numbers", async () => {
+  const g = gpu();
+  setGemmTiles(g, GPU_TILES);
+  try {
+    await check({ m: 70, n: 67, k: 19 }, true);
+    await check({ m: 64, n: 128, k: 16, transA: true, transB: true, batch: 2 });
+  } finally {
+    setGemmTiles(g, null);
+  }
+  setGemmTiles(g, { ...SOFTWARE_TILES, mFastest: false, tm: 4 });
+  try {
+    await check({ m: 21, n: 36, k: 10, transB: true }, true);
+  } finally {
+    setGemmTiles(g, null);
+  }
+});
+
+Deno.test("gemm rejects aliasing and undersized buffers with the op's name", () => {
+  const g = gpu();
+  const x = g.pool.acquire(1024);
+  const y = g.pool.acquire(1024);
+  try {
+    assert.throws(() => gemm(g, x, y, x, { m: 4, n: 4, k: 4 }), /gemm\[4x4x4\]: the output C must not alias/);
+    assert.throws(() => gemm(g, x, y, y, { m: 4, n: 4, k: 4 }), GpuError);
+    const z = g.pool.acquire(1024);
+    try {
+      assert.throws(() => gemm(g, x, y, z, { m: 20, n: 20, k: 20 }), /A holds 1024 bytes, needs 1600/);
+    } finally {
+      g.pool.release(z);
+    }
+  } finally {
+    g.pool.release(x);
+    g.pool.release(y);
+  }
+});
