@@ -13,17 +13,29 @@
 
 import { type Binding, type Gpu, grid1d, WGSL_FLAT_INDEX } from "./device.ts";
 
-/** Invocations per workgroup of the update kernels (one element per invocation). */
+/** Invocations per workgroup of the update kernels. */
 export const OPTIM_WORKGROUP = 256;
+
+/**
+ * What one invocation updates: 4 consecutive values (vec4 loads, ~1.5x faster on the software
+ * driver) when the tensor's size is a multiple of 4, as nearly all are; else one value.
+ */
+type ElementType = "f32" | "vec4f";
+
+function elementType(n: number): ElementType {
+  return n % 4 === 0 ? "vec4f" : "f32";
+}
 
 // ---- SGD -------------------------------------------------------------------------------
 
-function sgdSource(withMomentum: boolean): string {
+function sgdSource(withMomentum: boolean, T: ElementType): string {
   const WG = OPTIM_WORKGROUP;
-  const buf = withMomentum ? "@group(0) @binding(2) var<storage, read_write> buf: array<f32>;" : "";
+  const buf = withMomentum
+    ? `@group(0) @binding(2) var<storage, read_write> buf: array<${T}>;`
+    : "";
   const momentum = withMomentum
     ? /* wgsl */ `
-  var b: f32;
+  var b: ${T};
   if (p.first != 0u) {
     b = d;  // the first buffer is the gradient itself, not dampened
   } else {
@@ -37,8 +49,8 @@ function sgdSource(withMomentum: boolean): string {
   }`
     : "";
   return /* wgsl */ `
-@group(0) @binding(0) var<storage, read_write> param: array<f32>;
-@group(0) @binding(1) var<storage, read> grad: array<f32>;
+@group(0) @binding(0) var<storage, read_write> param: array<${T}>;
+@group(0) @binding(1) var<storage, read> grad: array<${T}>;
 ${buf}
 struct Params {
   n: u32, first: u32, nesterov: u32, _pad: u32,
@@ -80,7 +92,8 @@ export function sgdStep(
   if (withMomentum && !t.momentumBuf) throw new Error(`${what}: momentum needs a momentum buffer`);
   const buffers = [t.param, t.grad, ...(withMomentum ? [t.momentumBuf!] : [])];
   checkDistinct(buffers, what);
-  const kernel = g.kernel(withMomentum ? "sgd_momentum" : "sgd", sgdSource(withMomentum));
+  const T = elementType(t.n);
+  const kernel = g.kernel(`sgd${withMomentum ? "_momentum" : ""}_${T}`, sgdSource(withMomentum, T));
   const params = new ArrayBuffer(32);
   const u = new Uint32Array(params);
   const f = new Float32Array(params);
@@ -90,15 +103,15 @@ export function sgdStep(
   f[5] = h.weightDecay;
   f[6] = h.momentum;
   f[7] = 1 - h.dampening;
-  runChunked(g, kernel, buffers, t.n, u, `${what}[n=${t.n}]`);
+  runChunked(g, kernel, buffers, t.n, T, u, `${what}[n=${t.n}]`);
 }
 
 // ---- Adam and AdamW --------------------------------------------------------------------
 
-function adamSource(amsgrad: boolean): string {
+function adamSource(amsgrad: boolean, T: ElementType): string {
   const WG = OPTIM_WORKGROUP;
   const maxDecl = amsgrad
-    ? "@group(0) @binding(4) var<storage, read_write> maxSq: array<f32>;"
+    ? `@group(0) @binding(4) var<storage, read_write> maxSq: array<${T}>;`
     : "";
   // torch.maximum(max_exp_avg_sq, exp_avg_sq); a fresh max buffer counts as zeros, and v >= 0
   const maxUpdate = amsgrad
@@ -110,10 +123,10 @@ function adamSource(amsgrad: boolean): string {
     : /* wgsl */ `
   let denom = sqrt(v) / p.biasCorrection2Sqrt + p.eps;`;
   return /* wgsl */ `
-@group(0) @binding(0) var<storage, read_write> param: array<f32>;
-@group(0) @binding(1) var<storage, read> grad: array<f32>;
-@group(0) @binding(2) var<storage, read_write> expAvg: array<f32>;
-@group(0) @binding(3) var<storage, read_write> expAvgSq: array<f32>;
+@group(0) @binding(0) var<storage, read_write> param: array<${T}>;
+@group(0) @binding(1) var<storage, read> grad: array<${T}>;
+@group(0) @binding(2) var<storage, read_write> expAvg: array<${T}>;
+@group(0) @binding(3) var<storage, read_write> expAvgSq: array<${T}>;
 ${maxDecl}
 struct Params {
   n: u32, step: u32, fresh: u32, _pad: u32,
@@ -132,8 +145,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let x = x0 * p.decay;
   let gr = grad[i] + p.l2 * x0;
   // fresh state counts as zeros (its buffers are not read, so need no fill)
-  var m = 0.0;
-  var v = 0.0;
+  var m = ${T}(0.0);
+  var v = ${T}(0.0);
   if (p.fresh == 0u) {
     m = expAvg[i] * p.beta1;
     v = expAvgSq[i] * p.beta2;
@@ -183,7 +196,8 @@ export function adamStep(
   if (!(Number.isInteger(step) && step >= 1)) throw new Error(`${what}: step ${step} must be >= 1`);
   const buffers = [t.param, t.grad, t.expAvg, t.expAvgSq, ...(h.amsgrad ? [t.maxExpAvgSq!] : [])];
   checkDistinct(buffers, what);
-  const kernel = g.kernel(h.amsgrad ? "adam_amsgrad" : "adam", adamSource(h.amsgrad));
+  const T = elementType(t.n);
+  const kernel = g.kernel(`adam${h.amsgrad ? "_amsgrad" : ""}_${T}`, adamSource(h.amsgrad, T));
   // PyTorch computes these in f64 on the host (Python floats)
   const biasCorrection1 = 1 - h.beta1 ** step;
   const biasCorrection2 = 1 - h.beta2 ** step;
@@ -201,7 +215,7 @@ export function adamStep(
   f[10] = -(h.lr / biasCorrection1);
   f[11] = Math.sqrt(biasCorrection2);
   f[12] = h.eps;
-  runChunked(g, kernel, buffers, t.n, u, `${what}[n=${t.n}]`);
+  runChunked(g, kernel, buffers, t.n, T, u, `${what}[n=${t.n}]`);
 }
 
 // ---- shared ----------------------------------------------------------------------------
@@ -212,15 +226,18 @@ function runChunked(
   kernel: ReturnType<Gpu["kernel"]>,
   buffers: readonly GPUBuffer[],
   n: number,
+  T: ElementType,
   params: Uint32Array,
   what: string,
 ): void {
-  for (const c of g.chunks(what, n, buffers.map(() => 4))) {
+  const width = T === "vec4f" ? 4 : 1;
+  const items = n / width;
+  for (const c of g.chunks(what, items, buffers.map(() => 4 * width))) {
     params[0] = c.count;
     const bindings: Binding[] = buffers.map((buffer) => ({
       buffer,
-      offset: c.start * 4,
-      size: c.count * 4,
+      offset: c.start * 4 * width,
+      size: c.count * 4 * width,
     }));
     g.dispatch(kernel, bindings, params, grid1d(c.count, OPTIM_WORKGROUP), what);
   }
