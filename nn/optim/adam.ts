@@ -53,6 +53,10 @@ abstract class AdamBase extends Optimizer<AdamHyper> {
     if (typeof h.amsgrad !== "boolean") throw new TypeError(`${where}: amsgrad must be a boolean`);
   }
 
+  protected override requiredState(group: AdamHyper): string[] {
+    return group.amsgrad ? ["exp_avg", "exp_avg_sq", "max_exp_avg_sq"] : ["exp_avg", "exp_avg_sq"];
+  }
+
   protected update(
     param: Tensor,
     grad: Tensor,

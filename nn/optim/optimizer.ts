@@ -96,6 +96,11 @@ export abstract class Optimizer<H extends BaseHyper> {
   /** Throws (naming `where`) if a group's hyperparameters are invalid. */
   protected abstract checkHyper(h: H, where: string): void;
 
+  /** The state tensors a parameter that has been stepped must have under `group`'s settings. */
+  protected requiredState(_group: H): string[] {
+    return [];
+  }
+
   /** Launches one fused update of `param` from `grad` with its group's hyperparameters. */
   protected abstract update(
     param: Tensor,
@@ -315,6 +320,23 @@ export abstract class Optimizer<H extends BaseHyper> {
         );
       }
       uploads.push([s, m[2], p, host]);
+    }
+    const groupOf = new Map(this.paramGroups.flatMap((g, gi) => g.params.map((p) => [p, gi])));
+    for (const [p, s] of state) {
+      const names = new Set(uploads.filter((u) => u[0] === s).map((u) => u[1]));
+      const i = params.indexOf(p);
+      for (
+        const name of this.requiredState({
+          ...this.paramGroups[groupOf.get(p)!],
+          ...hypers[groupOf.get(p)!].h,
+        })
+      ) {
+        if (s.step > 0 && !names.has(name)) {
+          throw new Error(
+            `${who}: parameter ${i} has a step count but no tensor 'state.${i}.${name}'`,
+          );
+        }
+      }
     }
     // commit
     for (const s of this.state.values()) for (const t of s.tensors.values()) t.dispose();

@@ -418,6 +418,11 @@ Deno.test("loadStateDict rejects a state dict that does not fit", async () => {
     assert.throws(() => new SGD([p], { lr: 1 }).loadStateDict(sd), /belongs to Adam, not SGD/);
     assert.throws(() => other.loadStateDict(sd), /state\.0\.exp_avg' is f32\[4\].*f32\[2,2\]/);
     assert.throws(() => new Adam([p, q]).loadStateDict(sd), /has 1 parameters, this optimizer's 2/);
+    const partial = {
+      tensors: new Map([...sd.tensors].filter(([k]) => !k.endsWith("exp_avg_sq"))),
+      meta: sd.meta,
+    };
+    assert.throws(() => new Adam([p]).loadStateDict(partial), /no tensor 'state\.0\.exp_avg_sq'/);
     // a failed load changes nothing
     assert.equal(other.paramGroups[0].lr, 1e-3);
     assert.equal(other.stateTensors().size, 0);
