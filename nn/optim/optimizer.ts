@@ -323,19 +323,13 @@ export abstract class Optimizer<H extends BaseHyper> {
     }
     const groupOf = new Map(this.paramGroups.flatMap((g, gi) => g.params.map((p) => [p, gi])));
     for (const [p, s] of state) {
-      const names = new Set(uploads.filter((u) => u[0] === s).map((u) => u[1]));
       const i = params.indexOf(p);
-      for (
-        const name of this.requiredState({
-          ...this.paramGroups[groupOf.get(p)!],
-          ...hypers[groupOf.get(p)!].h,
-        })
-      ) {
-        if (s.step > 0 && !names.has(name)) {
-          throw new Error(
-            `${who}: parameter ${i} has a step count but no tensor 'state.${i}.${name}'`,
-          );
-        }
+      const have = new Set(uploads.filter((u) => u[0] === s).map((u) => u[1]));
+      const missing = this.requiredState(hypers[groupOf.get(p)!].h).find((n) => !have.has(n));
+      if (s.step > 0 && missing) {
+        throw new Error(
+          `${who}: parameter ${i} has a step count but no tensor 'state.${i}.${missing}'`,
+        );
       }
     }
     // commit
