@@ -6,8 +6,8 @@
 //   dst[n, co, y, x] = sum over taps (a, b) and channels ci of
 //                      wt[kh(a), kw(b), ci, co] * src[n, ci, iy(y) + step*a, ix(x) + step*b]
 // with src read as 0 outside the image:
-// - forward: src = x, dst = y, wt = W repacked to [KH][KW][C][O], iy = oy*stride - pad.
-// - input gradient: src = dy, dst = dx, wt = W repacked to [KH][KW][O][C]. An input pixel
+// - forward: src = x, dst = y, wt = W repacked to [O/bm][KH][KW][C][bm], iy = oy*stride - pad.
+// - input gradient: src = dy, dst = dx, wt = W repacked to [C/bm][KH][KW][O][bm]. An input pixel
 //   only receives taps kh with (ih + pad - kh) divisible by the stride, so the pixels are
 //   split into stride*stride "phases" with the same valid taps; each phase is a launch in
 //   which oh = t + q - j for the phase's pixel t and tap j (no wasted multiplies by 0).
@@ -16,7 +16,7 @@
 // accumulators. The weights of a block are the same for the whole workgroup (uniform vec4
 // loads, cheap on llvmpipe) and each invocation gathers 4 input values per (tap, channel).
 
-import type { Gpu, Kernel } from "./device.ts";
+import { type Gpu, grid1d, type Kernel } from "./device.ts";
 import { convTiles } from "./conv2d_tiles.ts";
 
 /** The geometry of one conv2d: input [n, c, h, w], weight [o, c, kh, kw]. */
@@ -55,42 +55,50 @@ export function describeConv(s: Conv2dGeometry): string {
   return `N${s.n} C${s.c}->${s.o} ${s.h}x${s.w} ${k} ${st} ${p}`;
 }
 
-function roundUp(v: number, m: number): number {
-  return Math.ceil(v / m) * m;
-}
-
 // ---- weight repacking ------------------------------------------------------------------
 
 const REPACK_WG = 64;
 
-// out[tap, r, q] (q padded to qPad with zeros) = w[q * strideQ + r * strideR + tap]
-const REPACK = /* wgsl */ `
+// out[b, tap, r, qi] = w[q * strideQ + r * strideR + tap] for q = b * BM + qi (0 where
+// q >= q count): each channel block's weights are one contiguous run for the gather. One
+// invocation per (b, r); neighbouring invocations read neighbouring rows and write
+// neighbouring BM-runs, so both sides stream through the cache.
+function repackSource(bm: number): string {
+  return /* wgsl */ `
 @group(0) @binding(0) var<storage, read> w: array<f32>;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
-struct Params { taps: u32, rows: u32, q: u32, qPad: u32, strideQ: u32, strideR: u32 }
+@group(0) @binding(1) var<storage, read_write> out: array<vec4f>;
+struct Params { taps: u32, rows: u32, q: u32, blocks: u32, strideQ: u32, strideR: u32 }
 @group(0) @binding(2) var<uniform> p: Params;
+fn ld(q: u32, rt: u32) -> f32 {
+  return select(0.0, w[min(q, p.q - 1u) * p.strideQ + rt], q < p.q);
+}
 @compute @workgroup_size(${REPACK_WG})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * ${REPACK_WG}u;
-  if (i >= p.taps * p.rows * p.qPad) { return; }
-  let q = i % p.qPad;
-  let r = (i / p.qPad) % p.rows;
-  let tap = i / (p.qPad * p.rows);
-  var v = 0.0;
-  if (q < p.q) { v = w[q * p.strideQ + r * p.strideR + tap]; }
-  out[i] = v;
+  if (i >= p.blocks * p.rows) { return; }
+  let r = i % p.rows;
+  let b = i / p.rows;
+  for (var tap = 0u; tap < p.taps; tap++) {
+    let at = ((b * p.taps + tap) * p.rows + r) * ${bm / 4}u;
+    let rt = r * p.strideR + tap;
+    for (var q4 = 0u; q4 < ${bm / 4}u; q4++) {
+      let q = b * ${bm}u + q4 * 4u;
+      out[at + q4] = vec4f(ld(q, rt), ld(q + 1u, rt), ld(q + 2u, rt), ld(q + 3u, rt));
+    }
+  }
 }`;
+}
 
 /**
- * Repacks an OIHW weight into [KH*KW][rows][cols padded to `pad`] for the tap gather:
- * `forInput = false` gives rows = C, cols = O (forward); true gives rows = O, cols = C.
- * Returns a pool buffer the caller releases.
+ * Repacks an OIHW weight into [cols / bm][KH*KW][rows][bm] (cols padded with zeros) for
+ * the tap gather: `forInput = false` gives rows = C, cols = O (forward); true gives
+ * rows = O, cols = C. Returns a pool buffer the caller releases.
  */
-function repackWeight(g: Gpu, w: GPUBuffer, s: Conv2dGeometry, forInput: boolean, pad: number) {
+function repackWeight(g: Gpu, w: GPUBuffer, s: Conv2dGeometry, forInput: boolean, bm: number) {
   const taps = s.kh * s.kw;
   const [rows, cols] = forInput ? [s.o, s.c] : [s.c, s.o];
-  const colsPad = roundUp(cols, pad);
-  const count = taps * rows * colsPad;
+  const blocks = Math.ceil(cols / bm);
+  const count = taps * rows * blocks * bm;
   if (count * 4 > g.maxBindingBytes || s.o * s.c * taps * 4 > g.maxBindingBytes) {
     throw new Error(
       `conv2d ${describeConv(s)}: the weight needs ${count * 4} bytes, over this adapter's ` +
@@ -101,14 +109,12 @@ function repackWeight(g: Gpu, w: GPUBuffer, s: Conv2dGeometry, forInput: boolean
   // w[o][c][tap]: column q and row r map to (o, c) or (c, o)
   const strideQ = forInput ? taps : s.c * taps;
   const strideR = forInput ? s.c * taps : taps;
-  const params = new Uint32Array([taps, rows, cols, colsPad, strideQ, strideR]);
-  const groups = Math.ceil(count / REPACK_WG);
-  const y = Math.ceil(groups / g.maxWorkgroupsPerDim);
+  const params = new Uint32Array([taps, rows, cols, blocks, strideQ, strideR]);
   g.dispatch(
-    g.kernel("conv2d repack weight", REPACK),
+    g.kernel("conv2d repack weight", repackSource(bm)),
     [w, out],
     params,
-    [Math.ceil(groups / y), y],
+    grid1d(blocks * rows, REPACK_WG),
     `conv2d repack weight ${describeConv(s)}`,
   );
   return out;
@@ -119,7 +125,7 @@ function repackWeight(g: Gpu, w: GPUBuffer, s: Conv2dGeometry, forInput: boolean
 // Uniform block of the gather kernel, in this order (all 32-bit; i32 where it can be < 0).
 const PARAM_NAMES = [
   "batch", "ci", "hi", "wi", // src [batch, ci, hi, wi]
-  "co", "ho", "wo", "coPad4", // dst [batch, co, ho, wo]; wt rows hold coPad4 vec4s
+  "co", "ho", "wo", "taps", // dst [batch, co, ho, wo]; taps = KH * KW
   "th", "tw", "inMulY", "inMulX", // the launch's position grid and src coordinate scale
   "inOffY", "inOffX", "step", "kwFull", // src offsets (i32), tap direction (i32), KW
   "ntH", "ntW", "khBase", "kwBase", // taps per dimension; first kernel row/col
@@ -179,13 +185,13 @@ ${lines((i) => `  var acc${i} = vec4f(0.0);`, bm)}
       let kw = p.kwBase + b * p.kMulX;
       let mask = select(vec4f(0.0), vec4f(1.0), ok);
       var at = select(srcBase, srcBase + iy * wiv + ix, ok);
-      var wIdx = (kh * p.kwFull + kw) * p.ci * p.coPad4 + wid.x * ${m4}u;
+      var wIdx = ((wid.x * p.taps + kh * p.kwFull + kw) * p.ci) * ${m4}u;
       for (var c = 0u; c < p.ci; c++) {
         let v = vec4f(src[at.x], src[at.y], src[at.z], src[at.w]) * mask;
 ${lines((j) => `        let w${j} = wt[wIdx + ${j}u];`, m4)}
 ${lines((i) => `        acc${i} += w${i >> 2}.${"xyzw"[i & 3]} * v;`, bm)}
         at += vec4i(hw);
-        wIdx += p.coPad4;
+        wIdx += ${m4}u;
       }
     }
   }
@@ -203,9 +209,11 @@ fn store(v: vec4f, o: u32, off: vec4u, first: u32, total: u32, plane: u32) {
 }`;
 }
 
-function gatherKernel(g: Gpu): { kernel: Kernel; wg: number; bm: number } {
+/** The gather kernel for `co` output channels (a smaller block when there are few). */
+function gatherKernel(g: Gpu, co: number): { kernel: Kernel; wg: number; bm: number } {
   const t = convTiles(g).gather;
-  return { kernel: g.kernel("conv2d gather", gatherSource(t.wg, t.bm)), wg: t.wg, bm: t.bm };
+  const bm = Math.min(t.bm, Math.ceil(co / 4) * 4);
+  return { kernel: g.kernel("conv2d gather", gatherSource(t.wg, bm)), wg: t.wg, bm };
 }
 
 /** Records one gather launch for `batch` images of src/dst given as binding ranges. */
@@ -213,13 +221,13 @@ function launchGather(
   g: Gpu,
   k: { kernel: Kernel; wg: number; bm: number },
   bindings: { src: GPUBufferBinding; wt: GPUBuffer; bias: GPUBuffer; dst: GPUBufferBinding },
-  prm: Omit<GatherParams, "blocks" | "coPad4">,
+  prm: Omit<GatherParams, "blocks">,
   what: string,
 ): void {
   const total = prm.batch * prm.th * prm.tw;
   if (total === 0) return;
   const blocks = Math.ceil(total / (k.wg * 4));
-  const values: GatherParams = { ...prm, blocks, coPad4: roundUp(prm.co, k.bm) / 4 };
+  const values: GatherParams = { ...prm, blocks };
   const params = new Int32Array(PARAM_NAMES.map((f) => values[f]));
   const y = Math.min(blocks, g.maxWorkgroupsPerDim);
   const z = Math.ceil(blocks / y);
@@ -247,7 +255,7 @@ export function conv2dForward(
 ): void {
   const { oh, ow } = conv2dOutputSize(s);
   const what = `conv2d forward ${describeConv(s)}`;
-  const k = gatherKernel(g);
+  const k = gatherKernel(g, s.o);
   const wt = repackWeight(g, w, s, false, k.bm);
   const inItem = s.c * s.h * s.w * 4;
   const outItem = s.o * oh * ow * 4;
@@ -260,7 +268,7 @@ export function conv2dForward(
     }, {
       batch: ch.count, ci: s.c, hi: s.h, wi: s.w, co: s.o, ho: oh, wo: ow,
       th: oh, tw: ow, inMulY: s.strideH, inMulX: s.strideW, inOffY: -s.padH, inOffX: -s.padW,
-      step: 1, kwFull: s.kw, ntH: s.kh, ntW: s.kw, khBase: 0, kwBase: 0, kMulY: 1, kMulX: 1,
+      step: 1, kwFull: s.kw, taps: s.kh * s.kw, ntH: s.kh, ntW: s.kw, khBase: 0, kwBase: 0, kMulY: 1, kMulX: 1,
       outMulY: 1, outMulX: 1, outOffY: 0, outOffX: 0, hasBias: bias ? 1 : 0,
     }, what);
   }
@@ -308,7 +316,7 @@ export function conv2dBackwardInput(
 ): void {
   const { oh, ow } = conv2dOutputSize(s);
   const what = `conv2d backward-input ${describeConv(s)}`;
-  const k = gatherKernel(g);
+  const k = gatherKernel(g, s.c);
   const wt = repackWeight(g, w, s, true, k.bm);
   const inItem = s.o * oh * ow * 4;
   const outItem = s.c * s.h * s.w * 4;
@@ -325,7 +333,7 @@ export function conv2dBackwardInput(
         }, {
           batch: ch.count, ci: s.o, hi: oh, wi: ow, co: s.c, ho: s.h, wo: s.w,
           th: py.count, tw: px.count, inMulY: 1, inMulX: 1, inOffY: py.offset,
-          inOffX: px.offset, step: -1, kwFull: s.kw, ntH: py.taps, ntW: px.taps,
+          inOffX: px.offset, step: -1, kwFull: s.kw, taps: s.kh * s.kw, ntH: py.taps, ntW: px.taps,
           khBase: py.kBase, kwBase: px.kBase, kMulY: s.strideH, kMulX: s.strideW,
           outMulY: s.strideH, outMulX: s.strideW, outOffY: py.first, outOffX: px.first,
           hasBias: 0,

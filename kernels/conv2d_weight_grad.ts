@@ -4,11 +4,12 @@
 //
 // dW is a GEMM with M = O, N = C*KH*KW (the columns of OIHW) and a long K = N*OH*OW. Each
 // invocation keeps `bm` output channels x 4 columns of accumulators: the dy values of a
-// position are the same for the whole workgroup (uniform loads) and each invocation gathers
-// 4 input values. WGSL has no float atomics, so K is split into `splits` ranges that write
+// position are the same for the whole workgroup (uniform vec4 loads, from a copy of dy
+// blocked as [O/bm][N*OH*OW][bm] so each workgroup streams one contiguous run) and each
+// invocation gathers 4 input values. WGSL has no float atomics, so K is split into `splits` ranges that write
 // partial dW's, and a second pass sums them (adding the partials of later batch chunks).
 
-import type { Gpu } from "./device.ts";
+import { type Gpu, grid1d } from "./device.ts";
 import { type Conv2dGeometry, conv2dOutputSize, describeConv } from "./conv2d.ts";
 import { convTiles } from "./conv2d_tiles.ts";
 import { sumAxis } from "./reduce.ts";
@@ -22,7 +23,7 @@ function weightGradSource(wg: number, bm: number): string {
   const lines = (f: (i: number) => string) => Array.from({ length: bm }, (_, i) => f(i)).join("\n");
   return /* wgsl */ `
 @group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> dy: array<f32>;
+@group(0) @binding(1) var<storage, read> dyb: array<vec4f>;
 @group(0) @binding(2) var<storage, read_write> part: array<f32>;
 struct Params { ${PARAM_NAMES.map((f) => `${f}: u32`).join(", ")} }
 @group(0) @binding(3) var<uniform> p: Params;
@@ -45,7 +46,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     cOff[e] = i32(c * p.h * p.w);
   }
   let plane = p.oh * p.ow;
-${lines((i) => `  let row${i} = min(o0 + ${i}u, p.o - 1u) * plane;`)}
 ${lines((i) => `  var acc${i} = vec4f(0.0);`)}
   let k0 = wid.z * p.span;
   let k1 = min(k0 + p.span, p.batch * plane);
@@ -59,8 +59,9 @@ ${lines((i) => `  var acc${i} = vec4f(0.0);`)}
     let ok = (bitcast<vec4u>(iy) < vec4u(p.h)) & (bitcast<vec4u>(ix) < vec4u(p.w));
     let at = select(vec4i(0), vec4i(i32(n * p.c * p.h * p.w)) + cOff + iy * wv + ix, ok);
     let v = vec4f(x[at.x], x[at.y], x[at.z], x[at.w]) * select(vec4f(0.0), vec4f(1.0), ok);
-    let d = n * p.o * plane + oy * p.ow + ox;
-${lines((i) => `    acc${i} += dy[d + row${i}] * v;`)}
+    let d = (wid.x * p.batch * plane + k) * ${bm / 4}u;
+${Array.from({ length: bm / 4 }, (_, j) => `    let d${j} = dyb[d + ${j}u];`).join("\n")}
+${lines((i) => `    acc${i} += d${i >> 2}.${"xyzw"[i & 3]} * v;`)}
     ox++;
     if (ox == p.ow) {
       ox = 0u;
@@ -79,6 +80,32 @@ fn store(v: vec4f, base: u32, o: u32, j0: u32) {
   if (o >= p.o) { return; }
   for (var e = 0u; e < 4u; e++) {
     if (j0 + e < p.cols) { part[(base + o) * p.cols + j0 + e] = v[e]; }
+  }
+}`;
+}
+
+const BLOCK_WG = 64;
+
+// dyb[b, k, oi] = dy[n, b*BM + oi, p] for k = n*plane + p (0 past the last channel)
+function blockSource(bm: number): string {
+  return /* wgsl */ `
+@group(0) @binding(0) var<storage, read> dy: array<f32>;
+@group(0) @binding(1) var<storage, read_write> dyb: array<f32>;
+struct Params { o: u32, plane: u32, k: u32, blocks: u32 }
+@group(0) @binding(2) var<uniform> p: Params;
+@compute @workgroup_size(${BLOCK_WG})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * ${BLOCK_WG}u;
+  if (i >= p.blocks * p.k) { return; }
+  let k = i % p.k;
+  let b = i / p.k;
+  let n = k / p.plane;
+  let src = n * p.o * p.plane + (k - n * p.plane);
+  for (var oi = 0u; oi < ${bm}u; oi++) {
+    let o = b * ${bm}u + oi;
+    var v = 0.0;
+    if (o < p.o) { v = dy[src + o * p.plane]; }
+    dyb[i * ${bm}u + oi] = v;
   }
 }`;
 }
@@ -115,7 +142,8 @@ export function conv2dBackwardWeight(
   const { oh, ow } = conv2dOutputSize(s);
   const what = `conv2d backward-weight ${describeConv(s)}`;
   const tiles = convTiles(g);
-  const { wg, bm } = tiles.weight;
+  const wg = tiles.weight.wg;
+  const bm = Math.min(tiles.weight.bm, Math.ceil(s.o / 4) * 4); // a smaller block for few channels
   const kernel = g.kernel("conv2d weight gradient", weightGradSource(wg, bm));
   const cols = s.c * s.kh * s.kw;
   const size = s.o * cols;
@@ -123,7 +151,8 @@ export function conv2dBackwardWeight(
   const colBlocks = Math.ceil(cols / (wg * 4));
   const xItem = s.c * s.h * s.w * 4;
   const dyItem = s.o * oh * ow * 4;
-  const chunks = g.chunks(what, s.n, [xItem, dyItem]);
+  const dybItem = channelBlocks * bm * oh * ow * 4;
+  const chunks = g.chunks(what, s.n, [xItem, dyItem, dybItem]);
   const maxSplits = Math.floor(g.maxBindingBytes / (size * 4));
   if (maxSplits < 1) {
     throw new Error(
@@ -142,7 +171,20 @@ export function conv2dBackwardWeight(
   const most = Math.max(...plan.map((c) => c.splits));
   const part = direct ? dw : g.pool.acquire(most * size * 4, "conv2d weight-gradient partials");
   const sumKernel = g.kernel("conv2d sum weight partials", SUM_SPLITS);
+  const blockKernel = g.kernel("conv2d block dy", blockSource(bm));
+  const dyb = g.pool.acquire(Math.max(...plan.map((c) => c.count)) * dybItem, "conv2d blocked dy");
   plan.forEach((ch, i) => {
+    const k = ch.count * oh * ow;
+    g.dispatch(
+      blockKernel,
+      [
+        { buffer: dy, offset: ch.start * dyItem, size: ch.count * dyItem },
+        { buffer: dyb, offset: 0, size: ch.count * dybItem },
+      ],
+      new Uint32Array([s.o, oh * ow, k, channelBlocks]),
+      grid1d(channelBlocks * k, BLOCK_WG),
+      what,
+    );
     const values: Record<(typeof PARAM_NAMES)[number], number> = {
       batch: ch.count, c: s.c, h: s.h, w: s.w, o: s.o, oh, ow, kh: s.kh, kw: s.kw,
       strideH: s.strideH, strideW: s.strideW, padH: s.padH, padW: s.padW,
@@ -152,7 +194,7 @@ export function conv2dBackwardWeight(
       kernel,
       [
         { buffer: x, offset: ch.start * xItem, size: ch.count * xItem },
-        { buffer: dy, offset: ch.start * dyItem, size: ch.count * dyItem },
+        { buffer: dyb, offset: 0, size: ch.count * dybItem },
         { buffer: part, offset: 0, size: ch.splits * size * 4 },
       ],
       new Uint32Array(PARAM_NAMES.map((f) => values[f])),
@@ -160,16 +202,15 @@ export function conv2dBackwardWeight(
       what,
     );
     if (direct) return;
-    const groups = Math.ceil(size / SUM_WG);
-    const y = Math.ceil(groups / g.maxWorkgroupsPerDim);
     g.dispatch(
       sumKernel,
       [{ buffer: part, offset: 0, size: ch.splits * size * 4 }, { buffer: dw, offset: 0, size: size * 4 }],
       new Uint32Array([size, ch.splits, i > 0 ? 1 : 0]),
-      [Math.ceil(groups / y), y],
+      grid1d(size, SUM_WG),
       what,
     );
   });
+  g.pool.release(dyb);
   if (!direct) g.pool.release(part);
 }
 
