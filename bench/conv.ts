@@ -2,7 +2,13 @@
 // conv shape of ResNet18, at batch 32 on 32x32 images and at batch 8 on 224x224 images.
 // FLOPs per direction = 2 * N * OH * OW * O * C * KH * KW.
 
-import { type Conv2dGeometry, conv2dBackwardInput, conv2dForward, conv2dOutputSize, describeConv } from "../kernels/conv2d.ts";
+import {
+  conv2dBackwardInput,
+  conv2dForward,
+  type Conv2dGeometry,
+  conv2dOutputSize,
+  describeConv,
+} from "../kernels/conv2d.ts";
 import { conv2dBackwardWeight } from "../kernels/conv2d_weight_grad.ts";
 import type { BenchRow, Harness } from "./harness.ts";
 
@@ -26,7 +32,19 @@ export function resnet18Convs(batch: number, size: number): Conv2dGeometry[] {
   return RESNET18_CONVS.map(([c, o, k, stride, at224]) => {
     const h = Math.max(1, Math.round((at224 * size) / 224));
     const pad = (k - 1) >> 1;
-    return { n: batch, c, h, w: h, o, kh: k, kw: k, strideH: stride, strideW: stride, padH: pad, padW: pad };
+    return {
+      n: batch,
+      c,
+      h,
+      w: h,
+      o,
+      kh: k,
+      kw: k,
+      strideH: stride,
+      strideW: stride,
+      padH: pad,
+      padW: pad,
+    };
   });
 }
 

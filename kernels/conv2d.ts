@@ -124,13 +124,34 @@ function repackWeight(g: Gpu, w: GPUBuffer, s: Conv2dGeometry, forInput: boolean
 
 // Uniform block of the gather kernel, in this order (all 32-bit; i32 where it can be < 0).
 const PARAM_NAMES = [
-  "batch", "ci", "hi", "wi", // src [batch, ci, hi, wi]
-  "co", "ho", "wo", "taps", // dst [batch, co, ho, wo]; taps = KH * KW
-  "th", "tw", "inMulY", "inMulX", // the launch's position grid and src coordinate scale
-  "inOffY", "inOffX", "step", "kwFull", // src offsets (i32), tap direction (i32), KW
-  "ntH", "ntW", "khBase", "kwBase", // taps per dimension; first kernel row/col
-  "kMulY", "kMulX", "outMulY", "outMulX", // kernel index step per tap; dst coordinate scale
-  "outOffY", "outOffX", "hasBias", "blocks", // dst offsets; bias flag; position blocks
+  "batch",
+  "ci",
+  "hi",
+  "wi", // src [batch, ci, hi, wi]
+  "co",
+  "ho",
+  "wo",
+  "taps", // dst [batch, co, ho, wo]; taps = KH * KW
+  "th",
+  "tw",
+  "inMulY",
+  "inMulX", // the launch's position grid and src coordinate scale
+  "inOffY",
+  "inOffX",
+  "step",
+  "kwFull", // src offsets (i32), tap direction (i32), KW
+  "ntH",
+  "ntW",
+  "khBase",
+  "kwBase", // taps per dimension; first kernel row/col
+  "kMulY",
+  "kMulX",
+  "outMulY",
+  "outMulX", // kernel index step per tap; dst coordinate scale
+  "outOffY",
+  "outOffX",
+  "hasBias",
+  "blocks", // dst offsets; bias flag; position blocks
 ] as const;
 const SIGNED = new Set(["inOffY", "inOffX", "step"]);
 type GatherParams = Record<(typeof PARAM_NAMES)[number], number>;
@@ -138,7 +159,8 @@ type GatherParams = Record<(typeof PARAM_NAMES)[number], number>;
 function gatherSource(wg: number, bm: number): string {
   const fields = PARAM_NAMES.map((f) => `${f}: ${SIGNED.has(f) ? "i32" : "u32"}`).join(", ");
   const m4 = bm / 4;
-  const lines = (f: (i: number) => string, n: number) => Array.from({ length: n }, (_, i) => f(i)).join("\n");
+  const lines = (f: (i: number) => string, n: number) =>
+    Array.from({ length: n }, (_, i) => f(i)).join("\n");
   return /* wgsl */ `
 @group(0) @binding(0) var<storage, read> src: array<f32>;
 @group(0) @binding(1) var<storage, read> wt: array<vec4f>;
@@ -231,7 +253,11 @@ function launchGather(
   const params = new Int32Array(PARAM_NAMES.map((f) => values[f]));
   const y = Math.min(blocks, g.maxWorkgroupsPerDim);
   const z = Math.ceil(blocks / y);
-  const asRange = (b: GPUBufferBinding) => ({ buffer: b.buffer, offset: b.offset ?? 0, size: b.size! });
+  const asRange = (b: GPUBufferBinding) => ({
+    buffer: b.buffer,
+    offset: b.offset ?? 0,
+    size: b.size!,
+  });
   g.dispatch(
     k.kernel,
     [asRange(bindings.src), bindings.wt, bindings.bias, asRange(bindings.dst)],
@@ -266,10 +292,33 @@ export function conv2dForward(
       bias: bias ?? wt,
       dst: { buffer: y, offset: ch.start * outItem, size: ch.count * outItem },
     }, {
-      batch: ch.count, ci: s.c, hi: s.h, wi: s.w, co: s.o, ho: oh, wo: ow,
-      th: oh, tw: ow, inMulY: s.strideH, inMulX: s.strideW, inOffY: -s.padH, inOffX: -s.padW,
-      step: 1, kwFull: s.kw, taps: s.kh * s.kw, ntH: s.kh, ntW: s.kw, khBase: 0, kwBase: 0, kMulY: 1, kMulX: 1,
-      outMulY: 1, outMulX: 1, outOffY: 0, outOffX: 0, hasBias: bias ? 1 : 0,
+      batch: ch.count,
+      ci: s.c,
+      hi: s.h,
+      wi: s.w,
+      co: s.o,
+      ho: oh,
+      wo: ow,
+      th: oh,
+      tw: ow,
+      inMulY: s.strideH,
+      inMulX: s.strideW,
+      inOffY: -s.padH,
+      inOffX: -s.padW,
+      step: 1,
+      kwFull: s.kw,
+      taps: s.kh * s.kw,
+      ntH: s.kh,
+      ntW: s.kw,
+      khBase: 0,
+      kwBase: 0,
+      kMulY: 1,
+      kMulX: 1,
+      outMulY: 1,
+      outMulX: 1,
+      outOffY: 0,
+      outOffX: 0,
+      hasBias: bias ? 1 : 0,
     }, what);
   }
   g.pool.release(wt);
@@ -331,11 +380,32 @@ export function conv2dBackwardInput(
           bias: wt,
           dst: { buffer: dx, offset: ch.start * outItem, size: ch.count * outItem },
         }, {
-          batch: ch.count, ci: s.o, hi: oh, wi: ow, co: s.c, ho: s.h, wo: s.w,
-          th: py.count, tw: px.count, inMulY: 1, inMulX: 1, inOffY: py.offset,
-          inOffX: px.offset, step: -1, kwFull: s.kw, taps: s.kh * s.kw, ntH: py.taps, ntW: px.taps,
-          khBase: py.kBase, kwBase: px.kBase, kMulY: s.strideH, kMulX: s.strideW,
-          outMulY: s.strideH, outMulX: s.strideW, outOffY: py.first, outOffX: px.first,
+          batch: ch.count,
+          ci: s.o,
+          hi: oh,
+          wi: ow,
+          co: s.c,
+          ho: s.h,
+          wo: s.w,
+          th: py.count,
+          tw: px.count,
+          inMulY: 1,
+          inMulX: 1,
+          inOffY: py.offset,
+          inOffX: px.offset,
+          step: -1,
+          kwFull: s.kw,
+          taps: s.kh * s.kw,
+          ntH: py.taps,
+          ntW: px.taps,
+          khBase: py.kBase,
+          kwBase: px.kBase,
+          kMulY: s.strideH,
+          kMulX: s.strideW,
+          outMulY: s.strideH,
+          outMulX: s.strideW,
+          outOffY: py.first,
+          outOffX: px.first,
           hasBias: 0,
         }, what);
       }

@@ -15,8 +15,22 @@ import { convTiles } from "./conv2d_tiles.ts";
 import { sumAxis } from "./reduce.ts";
 
 const PARAM_NAMES = [
-  "batch", "c", "h", "w", "o", "oh", "ow", "kh",
-  "kw", "strideH", "strideW", "padH", "padW", "span", "cols", "pad",
+  "batch",
+  "c",
+  "h",
+  "w",
+  "o",
+  "oh",
+  "ow",
+  "kh",
+  "kw",
+  "strideH",
+  "strideW",
+  "padH",
+  "padW",
+  "span",
+  "cols",
+  "pad",
 ] as const;
 
 function weightGradSource(wg: number, bm: number): string {
@@ -186,9 +200,22 @@ export function conv2dBackwardWeight(
       what,
     );
     const values: Record<(typeof PARAM_NAMES)[number], number> = {
-      batch: ch.count, c: s.c, h: s.h, w: s.w, o: s.o, oh, ow, kh: s.kh, kw: s.kw,
-      strideH: s.strideH, strideW: s.strideW, padH: s.padH, padW: s.padW,
-      span: ch.span, cols, pad: 0,
+      batch: ch.count,
+      c: s.c,
+      h: s.h,
+      w: s.w,
+      o: s.o,
+      oh,
+      ow,
+      kh: s.kh,
+      kw: s.kw,
+      strideH: s.strideH,
+      strideW: s.strideW,
+      padH: s.padH,
+      padW: s.padW,
+      span: ch.span,
+      cols,
+      pad: 0,
     };
     g.dispatch(
       kernel,
@@ -204,7 +231,11 @@ export function conv2dBackwardWeight(
     if (direct) return;
     g.dispatch(
       sumKernel,
-      [{ buffer: part, offset: 0, size: ch.splits * size * 4 }, { buffer: dw, offset: 0, size: size * 4 }],
+      [{ buffer: part, offset: 0, size: ch.splits * size * 4 }, {
+        buffer: dw,
+        offset: 0,
+        size: size * 4,
+      }],
       new Uint32Array([size, ch.splits, i > 0 ? 1 : 0]),
       grid1d(size, SUM_WG),
       what,

@@ -4,9 +4,9 @@
 
 import { gpu } from "../../kernels/device.ts";
 import {
-  type Conv2dGeometry,
   conv2dBackwardInput,
   conv2dForward,
+  type Conv2dGeometry,
   conv2dOutputSize,
 } from "../../kernels/conv2d.ts";
 import { conv2dBackwardBias, conv2dBackwardWeight } from "../../kernels/conv2d_weight_grad.ts";
@@ -28,15 +28,26 @@ function pair(op: string, name: string, v: number | readonly [number, number], m
 }
 
 /** The geometry of conv2d(x, weight) after checking the shapes; throws naming the op. */
-export function conv2dGeometry(x: Tensor, weight: Tensor, bias: Tensor | null, options: Conv2dOptions = {}): Conv2dGeometry {
+export function conv2dGeometry(
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null,
+  options: Conv2dOptions = {},
+): Conv2dGeometry {
   const op = "conv2d";
   if (x.shape.length !== 4) throw new Error(`${op}: input must be [N, C, H, W], got [${x.shape}]`);
-  if (weight.shape.length !== 4) throw new Error(`${op}: weight must be [O, C, KH, KW], got [${weight.shape}]`);
-  for (const t of [x, weight, bias]) if (t && t.dtype !== "f32") throw new Error(`${op}: expects f32 tensors, got ${t}`);
+  if (weight.shape.length !== 4) {
+    throw new Error(`${op}: weight must be [O, C, KH, KW], got [${weight.shape}]`);
+  }
+  for (const t of [x, weight, bias]) {
+    if (t && t.dtype !== "f32") throw new Error(`${op}: expects f32 tensors, got ${t}`);
+  }
   const [n, c, h, w] = x.shape;
   const [o, wc, kh, kw] = weight.shape;
   if (wc !== c) {
-    throw new Error(`${op}: input [${x.shape}] has ${c} channels but weight [${weight.shape}] expects ${wc}`);
+    throw new Error(
+      `${op}: input [${x.shape}] has ${c} channels but weight [${weight.shape}] expects ${wc}`,
+    );
   }
   if (bias && (bias.shape.length !== 1 || bias.shape[0] !== o)) {
     throw new Error(`${op}: bias must be [${o}], got [${bias.shape}]`);
@@ -52,7 +63,12 @@ export function conv2dGeometry(x: Tensor, weight: Tensor, bias: Tensor | null, o
  * 2-D convolution (cross-correlation, as PyTorch's conv2d): x [N, C, H, W], weight
  * [O, C, KH, KW], bias [O] or null -> [N, O, OH, OW].
  */
-export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, options: Conv2dOptions = {}): Tensor {
+export function conv2d(
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null = null,
+  options: Conv2dOptions = {},
+): Tensor {
   const s = conv2dGeometry(x, weight, bias, options);
   const { oh, ow } = conv2dOutputSize(s);
   const g = gpu();

@@ -28,7 +28,12 @@ function eachProduct(
               for (let kx = 0; kx < s.kw; kx++) {
                 const ix = ox * s.strideW - s.padW + kx;
                 if (ix < 0 || ix >= s.w) continue;
-                f(((n * s.c + c) * s.h + iy) * s.w + ix, yi, ((o * s.c + c) * s.kh + ky) * s.kw + kx, o);
+                f(
+                  ((n * s.c + c) * s.h + iy) * s.w + ix,
+                  yi,
+                  ((o * s.c + c) * s.kh + ky) * s.kw + kx,
+                  o,
+                );
               }
             }
           }
@@ -46,18 +51,26 @@ export function conv2dRef(
 ): Float64Array {
   const [oh, ow] = outSize(s);
   const y = new Float64Array(s.n * s.o * oh * ow);
-  if (b) for (let i = 0; i < y.length; i++) y[i] = b[Math.floor(i / (oh * ow)) % s.o];
+  if (b) { for (let i = 0; i < y.length; i++) y[i] = b[Math.floor(i / (oh * ow)) % s.o]; }
   eachProduct(s, (xi, yi, wi) => (y[yi] += x[xi] * w[wi]));
   return y;
 }
 
-export function conv2dInputGradRef(dy: ArrayLike<number>, w: ArrayLike<number>, s: Conv2dGeometry): Float64Array {
+export function conv2dInputGradRef(
+  dy: ArrayLike<number>,
+  w: ArrayLike<number>,
+  s: Conv2dGeometry,
+): Float64Array {
   const dx = new Float64Array(s.n * s.c * s.h * s.w);
   eachProduct(s, (xi, yi, wi) => (dx[xi] += dy[yi] * w[wi]));
   return dx;
 }
 
-export function conv2dWeightGradRef(x: ArrayLike<number>, dy: ArrayLike<number>, s: Conv2dGeometry): Float64Array {
+export function conv2dWeightGradRef(
+  x: ArrayLike<number>,
+  dy: ArrayLike<number>,
+  s: Conv2dGeometry,
+): Float64Array {
   const dw = new Float64Array(s.o * s.c * s.kh * s.kw);
   eachProduct(s, (xi, yi, wi) => (dw[wi] += dy[yi] * x[xi]));
   return dw;
@@ -72,8 +85,14 @@ export function conv2dBiasGradRef(dy: ArrayLike<number>, s: Conv2dGeometry): Flo
 
 /** A geometry from the fields tests usually vary. */
 export function geometry(
-  n: number, c: number, h: number, w: number, o: number, k: number | [number, number],
-  stride: number | [number, number] = 1, pad: number | [number, number] = 0,
+  n: number,
+  c: number,
+  h: number,
+  w: number,
+  o: number,
+  k: number | [number, number],
+  stride: number | [number, number] = 1,
+  pad: number | [number, number] = 0,
 ): Conv2dGeometry {
   const [kh, kw] = typeof k === "number" ? [k, k] : k;
   const [strideH, strideW] = typeof stride === "number" ? [stride, stride] : stride;

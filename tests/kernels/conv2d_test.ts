@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { type Conv2dGeometry, conv2dBackwardInput, conv2dForward, describeConv } from "../../kernels/conv2d.ts";
+import {
+  conv2dBackwardInput,
+  conv2dForward,
+  type Conv2dGeometry,
+  describeConv,
+} from "../../kernels/conv2d.ts";
 import { convTiles, setConvTiles } from "../../kernels/conv2d_tiles.ts";
 import { conv2dBackwardBias, conv2dBackwardWeight } from "../../kernels/conv2d_weight_grad.ts";
 import { gpu } from "../../kernels/device.ts";
@@ -50,7 +55,10 @@ async function checkAll(s: Conv2dGeometry, seed: number): Promise<void> {
     ...tol(s.n * oh * ow),
     what: `backward-weight ${name}`,
   });
-  assertClose(await db.toArray(), conv2dBiasGradRef(dy, s), { ...tol(s.n * oh * ow), what: `backward-bias ${name}` });
+  assertClose(await db.toArray(), conv2dBiasGradRef(dy, s), {
+    ...tol(s.n * oh * ow),
+    what: `backward-bias ${name}`,
+  });
 }
 
 const CASES: [string, Conv2dGeometry][] = [
@@ -76,7 +84,12 @@ Deno.test("conv2d kernels with other tiles and a split weight-gradient reduction
   const g = gpu();
   const before = convTiles(g);
   // small odd workgroups, and a reduction split into many short ranges (split-K pass)
-  setConvTiles(g, { gather: { wg: 3, bm: 8 }, weight: { wg: 5, bm: 4 }, minGroups: 10_000, minSpan: 7 });
+  setConvTiles(g, {
+    gather: { wg: 3, bm: 8 },
+    weight: { wg: 5, bm: 4 },
+    minGroups: 10_000,
+    minSpan: 7,
+  });
   try {
     await checkAll(geometry(3, 5, 9, 8, 13, 3, 2, 1), 21);
     await checkAll(geometry(2, 6, 7, 7, 9, 1, 1, 0), 22);

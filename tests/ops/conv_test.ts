@@ -1,0 +1,141 @@
+import assert from "node:assert/strict";
+import type { Conv2dGeometry } from "../../kernels/conv2d.ts";
+import { gpu } from "../../kernels/device.ts";
+import { conv2d } from "../../nn/ops/conv.ts";
+import { Scope, Tensor } from "../../nn/tensor.ts";
+import { conv2dRef, geometry, outSize } from "../kernels/conv2d_reference.ts";
+import { assertClose, gpuReady, numericGrad, randomArray, weightedSum } from "../helpers.ts";
+
+await gpuReady;
+
+interface Case {
+  name: string;
+  s: Conv2dGeometry;
+  bias: boolean;
+}
+
+const FD_CASES: Case[] = [
+  { name: "3x3 stride 2 pad 1 with bias", s: geometry(2, 3, 5, 6, 4, 3, 2, 1), bias: true },
+  { name: "1x1 stride 2 without bias", s: geometry(2, 5, 5, 4, 3, 1, 2, 0), bias: false },
+  {
+    name: "2x3 kernel, stride [1,2], padding [0,1], batch 1",
+    s: geometry(1, 2, 4, 7, 5, [2, 3], [1, 2], [0, 1]),
+    bias: true,
+  },
+];
+
+for (const { name, s, bias } of FD_CASES) {
+  Deno.test(`conv2d backward matches central finite differences: ${name}`, async () => {
+    using _ = new Scope();
+    const [oh, ow] = outSize(s);
+    const x = randomArray(s.n * s.c * s.h * s.w, 1);
+    const w = randomArray(s.o * s.c * s.kh * s.kw, 2);
+    const b = bias ? randomArray(s.o, 3) : null;
+    // loss = sum(r * conv2d(x, w, b)): a random weighting so every output matters
+    const r = randomArray(s.n * s.o * oh * ow, 4);
+    const tx = Tensor.fromArray(x, [s.n, s.c, s.h, s.w], { requiresGrad: true });
+    const tw = Tensor.fromArray(w, [s.o, s.c, s.kh, s.kw], { requiresGrad: true });
+    const tb = b ? Tensor.fromArray(b, [s.o], { requiresGrad: true }) : null;
+    const y = conv2d(tx, tw, tb, { stride: [s.strideH, s.strideW], padding: [s.padH, s.padW] });
+    assert.deepEqual(y.shape, [s.n, s.o, oh, ow]);
+    assertClose(await y.toArray(), conv2dRef(x, w, b, s), { atol: 1e-5, what: "forward" });
+    y.backward(Tensor.fromArray(r, y.shape));
+    // The references are exact f64 central differences of an f64 loss (the loss is linear
+    // in each input, so the only error is f64 rounding, ~1e-9); the GPU sums at most ~60
+    // f32 products of values in [-1, 1], so 1e-4 covers its rounding with a wide margin.
+    const tol = { atol: 1e-4, rtol: 1e-4 };
+    const dx = numericGrad((v) => weightedSum(conv2dRef(v, w, b, s), r), x);
+    assertClose(await tx.grad!.toArray(), dx, { ...tol, what: "dx" });
+    const dw = numericGrad((v) => weightedSum(conv2dRef(x, v, b, s), r), w);
+    assertClose(await tw.grad!.toArray(), dw, { ...tol, what: "dw" });
+    if (b && tb) {
+      const db = numericGrad((v) => weightedSum(conv2dRef(x, w, v, s), r), b);
+      assertClose(await tb.grad!.toArray(), db, { ...tol, what: "db" });
+    }
+  });
+}
+
+/** Names of the kernels launched while `fn` runs. */
+function launchedKernels(fn: () => void): string[] {
+  const g = gpu();
+  const names: string[] = [];
+  const original = g.dispatch;
+  g.dispatch = function (kernel, ...rest) {
+    names.push(kernel.name);
+    return original.call(this, kernel, ...rest);
+  };
+  try {
+    fn();
+  } finally {
+    g.dispatch = original;
+  }
+  return names;
+}
+
+Deno.test("conv2d backward launches no weight gradient for a frozen weight, no input gradient for a leaf input", async () => {
+  using _ = new Scope();
+  const g = gpu();
+  const make = (xGrad: boolean, wGrad: boolean) => {
+    const x = Tensor.fromArray(randomArray(2 * 3 * 36, 5), [2, 3, 6, 6], { requiresGrad: xGrad });
+    const w = Tensor.fromArray(randomArray(4 * 27, 6), [4, 3, 3, 3], { requiresGrad: wGrad });
+    const b = Tensor.fromArray(randomArray(4, 7), [4], { requiresGrad: true });
+    const y = conv2d(x, w, b, { padding: 1 });
+    const seed = Tensor.ones(y.shape);
+    return { x, w, b, backward: () => y.backward(seed) };
+  };
+  const isWeightGrad = (n: string) => /weight gradient|weight partials|block dy/.test(n);
+  const isInputGrad = (n: string) => /gather|repack/.test(n);
+
+  const all = make(true, true);
+  const allNames = launchedKernels(all.backward);
+  assert.ok(
+    allNames.some(isWeightGrad) && allNames.some(isInputGrad),
+    `both gradients: ${allNames}`,
+  );
+
+  const frozen = make(true, false);
+  const before = g.counters.launches;
+  const frozenNames = launchedKernels(frozen.backward);
+  assert.equal(g.counters.launches - before, frozenNames.length);
+  assert.ok(!frozenNames.some(isWeightGrad), `frozen weight launched ${frozenNames}`);
+  assert.ok(frozenNames.some(isInputGrad));
+  assert.equal(frozen.w.grad, null);
+  assert.ok(frozen.x.grad && frozen.b.grad);
+  const launchesWithout = allNames.length - allNames.filter(isWeightGrad).length;
+  assert.equal(frozenNames.length, launchesWithout, "the frozen backward is the full one minus dW");
+
+  const first = make(false, true);
+  const firstNames = launchedKernels(first.backward);
+  assert.ok(!firstNames.some(isInputGrad), `a leaf input launched ${firstNames}`);
+  assert.ok(firstNames.some(isWeightGrad));
+  assert.equal(first.x.grad, null);
+  // and the gradients it did compute agree with the full backward
+  assertClose(await first.w.grad!.toArray(), await all.w.grad!.toArray(), { what: "dw" });
+  assertClose(await frozen.x.grad!.toArray(), await all.x.grad!.toArray(), { what: "dx" });
+  assertClose(await first.b.grad!.toArray(), await all.b.grad!.toArray(), { what: "db" });
+});
+
+Deno.test("conv2d errors name the op and the shapes", () => {
+  using _ = new Scope();
+  const x = Tensor.zeros([1, 3, 8, 8]);
+  assert.throws(
+    () => conv2d(x, Tensor.zeros([4, 2, 3, 3])),
+    /conv2d: input \[1,3,8,8\] has 3 channels but weight \[4,2,3,3\] expects 2/,
+  );
+  assert.throws(
+    () => conv2d(Tensor.zeros([3, 8, 8]), Tensor.zeros([4, 3, 3, 3])),
+    /conv2d: input must be \[N, C, H, W\]/,
+  );
+  assert.throws(
+    () => conv2d(x, Tensor.zeros([4, 3, 3, 3]), Tensor.zeros([5])),
+    /conv2d: bias must be \[4\]/,
+  );
+  assert.throws(
+    () => conv2d(x, Tensor.zeros([4, 3, 3, 3]), null, { stride: 0 }),
+    /conv2d: stride must be integers >= 1/,
+  );
+  assert.throws(
+    () => conv2d(x, Tensor.zeros([4, 3, 9, 9])),
+    /conv2d: a 9x9 kernel does not fit a 8x8 input/,
+  );
+});
