@@ -1,10 +1,10 @@
 // GEMM: C = op(A)·op(B) (+ bias) for row-major f32 matrices, op = identity or transpose,
 // optionally batched and optionally accumulated into C (C += ...).
 //
-// The WGSL is generated from the adapter's tile parameters (gemm_tiles.ts) and a few
-// facts about the operands: whether each may be read as vec4 (its contiguous dimension and
-// offsets are multiples of 4), whether a bias is added per column or per row, and whether
-// C is accumulated into. Each invocation keeps a tm x tn block of C in registers and reads
+// The WGSL is generated from the adapter's tile parameters (gemm_tiles.ts), the transposes
+// and whether each operand may be read as vec4 (its contiguous dimension and offsets are
+// multiples of 4); bias and accumulation act only at the stores, so they are uniforms and
+// share the pipeline. Each invocation keeps a tm x tn block of C in registers and reads
 // A and B straight from storage, four steps of K at a time; there is no shared memory (see
 // gemm_tiles.ts for why that wins on the software driver). Rows and columns past the edges
 // read clamped addresses and are never stored, so no branch sits inside the K loop.
@@ -44,9 +44,12 @@ interface Variant {
   vecA: boolean;
   vecB: boolean;
   vecC: boolean;
-  bias: "none" | "n" | "m";
-  accumulate: boolean;
 }
+
+/** Per-launch choices that cost nothing in the K loop, passed as uniforms (fewer pipelines). */
+const BIAS_NONE = 0;
+const BIAS_N = 1;
+const BIAS_M = 2;
 
 const PARAM_WORDS = 16;
 
@@ -168,44 +171,45 @@ export function gemmSource(v: Variant): string {
     emit(`  let cr = cBase + (row0 + ${i}u) * p.ldc;`);
     for (const j of range(groups)) {
       const col = `col0 + ${j * wx * 4}u`;
-      let value = `acc${i}_${j}`;
-      if (v.bias === "n") {
-        value += ` + vec4f(${range(4).map((t) => `bias[p.offBias + c${j}_${t}]`).join(", ")})`;
-      } else if (v.bias === "m") value += ` + vec4f(bias[p.offBias + r${i}])`;
+      const biasN = range(4).map((t) => `bias[p.offBias + c${j}_${t}]`).join(", ");
+      emit(`  {`);
+      emit(`    var v = acc${i}_${j};`);
+      emit(`    if (p.bias == ${BIAS_N}u) { v += vec4f(${biasN}); }`);
+      emit(`    if (p.bias == ${BIAS_M}u) { v += vec4f(bias[p.offBias + r${i}]); }`);
       if (v.vecC) {
-        emit(`  if (${col} < p.n) {`);
-        emit(`    let at = (cr + ${col}) >> 2u;`);
-        emit(`    C[at] = ${v.accumulate ? "C[at] + " : ""}${value};`);
-        emit(`  }`);
+        emit(`    if (${col} < p.n) {`);
+        emit(`      let at = (cr + ${col}) >> 2u;`);
+        emit(`      if (p.accumulate != 0u) { v += C[at]; }`);
+        emit(`      C[at] = v;`);
+        emit(`    }`);
       } else {
-        emit(`  { let v = ${value};`);
         for (const t of range(4)) {
           emit(`    if (${col} + ${t}u < p.n) {`);
           emit(`      let at = cr + ${col} + ${t}u;`);
-          emit(`      C[at] = ${v.accumulate ? "C[at] + " : ""}v.${LANE[t]};`);
+          emit(`      C[at] = select(0.0, C[at], p.accumulate != 0u) + v.${LANE[t]};`);
           emit(`    }`);
         }
-        emit(`  }`);
       }
+      emit(`  }`);
     }
     emit(`}`);
   }
   const store = lines.splice(0);
 
   const accs = range(tm).flatMap((i) => range(groups).map((j) => `var acc${i}_${j} = vec4f(0.0);`));
-  const biasBinding = v.bias === "none" ? "" : `@group(0) @binding(3) var<storage, read> bias: array<f32>;`;
   const [mBlock, nBlock] = mFastest ? ["wg.x", "wg.y"] : ["wg.y", "wg.x"];
   // with one row of lanes, row0 is visibly the same in every lane: A loads become broadcasts
   return /* wgsl */ `// gemm ${JSON.stringify(v)}
 @group(0) @binding(0) var<storage, read> A: ${arr(v.vecA)};
 @group(0) @binding(1) var<storage, read> B: ${arr(v.vecB)};
 @group(0) @binding(2) var<storage, read_write> C: ${arr(v.vecC)};
-${biasBinding}
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
 struct Params {
   m: u32, n: u32, k: u32, lda: u32, ldb: u32, ldc: u32, offA: u32, offB: u32,
-  offC: u32, strideA: u32, strideB: u32, strideC: u32, offBias: u32, p0: u32, p1: u32, p2: u32,
+  offC: u32, strideA: u32, strideB: u32, strideC: u32, offBias: u32, bias: u32, accumulate: u32,
+  p0: u32,
 }
-@group(0) @binding(${v.bias === "none" ? 3 : 4}) var<uniform> p: Params;
+@group(0) @binding(4) var<uniform> p: Params;
 ${scalarAt("A", v.vecA)}
 ${scalarAt("B", v.vecB)}
 
@@ -279,7 +283,7 @@ export function gemm(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, o: GemmOp
   const tiles = gemmTiles(g);
   const lda = transA ? m : k;
   const ldb = transB ? k : n;
-  const base: Omit<Variant, "accumulate"> = {
+  const variant: Variant = {
     tiles,
     transA,
     transB,
@@ -287,8 +291,8 @@ export function gemm(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, o: GemmOp
     vecA: lda % 4 === 0 && sA % 4 === 0,
     vecB: ldb % 4 === 0 && sB % 4 === 0,
     vecC: n % 4 === 0 && sC % 4 === 0,
-    bias: o.bias ? biasAxis : "none",
   };
+  const kernel = g.kernel("gemm", gemmSource(variant));
   const launch = (
     sub: { m0: number; m: number; n0: number; n: number; k0: number; k: number },
     b0: number,
@@ -305,8 +309,6 @@ export function gemm(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, o: GemmOp
     const spA = span(g, a, b0 * sA + rowsA[0] * lda, extent(sA, rowsA[1], lda));
     const spB = span(g, b, b0 * sB + rowsB[0] * ldb, extent(sB, rowsB[1], ldb));
     const spC = span(g, c, b0 * sC + sub.m0 * n, extent(sC, sub.m, n));
-    const variant: Variant = { ...base, accumulate, bias: withBias ? base.bias : "none" };
-    const kernel = g.kernel("gemm", gemmSource(variant));
     const p = new Uint32Array(PARAM_WORDS);
     p.set([
       sub.m,
@@ -322,9 +324,11 @@ export function gemm(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, o: GemmOp
       sB,
       sC,
       biasAxis === "n" ? sub.n0 : sub.m0,
+      !o.bias || !withBias ? BIAS_NONE : biasAxis === "n" ? BIAS_N : BIAS_M,
+      accumulate ? 1 : 0,
     ]);
-    const bindings: Binding[] = [spA.binding, spB.binding, spC.binding];
-    if (variant.bias !== "none") bindings.push(o.bias!);
+    // without a bias, A (read-only, so aliasing is allowed) fills the bias slot
+    const bindings: Binding[] = [spA.binding, spB.binding, spC.binding, o.bias ?? spA.binding];
     const mBlocks = Math.ceil(sub.m / (tiles.wy * tiles.tm));
     const nBlocks = Math.ceil(sub.n / (tiles.wx * tiles.tn));
     const grid = tiles.mFastest ? [mBlocks, nBlocks, count] as const : [nBlocks, mBlocks, count] as const;
