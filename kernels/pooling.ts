@@ -11,9 +11,18 @@
 import { type Gpu, grid1d, WGSL_FLAT_INDEX } from "./device.ts";
 import { broadcastAxis, sumAxis } from "./reduce.ts";
 
-/** Workgroup size of the pooling kernels (one invocation per element; tune per adapter). */
-function poolWorkgroup(g: Gpu): number {
-  return g.describe().fallback ? 64 : 256;
+/** Tile parameters of the family, kept in one place so they can be tuned per adapter. */
+export interface PoolTiles {
+  /** Workgroup of the windowed kernels: x along a row, y across rows (z: planes). */
+  wgX: number;
+  wgY: number;
+  /** Workgroup size of the flat (adaptive) kernels. */
+  wg: number;
+}
+
+export function poolTiles(g: Gpu): PoolTiles {
+  // llvmpipe runs 8 lanes at a time; a GPU wants wide rows for coalesced loads
+  return g.describe().fallback ? { wgX: 8, wgY: 8, wg: 64 } : { wgX: 32, wgY: 4, wg: 256 };
 }
 
 /** Sizes of a pooling: planes = n * c, input h x w, output oh x ow, window, stride, padding. */
@@ -37,165 +46,181 @@ export function poolOutputSize(size: number, kernel: number, stride: number, pad
   return Math.floor((size + 2 * pad - kernel) / stride) + 1;
 }
 
+// Sizes come in as uniforms; the window (kernel, stride, padding) is baked into the WGSL as
+// constants, so the window loops unroll and divisions by the stride become cheap. ResNet18
+// has one window shape, so few pipelines are compiled.
 const PARAMS = /* wgsl */ `
-struct Params {
-  planes: u32, h: u32, w: u32, oh: u32, ow: u32,
-  kh: u32, kw: u32, sh: u32, sw: u32, ph: u32, pw: u32,
-  includePad: u32, negInf: f32,
-}`;
+struct Params { planeBase: u32, h: u32, w: u32, oh: u32, ow: u32, negInf: f32 }`;
 
-function paramsOf(s: Pool2dShape, planes: number, includePad: boolean): Uint32Array {
-  const u = new Uint32Array(16);
-  u.set([planes, s.h, s.w, s.oh, s.ow, s.kh, s.kw, s.sh, s.sw, s.ph, s.pw, includePad ? 1 : 0]);
+function paramsOf(s: Pool2dShape, planeBase: number): Uint32Array {
+  const u = new Uint32Array(8);
+  u.set([planeBase, s.h, s.w, s.oh, s.ow]);
   // -inf cannot be written as a WGSL literal, so it comes in as a parameter
-  new Float32Array(u.buffer)[12] = -Infinity;
+  new Float32Array(u.buffer)[5] = -Infinity;
   return u;
 }
 
-// The window of output (oy, ox), clamped to the input: rows y0..y1-1, columns x0..x1-1.
-const WINDOW = /* wgsl */ `
-struct Window { y0: u32, y1: u32, x0: u32, x1: u32, divisor: f32 }
-fn windowOf(oy: u32, ox: u32) -> Window {
-  let ys = i32(oy * p.sh) - i32(p.ph);
-  let xs = i32(ox * p.sw) - i32(p.pw);
-  let ye = min(ys + i32(p.kh), i32(p.h + p.ph));
-  let xe = min(xs + i32(p.kw), i32(p.w + p.pw));
-  var win: Window;
-  win.y0 = u32(max(ys, 0));
-  win.x0 = u32(max(xs, 0));
-  win.y1 = u32(min(ye, i32(p.h)));
-  win.x1 = u32(min(xe, i32(p.w)));
-  if (p.includePad == 1u) {
-    win.divisor = f32((ye - ys) * (xe - xs));
-  } else {
-    win.divisor = f32((win.y1 - win.y0) * (win.x1 - win.x0));
+/** The window constants and helpers shared by the windowed kernels. */
+function windowSource(s: Pool2dShape, includePad: boolean, t: PoolTiles): string {
+  return /* wgsl */ `
+const KH = ${s.kh}; const KW = ${s.kw};
+const SH = ${s.sh}; const SW = ${s.sw};
+const PH = ${s.ph}; const PW = ${s.pw};
+// Outputs per input along an axis: at most ceil(k / s).
+const COVER_H = ${Math.ceil(s.kh / s.sh)}u; const COVER_W = ${Math.ceil(s.kw / s.sw)}u;
+// The first output whose window (start o*s - pad, length k) reaches input i.
+fn firstCovering(i: i32, k: i32, stride: i32, pad: i32) -> i32 {
+  return max(i + pad - k + stride, 0) / stride;
+}
+// How many inputs the divisor of output (oy, ox) counts.
+fn divisor(oy: i32, ox: i32) -> f32 {
+  let ys = oy * SH - PH;
+  let xs = ox * SW - PW;
+${
+    includePad
+      ? `  return f32((min(ys + KH, i32(p.h) + PH) - ys) * (min(xs + KW, i32(p.w) + PW) - xs));`
+      : `  return f32((min(ys + KH, i32(p.h)) - max(ys, 0)) * (min(xs + KW, i32(p.w)) - max(xs, 0)));`
   }
-  return win;
 }
-// The outputs whose windows may cover input row (or column) i: lo..hi inclusive.
-fn coveringLo(i: u32, k: u32, s: u32, pad: u32) -> u32 {
-  let a = i32(i + pad) - i32(k) + 1;
-  if (a <= 0) { return 0u; }
-  return (u32(a) + s - 1u) / s;
+${WGSL_FLAT_INDEX}
+@compute @workgroup_size(${t.wgX}, ${t.wgY})`;
 }
-fn coveringHi(i: u32, s: u32, pad: u32, n: u32) -> u32 {
-  return min((i + pad) / s, n - 1u);
-}`;
 
-function maxForwardSource(wg: number, saveArgmax: boolean): string {
+function maxForwardSource(s: Pool2dShape, t: PoolTiles, saveArgmax: boolean): string {
   return /* wgsl */ `
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 ${saveArgmax ? "@group(0) @binding(2) var<storage, read_write> argmax: array<u32>;" : ""}
 ${PARAMS}
 @group(0) @binding(${saveArgmax ? 3 : 2}) var<uniform> p: Params;
-${WGSL_FLAT_INDEX}
-${WINDOW}
-@compute @workgroup_size(${wg})
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let o = flatIndex(gid, nwg, ${wg}u);
-  if (o >= p.planes * p.oh * p.ow) { return; }
-  let ox = o % p.ow;
-  let oy = (o / p.ow) % p.oh;
-  let base = (o / (p.ow * p.oh)) * p.h * p.w;
-  let win = windowOf(oy, ox);
+${windowSource(s, false, t)}
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let ox = gid.x;
+  let oy = gid.y;
+  if (ox >= p.ow || oy >= p.oh) { return; }
+  let plane = p.planeBase + gid.z;
+  let base = plane * p.h * p.w;
+  let ys = i32(oy) * SH - PH;
+  let xs = i32(ox) * SW - PW;
   var best = p.negInf;
-  var at = win.y0 * p.w + win.x0;
-  for (var iy = win.y0; iy < win.y1; iy++) {
-    for (var ix = win.x0; ix < win.x1; ix++) {
-      let v = x[base + iy * p.w + ix];
+  var at = u32(max(ys, 0)) * p.w + u32(max(xs, 0)); // PyTorch's index for an all -inf window
+  for (var ky = 0; ky < KH; ky++) {
+    let iy = ys + ky;
+    if (iy < 0 || iy >= i32(p.h)) { continue; }
+    for (var kx = 0; kx < KW; kx++) {
+      let ix = xs + kx;
+      if (ix < 0 || ix >= i32(p.w)) { continue; }
+      let i = u32(iy) * p.w + u32(ix);
+      let v = x[base + i];
       // strictly greater: ties keep the first in scan order; NaN wins, as in PyTorch
       if (v > best || v != v) {
         best = v;
-        at = iy * p.w + ix;
+        at = i;
       }
     }
   }
+  let o = (plane * p.oh + oy) * p.ow + ox;
   y[o] = best;
   ${saveArgmax ? "argmax[o] = at;" : ""}
 }`;
 }
 
-function maxBackwardSource(wg: number): string {
+function maxBackwardSource(s: Pool2dShape, t: PoolTiles): string {
   return /* wgsl */ `
 @group(0) @binding(0) var<storage, read> dy: array<f32>;
 @group(0) @binding(1) var<storage, read> argmax: array<u32>;
 @group(0) @binding(2) var<storage, read_write> dx: array<f32>;
 ${PARAMS}
 @group(0) @binding(3) var<uniform> p: Params;
-${WGSL_FLAT_INDEX}
-${WINDOW}
-@compute @workgroup_size(${wg})
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = flatIndex(gid, nwg, ${wg}u);
-  if (i >= p.planes * p.h * p.w) { return; }
-  let inPlane = i % (p.h * p.w);
-  let ix = inPlane % p.w;
-  let iy = inPlane / p.w;
-  let base = (i / (p.h * p.w)) * p.oh * p.ow;
+${windowSource(s, false, t)}
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let ix = gid.x;
+  let iy = gid.y;
+  if (ix >= p.w || iy >= p.h) { return; }
+  let plane = p.planeBase + gid.z;
+  let here = iy * p.w + ix;
+  let base = plane * p.oh * p.ow;
+  let oy0 = u32(firstCovering(i32(iy), KH, SH, PH));
+  let ox0 = u32(firstCovering(i32(ix), KW, SW, PW));
   var acc = 0.0;
-  for (var oy = coveringLo(iy, p.kh, p.sh, p.ph); oy <= coveringHi(iy, p.sh, p.ph, p.oh); oy++) {
-    for (var ox = coveringLo(ix, p.kw, p.sw, p.pw); ox <= coveringHi(ix, p.sw, p.pw, p.ow); ox++) {
-      let o = base + oy * p.ow + ox;
-      if (argmax[o] == inPlane) { acc += dy[o]; }
+  // Branch-free over the (unrolled) candidates: out-of-range ones load a clamped index and
+  // add nothing. A window of row oy starts at oy*SH - PH, so one starting past iy misses it.
+  for (var j = 0u; j < COVER_H; j++) {
+    let oy = oy0 + j;
+    let rowOk = oy < p.oh && i32(oy) * SH - PH <= i32(iy);
+    let row = base + min(oy, p.oh - 1u) * p.ow;
+    for (var k = 0u; k < COVER_W; k++) {
+      let ox = ox0 + k;
+      let ok = rowOk && ox < p.ow && i32(ox) * SW - PW <= i32(ix);
+      let o = row + min(ox, p.ow - 1u);
+      acc += select(0.0, dy[o], ok && argmax[o] == here);
     }
   }
-  dx[i] = acc;
+  dx[(plane * p.h + iy) * p.w + ix] = acc;
 }`;
 }
 
-function avgForwardSource(wg: number): string {
+function avgForwardSource(s: Pool2dShape, t: PoolTiles, includePad: boolean): string {
   return /* wgsl */ `
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 ${PARAMS}
 @group(0) @binding(2) var<uniform> p: Params;
-${WGSL_FLAT_INDEX}
-${WINDOW}
-@compute @workgroup_size(${wg})
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let o = flatIndex(gid, nwg, ${wg}u);
-  if (o >= p.planes * p.oh * p.ow) { return; }
-  let ox = o % p.ow;
-  let oy = (o / p.ow) % p.oh;
-  let base = (o / (p.ow * p.oh)) * p.h * p.w;
-  let win = windowOf(oy, ox);
+${windowSource(s, includePad, t)}
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let ox = gid.x;
+  let oy = gid.y;
+  if (ox >= p.ow || oy >= p.oh) { return; }
+  let plane = p.planeBase + gid.z;
+  let base = plane * p.h * p.w;
+  let ys = i32(oy) * SH - PH;
+  let xs = i32(ox) * SW - PW;
   var acc = 0.0;
-  for (var iy = win.y0; iy < win.y1; iy++) {
-    for (var ix = win.x0; ix < win.x1; ix++) { acc += x[base + iy * p.w + ix]; }
+  for (var ky = 0; ky < KH; ky++) {
+    let iy = ys + ky;
+    if (iy < 0 || iy >= i32(p.h)) { continue; }
+    for (var kx = 0; kx < KW; kx++) {
+      let ix = xs + kx;
+      if (ix < 0 || ix >= i32(p.w)) { continue; }
+      acc += x[base + u32(iy) * p.w + u32(ix)];
+    }
   }
-  y[o] = acc / win.divisor;
+  y[(plane * p.oh + oy) * p.ow + ox] = acc / divisor(i32(oy), i32(ox));
 }`;
 }
 
-function avgBackwardSource(wg: number): string {
+function avgBackwardSource(s: Pool2dShape, t: PoolTiles, includePad: boolean): string {
   return /* wgsl */ `
 @group(0) @binding(0) var<storage, read> dy: array<f32>;
 @group(0) @binding(1) var<storage, read_write> dx: array<f32>;
 ${PARAMS}
 @group(0) @binding(2) var<uniform> p: Params;
-${WGSL_FLAT_INDEX}
-${WINDOW}
-@compute @workgroup_size(${wg})
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = flatIndex(gid, nwg, ${wg}u);
-  if (i >= p.planes * p.h * p.w) { return; }
-  let inPlane = i % (p.h * p.w);
-  let ix = inPlane % p.w;
-  let iy = inPlane / p.w;
-  let base = (i / (p.h * p.w)) * p.oh * p.ow;
+${windowSource(s, includePad, t)}
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let ix = gid.x;
+  let iy = gid.y;
+  if (ix >= p.w || iy >= p.h) { return; }
+  let plane = p.planeBase + gid.z;
+  let base = plane * p.oh * p.ow;
+  let oy0 = u32(firstCovering(i32(iy), KH, SH, PH));
+  let ox0 = u32(firstCovering(i32(ix), KW, SW, PW));
   var acc = 0.0;
-  for (var oy = coveringLo(iy, p.kh, p.sh, p.ph); oy <= coveringHi(iy, p.sh, p.ph, p.oh); oy++) {
-    for (var ox = coveringLo(ix, p.kw, p.sw, p.pw); ox <= coveringHi(ix, p.sw, p.pw, p.ow); ox++) {
-      acc += dy[base + oy * p.ow + ox] / windowOf(oy, ox).divisor;
+  for (var j = 0u; j < COVER_H; j++) {
+    let oy = oy0 + j;
+    if (oy >= p.oh || i32(oy) * SH - PH > i32(iy)) { break; }
+    for (var k = 0u; k < COVER_W; k++) {
+      let ox = ox0 + k;
+      if (ox >= p.ow || i32(ox) * SW - PW > i32(ix)) { break; }
+      acc += dy[base + oy * p.ow + ox] / divisor(i32(oy), i32(ox));
     }
   }
-  dx[i] = acc;
+  dx[(plane * p.h + iy) * p.w + ix] = acc;
 }`;
 }
 
 // Adaptive pooling: output row oy averages input rows floor(oy*h/oh) .. ceil((oy+1)*h/oh)-1.
 const ADAPTIVE = /* wgsl */ `
+struct Params { planes: u32, h: u32, w: u32, oh: u32, ow: u32 }
 fn startOf(o: u32, size: u32, out: u32) -> u32 { return (o * size) / out; }
 fn endOf(o: u32, size: u32, out: u32) -> u32 { return ((o + 1u) * size + out - 1u) / out; }`;
 
@@ -203,7 +228,6 @@ function adaptiveForwardSource(wg: number): string {
   return /* wgsl */ `
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
-${PARAMS}
 @group(0) @binding(2) var<uniform> p: Params;
 ${WGSL_FLAT_INDEX}
 ${ADAPTIVE}
@@ -230,7 +254,6 @@ function adaptiveBackwardSource(wg: number): string {
   return /* wgsl */ `
 @group(0) @binding(0) var<storage, read> dy: array<f32>;
 @group(0) @binding(1) var<storage, read_write> dx: array<f32>;
-${PARAMS}
 @group(0) @binding(2) var<uniform> p: Params;
 ${WGSL_FLAT_INDEX}
 ${ADAPTIVE}
@@ -262,11 +285,11 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
 }
 
 /**
- * Launches `source` over chunks of whole planes. `perPlane[i]` is the number of 32-bit
- * values binding i holds per plane; `outputs` says whether the grid runs over output
- * elements (forward) or input elements (backward).
+ * Launches a windowed kernel over chunks of whole planes: a grid of (width, height,
+ * planes) over the outputs (forward) or inputs (backward). `perPlane[i]` is the number of
+ * 32-bit values binding i holds per plane.
  */
-function launchOverPlanes(
+function launchWindowed(
   g: Gpu,
   name: string,
   source: string,
@@ -274,20 +297,48 @@ function launchOverPlanes(
   perPlane: readonly number[],
   s: Pool2dShape,
   gridOver: "outputs" | "inputs",
-  includePad: boolean,
   what: string,
 ): void {
-  const wg = poolWorkgroup(g);
+  const t = poolTiles(g);
   const kernel = g.kernel(name, source);
-  const planes = s.n * s.c;
-  const perItem = gridOver === "outputs" ? s.oh * s.ow : s.h * s.w;
-  for (const ch of g.chunks(what, planes, perPlane.map((v) => v * 4))) {
+  const [gw, gh] = gridOver === "outputs" ? [s.ow, s.oh] : [s.w, s.h];
+  const groups = [Math.ceil(gw / t.wgX), Math.ceil(gh / t.wgY)] as const;
+  for (const ch of g.chunks(what, s.n * s.c, perPlane.map((v) => v * 4))) {
     const bindings = buffers.map((buffer, i) => ({
       buffer,
       offset: ch.start * perPlane[i] * 4,
       size: ch.count * perPlane[i] * 4,
     }));
-    g.dispatch(kernel, bindings, paramsOf(s, ch.count, includePad), grid1d(ch.count * perItem, wg), what);
+    // planes run along z, at most maxWorkgroupsPerDim per launch
+    for (let base = 0; base < ch.count; base += g.maxWorkgroupsPerDim) {
+      const planes = Math.min(g.maxWorkgroupsPerDim, ch.count - base);
+      g.dispatch(kernel, bindings, paramsOf(s, base), [groups[0], groups[1], planes], what);
+    }
+  }
+}
+
+/** Launches an adaptive kernel (one invocation per element, flat) over chunks of planes. */
+function launchAdaptive(
+  g: Gpu,
+  name: string,
+  source: string,
+  buffers: readonly GPUBuffer[],
+  perPlane: readonly number[],
+  s: AdaptiveShape,
+  perItem: number,
+  what: string,
+): void {
+  const wg = poolTiles(g).wg;
+  const kernel = g.kernel(name, source);
+  const params = new Uint32Array(8);
+  for (const ch of g.chunks(what, s.n * s.c, perPlane.map((v) => v * 4))) {
+    const bindings = buffers.map((buffer, i) => ({
+      buffer,
+      offset: ch.start * perPlane[i] * 4,
+      size: ch.count * perPlane[i] * 4,
+    }));
+    params.set([ch.count, s.h, s.w, s.oh, s.ow]);
+    g.dispatch(kernel, bindings, params, grid1d(ch.count * perItem, wg), what);
   }
 }
 
@@ -307,8 +358,8 @@ export function maxPool2dForward(
   const inPlane = s.h * s.w, outPlane = s.oh * s.ow;
   const buffers = argmax ? [x, y, argmax] : [x, y];
   const per = argmax ? [inPlane, outPlane, outPlane] : [inPlane, outPlane];
-  const source = maxForwardSource(poolWorkgroup(g), argmax !== null);
-  launchOverPlanes(g, "maxpool2d", source, buffers, per, s, "outputs", false, describe("maxpool2d", s));
+  const source = maxForwardSource(s, poolTiles(g), argmax !== null);
+  launchWindowed(g, "maxpool2d", source, buffers, per, s, "outputs", describe("maxpool2d", s));
 }
 
 /** dx = sum of dy over the outputs whose saved argmax is this input element. */
@@ -320,15 +371,14 @@ export function maxPool2dBackward(
   s: Pool2dShape,
 ): void {
   const inPlane = s.h * s.w, outPlane = s.oh * s.ow;
-  launchOverPlanes(
+  launchWindowed(
     g,
     "maxpool2d backward",
-    maxBackwardSource(poolWorkgroup(g)),
+    maxBackwardSource(s, poolTiles(g)),
     [dy, argmax, dx],
     [outPlane, outPlane, inPlane],
     s,
     "inputs",
-    false,
     describe("maxpool2d backward", s),
   );
 }
@@ -341,15 +391,14 @@ export function avgPool2dForward(
   s: Pool2dShape,
   includePad: boolean,
 ): void {
-  launchOverPlanes(
+  launchWindowed(
     g,
     "avgpool2d",
-    avgForwardSource(poolWorkgroup(g)),
+    avgForwardSource(s, poolTiles(g), includePad),
     [x, y],
     [s.h * s.w, s.oh * s.ow],
     s,
     "outputs",
-    includePad,
     describe("avgpool2d", s),
   );
 }
@@ -361,15 +410,14 @@ export function avgPool2dBackward(
   s: Pool2dShape,
   includePad: boolean,
 ): void {
-  launchOverPlanes(
+  launchWindowed(
     g,
     "avgpool2d backward",
-    avgBackwardSource(poolWorkgroup(g)),
+    avgBackwardSource(s, poolTiles(g), includePad),
     [dy, dx],
     [s.oh * s.ow, s.h * s.w],
     s,
     "inputs",
-    includePad,
     describe("avgpool2d backward", s),
   );
 }
@@ -384,8 +432,8 @@ export interface AdaptiveShape {
   ow: number;
 }
 
-function asPool(s: AdaptiveShape): Pool2dShape {
-  return { ...s, kh: 0, kw: 0, sh: 0, sw: 0, ph: 0, pw: 0 };
+function describeAdaptive(op: string, s: AdaptiveShape): string {
+  return `${op}[N${s.n} C${s.c} ${s.h}x${s.w} -> ${s.oh}x${s.ow}]`;
 }
 
 /** Adaptive average pooling to oh x ow; 1x1 (global average pooling) is a per-plane mean. */
@@ -395,17 +443,15 @@ export function adaptiveAvgPool2dForward(g: Gpu, x: GPUBuffer, y: GPUBuffer, s: 
     sumAxis(g, x, y, s.n * s.c, hw, 1, 1 / hw);
     return;
   }
-  const p = asPool(s);
-  launchOverPlanes(
+  launchAdaptive(
     g,
     "adaptive avgpool2d",
-    adaptiveForwardSource(poolWorkgroup(g)),
+    adaptiveForwardSource(poolTiles(g).wg),
     [x, y],
     [hw, s.oh * s.ow],
-    p,
-    "outputs",
-    false,
-    describe("adaptive avgpool2d", p),
+    s,
+    s.oh * s.ow,
+    describeAdaptive("adaptive avgpool2d", s),
   );
 }
 
@@ -415,16 +461,14 @@ export function adaptiveAvgPool2dBackward(g: Gpu, dy: GPUBuffer, dx: GPUBuffer, 
     broadcastAxis(g, dy, dx, s.n * s.c, hw, 1, 1 / hw);
     return;
   }
-  const p = asPool(s);
-  launchOverPlanes(
+  launchAdaptive(
     g,
     "adaptive avgpool2d backward",
-    adaptiveBackwardSource(poolWorkgroup(g)),
+    adaptiveBackwardSource(poolTiles(g).wg),
     [dy, dx],
     [s.oh * s.ow, hw],
-    p,
-    "inputs",
-    false,
-    describe("adaptive avgpool2d backward", p),
+    s,
+    hw,
+    describeAdaptive("adaptive avgpool2d backward", s),
   );
 }

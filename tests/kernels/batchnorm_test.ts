@@ -210,7 +210,7 @@ Deno.test("batchnorm2d in chunks along the batch gives the same numbers", async 
   const size = 9 * 3 * 42;
   const xs = randomArray(size, 80, 2);
   const lossW = randomArray(size, 81);
-  const run = async () => {
+  const run = () => {
     using _ = new Scope();
     const x = Tensor.fromArray(xs, shape, { requiresGrad: true });
     const wt = Tensor.fromArray([0.5, 1, 2], [3], { requiresGrad: true });
