@@ -18,6 +18,7 @@
 
 import { type Gpu, grid1d, type Kernel } from "./device.ts";
 import { convTiles } from "./conv2d_tiles.ts";
+import { fill } from "./elementwise.ts";
 
 /** The geometry of one conv2d: input [n, c, h, w], weight [o, c, kh, kw]. */
 export interface Conv2dGeometry {
@@ -371,9 +372,14 @@ export function conv2dBackwardInput(
   const outItem = s.c * s.h * s.w * 4;
   const rowPhases = phases(s.h, s.strideH, s.padH, s.kh);
   const colPhases = phases(s.w, s.strideW, s.padW, s.kw);
+  // Pixels that no tap reaches (a 1x1 kernel with stride 2: 3 of 4) get 0; one contiguous
+  // fill writes them faster than the gather's scattered stores would.
+  const unreached = rowPhases.some((p) => p.taps === 0) || colPhases.some((p) => p.taps === 0);
+  if (unreached) fill(g, dx, s.n * s.c * s.h * s.w, 0);
   for (const ch of g.chunks(what, s.n, [inItem, outItem])) {
     for (const py of rowPhases) {
       for (const px of colPhases) {
+        if (unreached && (py.taps === 0 || px.taps === 0)) continue;
         launchGather(g, k, {
           src: { buffer: dy, offset: ch.start * inItem, size: ch.count * inItem },
           wt,
