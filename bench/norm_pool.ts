@@ -79,7 +79,20 @@ async function timeMaxPool(h: Harness, shape: Shape4): Promise<BenchRow[]> {
   const g = h.gpu;
   const [n, c, hh, ww] = shape;
   const oh = pool.poolOutputSize(hh, 3, 2, 1), ow = pool.poolOutputSize(ww, 3, 2, 1);
-  const s: pool.Pool2dShape = { n, c, h: hh, w: ww, oh, ow, kh: 3, kw: 3, sh: 2, sw: 2, ph: 1, pw: 1 };
+  const s: pool.Pool2dShape = {
+    n,
+    c,
+    h: hh,
+    w: ww,
+    oh,
+    ow,
+    kh: 3,
+    kw: 3,
+    sh: 2,
+    sw: 2,
+    ph: 1,
+    pw: 1,
+  };
   const inBytes = n * c * hh * ww * 4, outBytes = n * c * oh * ow * 4;
   const x = filled(h, inBytes / 4, 1), dy = filled(h, outBytes / 4, 2);
   const y = g.pool.acquire(outBytes), argmax = g.pool.acquire(outBytes);

@@ -33,12 +33,25 @@ export interface BatchNormTiles {
   perInvocation: number;
 }
 
+// A software rasteriser (llvmpipe) has few cores and wants long loops per invocation; a
+// GPU wants many short ones with one element each, for coalesced loads.
+export const SOFTWARE_BN_TILES: BatchNormTiles = {
+  wg: 64,
+  span: 256,
+  maxLanes: 128,
+  perInvocation: 4,
+};
+export const GPU_BN_TILES: BatchNormTiles = { wg: 256, span: 32, maxLanes: 1024, perInvocation: 1 };
+
+let forced: BatchNormTiles | null = null;
+
+/** Forces the tile parameters (null: by adapter); tests use it to run the other set. */
+export function forceBatchNormTiles(tiles: BatchNormTiles | null): void {
+  forced = tiles;
+}
+
 export function batchNormTiles(g: Gpu): BatchNormTiles {
-  // A software rasteriser (llvmpipe) has few cores and wants long loops per invocation; a
-  // GPU wants many short ones with one element each, for coalesced loads.
-  return g.describe().fallback
-    ? { wg: 64, span: 256, maxLanes: 128, perInvocation: 4 }
-    : { wg: 256, span: 32, maxLanes: 1024, perInvocation: 1 };
+  return forced ?? (g.describe().fallback ? SOFTWARE_BN_TILES : GPU_BN_TILES);
 }
 
 /** Sizes of an NCHW activation as batch normalisation sees it. */
@@ -163,9 +176,7 @@ function partials(
       offset: ch.start * item,
       size: ch.count * item,
     });
-    const bindings = kind === "moments"
-      ? [range(x), part]
-      : [range(x), range(dy!), coef!, part];
+    const bindings = kind === "moments" ? [range(x), part] : [range(x), range(dy!), coef!, part];
     g.dispatch(kernel, bindings, params, grid1d(shape.c * lanes, tiles.wg), what);
     base += lanes;
   }
@@ -262,7 +273,12 @@ function coefLaunch(
 // ---- elementwise passes over the activation ----------------------------------------------
 
 /** out[i] = expr of the inputs at i and the channel's coefficients `k` (a vec4f). */
-function channelMapSource(wg: number, per: number, inputs: readonly string[], expr: string): string {
+function channelMapSource(
+  wg: number,
+  per: number,
+  inputs: readonly string[],
+  expr: string,
+): string {
   const decls = inputs.map((name, i) =>
     `@group(0) @binding(${i}) var<storage, read> ${name}: array<f32>;`
   );
@@ -402,7 +418,13 @@ export function batchNormEvalCoef(
 }
 
 /** y = (x - mean[c]) * scale[c] + bias[c], with the coefficients of batchNormTrainCoef/EvalCoef. */
-export function batchNormApply(g: Gpu, x: GPUBuffer, coef: GPUBuffer, y: GPUBuffer, shape: BnShape): void {
+export function batchNormApply(
+  g: Gpu,
+  x: GPUBuffer,
+  coef: GPUBuffer,
+  y: GPUBuffer,
+  shape: BnShape,
+): void {
   if (x === y) throw new Error("batchNormApply: output must not alias the input");
   channelMap(g, APPLY, [x], coef, y, shape, describe("batchnorm apply", shape));
 }
@@ -492,7 +514,10 @@ export function batchNormBackward(
   if (p.dweight) buffers.push(p.dweight);
   if (p.dbias) buffers.push(p.dbias);
   const tiles = batchNormTiles(g);
-  const kernel: Kernel = g.kernel("batchnorm backward coefficients", backCoefSource(tiles.wg, flags));
+  const kernel: Kernel = g.kernel(
+    "batchnorm backward coefficients",
+    backCoefSource(tiles.wg, flags),
+  );
   const params = new ArrayBuffer(16);
   new Uint32Array(params).set([shape.c, stride]);
   new Float32Array(params)[2] = shape.n * shape.hw;

@@ -20,9 +20,19 @@ export interface PoolTiles {
   wg: number;
 }
 
+// llvmpipe runs 8 lanes at a time; a GPU wants wide rows for coalesced loads.
+export const SOFTWARE_POOL_TILES: PoolTiles = { wgX: 8, wgY: 8, wg: 64 };
+export const GPU_POOL_TILES: PoolTiles = { wgX: 32, wgY: 4, wg: 256 };
+
+let forced: PoolTiles | null = null;
+
+/** Forces the tile parameters (null: by adapter); tests use it to run the other set. */
+export function forcePoolTiles(tiles: PoolTiles | null): void {
+  forced = tiles;
+}
+
 export function poolTiles(g: Gpu): PoolTiles {
-  // llvmpipe runs 8 lanes at a time; a GPU wants wide rows for coalesced loads
-  return g.describe().fallback ? { wgX: 8, wgY: 8, wg: 64 } : { wgX: 32, wgY: 4, wg: 256 };
+  return forced ?? (g.describe().fallback ? SOFTWARE_POOL_TILES : GPU_POOL_TILES);
 }
 
 /** Sizes of a pooling: planes = n * c, input h x w, output oh x ow, window, stride, padding. */
@@ -112,8 +122,9 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
       if (ix < 0 || ix >= i32(p.w)) { continue; }
       let i = u32(iy) * p.w + u32(ix);
       let v = x[base + i];
-      // strictly greater: ties keep the first in scan order; NaN wins, as in PyTorch
-      if (v > best || v != v) {
+      // strictly greater: ties keep the first in scan order; NaN wins, as in PyTorch (tested
+      // on its bits: drivers may fold v != v to false)
+      if (v > best || (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u) {
         best = v;
         at = i;
       }
@@ -437,7 +448,12 @@ function describeAdaptive(op: string, s: AdaptiveShape): string {
 }
 
 /** Adaptive average pooling to oh x ow; 1x1 (global average pooling) is a per-plane mean. */
-export function adaptiveAvgPool2dForward(g: Gpu, x: GPUBuffer, y: GPUBuffer, s: AdaptiveShape): void {
+export function adaptiveAvgPool2dForward(
+  g: Gpu,
+  x: GPUBuffer,
+  y: GPUBuffer,
+  s: AdaptiveShape,
+): void {
   const hw = s.h * s.w;
   if (s.oh === 1 && s.ow === 1) {
     sumAxis(g, x, y, s.n * s.c, hw, 1, 1 / hw);
@@ -455,7 +471,12 @@ export function adaptiveAvgPool2dForward(g: Gpu, x: GPUBuffer, y: GPUBuffer, s: 
   );
 }
 
-export function adaptiveAvgPool2dBackward(g: Gpu, dy: GPUBuffer, dx: GPUBuffer, s: AdaptiveShape): void {
+export function adaptiveAvgPool2dBackward(
+  g: Gpu,
+  dy: GPUBuffer,
+  dx: GPUBuffer,
+  s: AdaptiveShape,
+): void {
   const hw = s.h * s.w;
   if (s.oh === 1 && s.ow === 1) {
     broadcastAxis(g, dy, dx, s.n * s.c, hw, 1, 1 / hw);

@@ -44,7 +44,9 @@ function poolShape(op: string, x: Tensor, o: Pool2dOptions): pool.Pool2dShape {
   const oh = pool.poolOutputSize(h, kh, sh, ph);
   const ow = pool.poolOutputSize(w, kw, sw, pw);
   if (oh < 1 || ow < 1) {
-    throw new Error(`${op}: input [${x.shape}] is too small for kernel ${kh}x${kw} with padding ${ph}x${pw}`);
+    throw new Error(
+      `${op}: input [${x.shape}] is too small for kernel ${kh}x${kw} with padding ${ph}x${pw}`,
+    );
   }
   return { n, c, h, w, oh, ow, kh, kw, sh, sw, ph, pw };
 }
@@ -83,7 +85,10 @@ export function avgPool2d(x: Tensor, options: AvgPool2dOptions): Tensor {
  * Average pooling to a fixed output size (a number means square); output cell (i, j)
  * averages rows floor(i*H/oh) .. ceil((i+1)*H/oh)-1 and likewise columns. 1 = global pool.
  */
-export function adaptiveAvgPool2d(x: Tensor, outputSize: number | readonly [number, number]): Tensor {
+export function adaptiveAvgPool2d(
+  x: Tensor,
+  outputSize: number | readonly [number, number],
+): Tensor {
   const [n, c, h, w] = input4d("adaptiveAvgPool2d", x);
   const [oh, ow] = pair(outputSize);
   if (!Number.isInteger(oh) || !Number.isInteger(ow) || oh < 1 || ow < 1) {

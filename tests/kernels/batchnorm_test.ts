@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { forceBatchNormTiles, GPU_BN_TILES, SOFTWARE_BN_TILES } from "../../kernels/batchnorm.ts";
 import { gpu } from "../../kernels/device.ts";
 import { mul, sum } from "../../nn/ops/basic.ts";
 import { batchNorm2d, type BatchNormOptions } from "../../nn/ops/norm.ts";
@@ -90,7 +91,10 @@ Deno.test("batchnorm2d training forward and running stats match PyTorch's formul
     // two successive training calls: the running stats must compound
     const y1 = batchNorm2d(x, wt, bt, rm, rv);
     const x2s = randomArray(xs.length, seed++, 2 * scale).map((v) => v + offset);
-    const y2 = batchNorm2d(Tensor.fromArray(x2s, shape), wt, bt, rm, rv, { momentum: 0.3, eps: 1e-3 });
+    const y2 = batchNorm2d(Tensor.fromArray(x2s, shape), wt, bt, rm, rv, {
+      momentum: 0.3,
+      eps: 1e-3,
+    });
     const r1 = batchNormRef(xs, shape, weight, bias, rm0, rv0);
     const r2 = batchNormRef(x2s, shape, weight, bias, r1.runningMean, r1.runningVar, {
       momentum: 0.3,
@@ -104,8 +108,16 @@ Deno.test("batchnorm2d training forward and running stats match PyTorch's formul
     const atol = offset ? 2e-3 : 2e-5;
     assertClose(await y1.toArray(), r1.y, { atol, rtol: 1e-4, what: `y ${what}` });
     assertClose(await y2.toArray(), r2.y, { atol, rtol: 1e-4, what: `y second call ${what}` });
-    assertClose(await rm.toArray(), r2.runningMean!, { atol: 1e-5, rtol: 1e-5, what: `running mean ${what}` });
-    assertClose(await rv.toArray(), r2.runningVar!, { atol: 1e-6, rtol: 1e-4, what: `running var ${what}` });
+    assertClose(await rm.toArray(), r2.runningMean!, {
+      atol: 1e-5,
+      rtol: 1e-5,
+      what: `running mean ${what}`,
+    });
+    assertClose(await rv.toArray(), r2.runningVar!, {
+      atol: 1e-6,
+      rtol: 1e-4,
+      what: `running var ${what}`,
+    });
   }
 });
 
@@ -142,7 +154,12 @@ Deno.test("batchnorm2d eval mode uses the running statistics and leaves them alo
  * Checks the GPU gradients of loss = sum(y * lossWeights) for x, weight and bias against
  * central differences of the f64 reference.
  */
-async function checkGradients(shape: Shape4, options: BatchNormOptions, seed: number, frozenWeight = false) {
+async function checkGradients(
+  shape: Shape4,
+  options: BatchNormOptions,
+  seed: number,
+  frozenWeight = false,
+) {
   using _ = new Scope();
   const [n, c, h, w] = shape;
   const size = n * c * h * w;
@@ -241,3 +258,33 @@ Deno.test("batchnorm2d in chunks along the batch gives the same numbers", async 
   const ref = batchNormRef(xs, shape, [0.5, 1, 2], [0.1, 0.2, -0.3], [0, 0, 0], [1, 1, 1]);
   assertClose(chunked[0], ref.y, { atol: 2e-5, rtol: 1e-4, what: "chunked y vs reference" });
 });
+
+Deno.test("batchnorm2d: both tile sets (software driver, GPU) give the reference numbers", async () => {
+  // Only one of them runs by default on a given adapter; force each in turn.
+  for (const tiles of [SOFTWARE_BN_TILES, GPU_BN_TILES]) {
+    forceBatchNormTiles(tiles);
+    try {
+      using _ = new Scope();
+      const shape: Shape4 = [2, 3, 37, 41]; // several lanes per channel with either set
+      const xs = randomArray(size4(shape), 90, 3);
+      const rm = Tensor.zeros([3]), rv = Tensor.ones([3]);
+      const y = batchNorm2d(Tensor.fromArray(xs, shape), null, null, rm, rv);
+      const ref = batchNormRef(xs, shape, null, null, [0, 0, 0], [1, 1, 1]);
+      const what = `tiles wg ${tiles.wg}`;
+      assertClose(await y.toArray(), ref.y, { atol: 2e-5, rtol: 1e-4, what: `y ${what}` });
+      assertClose(await rv.toArray(), ref.runningVar!, {
+        atol: 1e-6,
+        rtol: 1e-4,
+        what: `running var ${what}`,
+      });
+      await checkGradients([3, 5, 2, 3], {}, 91);
+      await checkGradients([2, 3, 3, 5], { training: false }, 92);
+    } finally {
+      forceBatchNormTiles(null);
+    }
+  }
+});
+
+function size4([n, c, h, w]: Shape4): number {
+  return n * c * h * w;
+}

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { gpu } from "../../kernels/device.ts";
-import { poolOutputSize } from "../../kernels/pooling.ts";
+import {
+  forcePoolTiles,
+  GPU_POOL_TILES,
+  poolOutputSize,
+  SOFTWARE_POOL_TILES,
+} from "../../kernels/pooling.ts";
 import { adaptiveAvgPool2d, avgPool2d, maxPool2d } from "../../nn/ops/pooling.ts";
 import { Scope, Tensor } from "../../nn/tensor.ts";
 import { Rng } from "../../nn/random.ts";
@@ -19,7 +24,15 @@ interface Spec {
 /** Visits each output (plane, oy, ox) with its window clamped to the input. */
 function forEachWindow(
   { shape: [n, c, h, w], k, s, p }: Spec,
-  visit: (o: number, base: number, y0: number, y1: number, x0: number, x1: number, padArea: number) => void,
+  visit: (
+    o: number,
+    base: number,
+    y0: number,
+    y1: number,
+    x0: number,
+    x1: number,
+    padArea: number,
+  ) => void,
 ): number {
   const oh = poolOutputSize(h, k[0], s[0], p[0]), ow = poolOutputSize(w, k[1], s[1], p[1]);
   for (let pl = 0; pl < n * c; pl++) {
@@ -70,7 +83,12 @@ function avgPoolRef(x: ArrayLike<number>, spec: Spec, includePad: boolean): Floa
   return Float64Array.from(ys);
 }
 
-function adaptiveRef(x: ArrayLike<number>, [n, c, h, w]: Shape4, oh: number, ow: number): Float64Array {
+function adaptiveRef(
+  x: ArrayLike<number>,
+  [n, c, h, w]: Shape4,
+  oh: number,
+  ow: number,
+): Float64Array {
   const y = new Float64Array(n * c * oh * ow);
   for (let pl = 0; pl < n * c; pl++) {
     for (let oy = 0; oy < oh; oy++) {
@@ -78,7 +96,9 @@ function adaptiveRef(x: ArrayLike<number>, [n, c, h, w]: Shape4, oh: number, ow:
         const y0 = Math.floor((oy * h) / oh), y1 = Math.ceil(((oy + 1) * h) / oh);
         const x0 = Math.floor((ox * w) / ow), x1 = Math.ceil(((ox + 1) * w) / ow);
         let acc = 0;
-        for (let iy = y0; iy < y1; iy++) for (let ix = x0; ix < x1; ix++) acc += x[pl * h * w + iy * w + ix];
+        for (let iy = y0; iy < y1; iy++) {
+          for (let ix = x0; ix < x1; ix++) acc += x[pl * h * w + iy * w + ix];
+        }
         y[(pl * oh + oy) * ow + ox] = acc / ((y1 - y0) * (x1 - x0));
       }
     }
@@ -162,6 +182,15 @@ Deno.test("maxPool2d: padding is -inf, ties go to the first maximum in scan orde
   assert.equal(dx.subarray(0, 25).filter((v) => v !== 0).length, 9);
 });
 
+Deno.test("maxPool2d propagates NaN as PyTorch does", async () => {
+  using _ = new Scope();
+  const xs = Float32Array.from({ length: 16 }, (_, i) => i);
+  xs[5] = NaN; // in the first 2x2 window, not its last element
+  const y = await maxPool2d(Tensor.fromArray(xs, [1, 1, 4, 4]), { kernelSize: 2 }).toArray();
+  assert.ok(Number.isNaN(y[0]), `window with a NaN gives ${y[0]}`);
+  assert.deepEqual([...y.subarray(1)], [7, 13, 15]);
+});
+
 Deno.test("avgPool2d with and without padding in the divisor, forward and backward", async () => {
   let seed = 100;
   for (const spec of SPECS.slice(0, 4)) {
@@ -172,12 +201,17 @@ Deno.test("avgPool2d with and without padding in the divisor, forward and backwa
       const lossW = randomArray(ref.length, seed++);
       const x = Tensor.fromArray(xs, spec.shape, { requiresGrad: true });
       const y = avgPool2d(x, { ...options(spec), countIncludePad: includePad });
-      const what = `avgpool [${spec.shape}] k${spec.k} s${spec.s} p${spec.p} includePad ${includePad}`;
+      const what =
+        `avgpool [${spec.shape}] k${spec.k} s${spec.s} p${spec.p} includePad ${includePad}`;
       assertClose(await y.toArray(), ref, { atol: 1e-6, what });
       y.backward(Tensor.fromArray(lossW, y.shape));
       // linear in x: the difference quotient is exact up to f64 rounding
       const expected = numericGrad((v) => weightedSum(avgPoolRef(v, spec, includePad), lossW), xs);
-      assertClose(await x.grad!.toArray(), expected, { atol: 1e-6, rtol: 1e-5, what: `${what} dx` });
+      assertClose(await x.grad!.toArray(), expected, {
+        atol: 1e-6,
+        rtol: 1e-5,
+        what: `${what} dx`,
+      });
     }
   }
 });
@@ -249,7 +283,52 @@ Deno.test("pooling in chunks of planes gives the same numbers", async () => {
 Deno.test("pooling rejects shapes PyTorch rejects, with the op's name", () => {
   using _ = new Scope();
   const x = Tensor.zeros([1, 1, 4, 4]);
-  assert.throws(() => maxPool2d(x, { kernelSize: 3, padding: 2 }), /maxPool2d: padding 2x2 must be at most half/);
+  assert.throws(
+    () => maxPool2d(x, { kernelSize: 3, padding: 2 }),
+    /maxPool2d: padding 2x2 must be at most half/,
+  );
   assert.throws(() => avgPool2d(x, { kernelSize: 5 }), /avgPool2d: input \[1,1,4,4\] is too small/);
-  assert.throws(() => adaptiveAvgPool2d(Tensor.zeros([4, 4]), 1), /adaptiveAvgPool2d: expects an f32/);
+  assert.throws(
+    () => adaptiveAvgPool2d(Tensor.zeros([4, 4]), 1),
+    /adaptiveAvgPool2d: expects an f32/,
+  );
+});
+
+Deno.test("pooling: both tile sets (software driver, GPU) give the reference numbers", async () => {
+  // Only one of them runs by default on a given adapter; force each in turn.
+  for (const tiles of [SOFTWARE_POOL_TILES, GPU_POOL_TILES]) {
+    forcePoolTiles(tiles);
+    try {
+      for (const spec of [SPECS[0], SPECS[3]]) {
+        using _ = new Scope();
+        const xs = distinct(size(spec.shape), 400);
+        const what = `[${spec.shape}] tiles ${tiles.wgX}x${tiles.wgY}`;
+        const x = Tensor.fromArray(xs, spec.shape, { requiresGrad: true });
+        const ref = maxPoolRef(xs, spec);
+        const y = maxPool2d(x, options(spec));
+        assertClose(await y.toArray(), ref.y, { atol: 0, rtol: 0, what: `maxpool ${what}` });
+        const dy = randomArray(y.size, 401);
+        y.backward(Tensor.fromArray(dy, y.shape));
+        assertClose(await x.grad!.toArray(), routeToArgmax(ref.from, dy, xs.length), {
+          atol: 1e-6,
+          what: `maxpool dx ${what}`,
+        });
+        const x2 = Tensor.fromArray(xs, spec.shape, { requiresGrad: true });
+        const avg = avgPool2d(x2, options(spec));
+        assertClose(await avg.toArray(), avgPoolRef(xs, spec, true), {
+          atol: 1e-6,
+          what: `avgpool ${what}`,
+        });
+        avg.backward(Tensor.fromArray(dy, avg.shape));
+        const expected = numericGrad((v) => weightedSum(avgPoolRef(v, spec, true), dy), xs);
+        assertClose(await x2.grad!.toArray(), expected, {
+          atol: 1e-6,
+          rtol: 1e-5,
+          what: `avgpool dx ${what}`,
+        });
+      }
+    } finally {
+      forcePoolTiles(null);
+    }
+  }
 });
