@@ -1,0 +1,82 @@
+// `eval`: a checkpoint on a dataset: loss, accuracy, per-class accuracy, confusion matrix.
+
+import { initGpu } from "../../kernels/device.ts";
+import { formatConfusion } from "../../train/evaluate.ts";
+import { evaluateCheckpoint, loadTrained } from "../../train/inference.ts";
+import { type CommandSpec, helpText, parseArgs, UsageError } from "../args.ts";
+import type { CliIO } from "../io.ts";
+
+export const EVAL_SPEC: CommandSpec = {
+  name: "eval",
+  summary: "evaluate a checkpoint: loss, accuracy, per-class accuracy and the confusion matrix",
+  usage: ["eval --checkpoint runs/NAME/best.safetensors [--data PATH] [--split test|train]"],
+  flags: [
+    {
+      name: "checkpoint",
+      type: "string",
+      metavar: "FILE",
+      help: "a best.safetensors or last.safetensors written by train",
+    },
+    {
+      name: "data",
+      type: "string",
+      metavar: "PATH",
+      help:
+        "dataset (default: the one the run was trained on), with the run's classes and preprocessing",
+    },
+    {
+      name: "split",
+      type: "choice",
+      choices: ["test", "train"],
+      defaultText: "test",
+      help: "the test split (or the run's held-out part) or the training part",
+    },
+    { name: "batch-size", type: "int", help: "batch size (default: the run's)" },
+    { name: "workers", type: "int", help: "data loader worker threads" },
+    { name: "json", type: "string", metavar: "FILE", help: "also write the results as JSON" },
+  ],
+};
+
+export async function evalCommand(argv: readonly string[], io: CliIO): Promise<number> {
+  const parsed = parseArgs(EVAL_SPEC, argv);
+  if (parsed.help) {
+    io.out(helpText(EVAL_SPEC));
+    return 0;
+  }
+  const path = parsed.values.get("checkpoint") as string | undefined;
+  if (!path) {
+    throw new UsageError("eval: --checkpoint FILE is required (e.g. runs/NAME/best.safetensors)");
+  }
+  const batchSize = parsed.values.get("batch-size") as number | undefined;
+  if (batchSize !== undefined && batchSize < 1) {
+    throw new UsageError("--batch-size must be at least 1");
+  }
+  await initGpu();
+  const trained = await loadTrained(path);
+  try {
+    const r = await evaluateCheckpoint(trained, {
+      data: parsed.values.get("data") as string | undefined,
+      split: (parsed.values.get("split") as "test" | "train" | undefined) ?? "test",
+      batchSize,
+      workers: parsed.values.get("workers") as number | undefined,
+    });
+    io.out(
+      `${path} on ${r.dataset} (${parsed.values.get("split") ?? "test"}, ${r.samples} images)`,
+    );
+    io.out(`loss ${r.loss.toFixed(4)}  accuracy ${(100 * r.accuracy).toFixed(2)}%`);
+    io.out("per-class accuracy:");
+    const w = Math.max(...r.classes.map((c) => c.length));
+    r.classes.forEach((c, i) => {
+      const n = r.confusion[i].reduce((a, b) => a + b, 0);
+      const acc = Number.isFinite(r.perClass[i]) ? `${(100 * r.perClass[i]).toFixed(1)}%` : "n/a";
+      io.out(`  ${c.padEnd(w)}  ${acc.padStart(6)}  (${r.confusion[i][i]}/${n})`);
+    });
+    io.out("confusion matrix (rows: true class):");
+    io.out(formatConfusion(r.confusion, r.classes));
+    const json = parsed.values.get("json") as string | undefined;
+    if (json) await Deno.writeTextFile(json, JSON.stringify(r, null, 2) + "\n");
+    return 0;
+  } finally {
+    trained.model.dispose();
+  }
+}

@@ -1,0 +1,149 @@
+// `train`: a run on --data (recipe + flags), a resumed run (--resume), or, with no data flag,
+// the embedded Fashion-MNIST transfer experiment.
+
+import { initGpu } from "../../kernels/device.ts";
+import { loadTrainState, type TrainState } from "../../train/checkpoint.ts";
+import { ConfigError, type TrainConfig } from "../../train/config.ts";
+import { runDefaultExperiment } from "../../train/default_experiment.ts";
+import { recipeConfig } from "../../train/recipes.ts";
+import { RunDir } from "../../train/run_dir.ts";
+import { prepareTraining } from "../../train/setup.ts";
+import { fit, type StopFlag } from "../../train/trainer.ts";
+import { type CommandSpec, helpText, parseArgs, UsageError } from "../args.ts";
+import { withInterrupt } from "../interrupt.ts";
+import type { CliIO } from "../io.ts";
+import { applyTrainFlags, checkResumeFlags, TRAIN_FLAGS } from "../train_flags.ts";
+
+export const TRAIN_SPEC: CommandSpec = {
+  name: "train",
+  summary:
+    "fine-tune (or train from scratch) ResNet18 on a dataset; with no --data, run the embedded default experiment",
+  usage: [
+    "train                                   # the embedded Fashion-MNIST transfer experiment",
+    "train --data DIR|ZIP|CIFAR|IDX [--weights FILE] [--recipe NAME] [options]",
+    "train --resume runs/NAME [--epochs N]",
+  ],
+  flags: TRAIN_FLAGS,
+  notes: [
+    "A run directory (--out/--name) receives config.json, metrics_iter.csv, metrics_epoch.csv, " +
+    "loss_iter.svg, loss_epoch.svg, accuracy_epoch.svg, best.safetensors, last.safetensors and " +
+    "summary.json. Ctrl-C stops after the current batch and writes last.safetensors; resume with --resume.",
+    "Examples:\n" +
+    "  deno run -A cli.ts train --data hotdog.zip --weights resnet18-f37072fd.pth --recipe hotdog\n" +
+    "  deno run -A cli.ts train --data cifar-10-binary.tar.gz --weights resnet18.safetensors --recipe cifar10\n" +
+    "  deno run -A cli.ts train --data photos/ --strategy feature-extract --weights w.pth --epochs 5",
+  ],
+};
+
+function timestamp(): string {
+  const d = new Date();
+  const p = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${
+    p(d.getMinutes())
+  }${p(d.getSeconds())}`;
+}
+
+/** The checkpoint behind --resume: a run directory or its last.safetensors. */
+async function resumeTarget(path: string): Promise<{ dir: string; state: TrainState }> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch {
+    throw new UsageError(`--resume: "${path}" does not exist`);
+  }
+  const file = info.isDirectory ? `${path}/last.safetensors` : path;
+  const dir = info.isDirectory
+    ? path
+    : (path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : ".");
+  try {
+    await Deno.stat(file);
+  } catch {
+    throw new UsageError(`--resume: no last.safetensors in "${path}" (was the run started?)`);
+  }
+  return { dir, state: await loadTrainState(file, "--resume") };
+}
+
+export async function trainCommand(argv: readonly string[], io: CliIO): Promise<number> {
+  const parsed = parseArgs(TRAIN_SPEC, argv);
+  if (parsed.help) {
+    io.out(helpText(TRAIN_SPEC));
+    return 0;
+  }
+  const stop: StopFlag = { requested: false };
+  const guarded = <T>(fn: () => Promise<T>) =>
+    io.handleSignals ? withInterrupt(stop, (l) => io.err(l), fn) : fn();
+
+  let config: TrainConfig;
+  let resume: { dir: string; state: TrainState } | undefined;
+  const resumePath = parsed.values.get("resume") as string | undefined;
+  if (resumePath) {
+    resume = await resumeTarget(resumePath);
+    config = structuredClone(resume.state.meta.config);
+    checkResumeFlags(applyTrainFlags(config, parsed), parsed);
+    const m = resume.state.meta;
+    if (m.epoch >= config.epochs) {
+      throw new UsageError(
+        `--resume: the run in ${resume.dir} already finished ${m.epoch} epoch(s); pass --epochs N (> ${m.epoch}) to train further`,
+      );
+    }
+  } else {
+    config = recipeConfig(parsed.values.get("recipe") as string | undefined);
+    const keys = applyTrainFlags(config, parsed);
+    if (!config.data) {
+      const allowed = ["out", "seed", "workers", "logEvery"];
+      const bad = keys.filter((k) => !allowed.includes(k));
+      if (bad.length || parsed.values.has("recipe")) {
+        throw new UsageError(
+          `without --data, train runs the embedded default experiment, which takes only --out, --seed, --workers and --log-every; ` +
+            `pass --data to use the other options`,
+        );
+      }
+      await initGpu();
+      return await guarded(() =>
+        runDefaultExperiment({ out: config.out, seed: config.seed, io, stop })
+      );
+    }
+  }
+
+  await initGpu();
+  const prepared = await prepareTraining(config, resume?.state);
+  try {
+    let run: RunDir;
+    if (resume) {
+      run = await RunDir.reopen(resume.dir, resume.state.meta.iteration, resume.state.meta.epoch);
+      const m = resume.state.meta;
+      io.out(
+        `resuming ${resume.dir} at epoch ${m.epoch + 1}${
+          m.batch ? `, batch ${m.batch + 1}` : ""
+        } (iteration ${m.iteration})`,
+      );
+    } else {
+      const path = `${config.out}/${config.name || timestamp()}`;
+      try {
+        run = await RunDir.create(path, config);
+      } catch (e) {
+        throw new ConfigError("name", `--name: ${(e as Error).message}`);
+      }
+      io.out(`run directory: ${path}`);
+    }
+    for (const note of prepared.notes) io.out(note);
+    const result = await guarded(() => fit(prepared, run, { log: io.out, sink: io.sink, stop }));
+    if (result.interrupted) {
+      io.out(
+        `stopped: checkpoint written to ${run.lastCheckpoint}; continue with: deno run -A cli.ts train --resume ${run.path}`,
+      );
+      return 130;
+    }
+    const b = result.best;
+    io.out(
+      `done: ${result.epochsDone} epochs in ${result.seconds.toFixed(1)}s; best test accuracy ` +
+        `${b ? (100 * b.accuracy).toFixed(2) + "% (epoch " + b.epoch + ")" : "n/a"}; ` +
+        `final test accuracy ${
+          result.lastTest ? (100 * result.lastTest.accuracy).toFixed(2) + "%" : "n/a"
+        }; results in ${run.path}`,
+    );
+    return 0;
+  } finally {
+    prepared.dispose();
+  }
+}

@@ -1,0 +1,226 @@
+// The training configuration: one plain, JSON-serialisable object. Recipes are partial
+// configs laid over the defaults, and command-line flags are laid over the recipe, so a
+// run is fully described by the config.json it leaves in its run directory.
+
+export const STRATEGIES = [
+  "finetune",
+  "feature-extract",
+  "freeze-unfreeze",
+  "truncate",
+  "scratch",
+] as const;
+export type Strategy = typeof STRATEGIES[number];
+export const OPTIMIZERS = ["sgd", "adam", "adamw"] as const;
+export type OptimizerName = typeof OPTIMIZERS[number];
+export const SCHEDULERS = ["none", "plateau", "step", "cosine"] as const;
+export type SchedulerName = typeof SCHEDULERS[number];
+export const AUGMENTS = ["none", "flip", "crop-flip", "resized-crop", "cifar"] as const;
+export type AugmentName = typeof AUGMENTS[number];
+export const NORMALIZE = ["auto", "none", "imagenet", "cifar10", "mnist", "fashion-mnist"] as const;
+export type NormalizeName = typeof NORMALIZE[number];
+export const PLATEAU_METRICS = ["test-loss", "test-acc", "train-loss"] as const;
+export type PlateauMetric = typeof PLATEAU_METRICS[number];
+
+export interface TrainConfig {
+  /** Recipe the config started from (informational). */
+  recipe: string;
+  /** Dataset path: image folder, .zip, CIFAR-10 archive/dir, IDX folder. */
+  data: string;
+  /** Class names to keep (all when empty). */
+  classes: string[];
+  /** Fraction of the training data held out as test data when the data has no test split. */
+  valSplit: number;
+  /** Keep only this many training images per class (few-shot); 0 keeps all. */
+  perClass: number;
+  /** Cap on the test images per class (0: all). */
+  testPerClass: number;
+
+  /** Pretrained weights: torchvision .pth, .safetensors, or a checkpoint of this tool. */
+  weights: string;
+  strategy: Strategy;
+  /** freeze-unfreeze: epochs with the backbone frozen. */
+  freezeEpochs: number;
+  /** freeze-unfreeze: lr of the backbone group from the unfreeze on (0: keep the lr). */
+  unfreezeLr: number;
+  /** truncate: residual stages kept (1-4). */
+  keepStages: number;
+  /** Input channels of the model: 0 picks 3 with pretrained RGB weights, else the data's. */
+  inChannels: number;
+  headInit: "default" | "xavier";
+  /** Keep BatchNorm in eval mode (running statistics frozen) while its layer is frozen. */
+  freezeBatchNorm: boolean;
+
+  optimizer: OptimizerName;
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+  nesterov: boolean;
+  /** The head's lr is lr × this (a second parameter group). */
+  headLrMult: number;
+  labelSmoothing: number;
+
+  scheduler: SchedulerName;
+  plateauMetric: PlateauMetric;
+  plateauFactor: number;
+  plateauPatience: number;
+  plateauThreshold: number;
+  plateauCooldown: number;
+  minLr: number;
+  stepSize: number;
+  stepGamma: number;
+  /** Cosine period in epochs (0: the number of epochs). */
+  cosineTMax: number;
+
+  epochs: number;
+  batchSize: number;
+  /** Training crop / input size. */
+  imageSize: number;
+  /** Evaluation resize of the shorter side before the centre crop (0: imageSize). */
+  evalResize: number;
+  augment: AugmentName;
+  normalize: NormalizeName;
+  seed: number;
+  /** DataLoader worker threads (-1: 1 for image files, 0 for in-memory arrays). */
+  workers: number;
+  /** Read the training metrics back every this many steps (iteration log and progress). */
+  logEvery: number;
+  /** Parent of run directories. */
+  out: string;
+  /** Run directory name (default: a timestamp). */
+  name: string;
+}
+
+export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
+  recipe: "none",
+  data: "",
+  classes: [],
+  valSplit: 0.2,
+  perClass: 0,
+  testPerClass: 0,
+  weights: "",
+  strategy: "finetune",
+  freezeEpochs: 0,
+  unfreezeLr: 0,
+  keepStages: 4,
+  inChannels: 0,
+  headInit: "default",
+  freezeBatchNorm: true,
+  optimizer: "sgd",
+  lr: 0.01,
+  momentum: 0.9,
+  weightDecay: 0,
+  nesterov: false,
+  headLrMult: 1,
+  labelSmoothing: 0,
+  scheduler: "none",
+  plateauMetric: "test-loss",
+  plateauFactor: 0.1,
+  plateauPatience: 10,
+  plateauThreshold: 1e-4,
+  plateauCooldown: 0,
+  minLr: 0,
+  stepSize: 10,
+  stepGamma: 0.1,
+  cosineTMax: 0,
+  epochs: 10,
+  batchSize: 32,
+  imageSize: 32,
+  evalResize: 0,
+  augment: "flip",
+  normalize: "auto",
+  seed: 0,
+  workers: -1,
+  logEvery: 5,
+  out: "runs",
+  name: "",
+}) as TrainConfig;
+
+/** A config error that names the setting (the CLI turns the key into its flag). */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+  constructor(readonly key: keyof TrainConfig, message: string) {
+    super(message);
+  }
+}
+
+/** The flag of a config key: headLrMult → --head-lr-mult. */
+export function flagOf(key: string): string {
+  return "--" + key.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
+}
+
+/** Throws ConfigError for the first invalid value. */
+export function validateConfig(c: TrainConfig): void {
+  const need = (key: keyof TrainConfig, ok: boolean, rule: string) => {
+    if (!ok) {
+      throw new ConfigError(key, `${flagOf(key)} must be ${rule}, got ${JSON.stringify(c[key])}`);
+    }
+  };
+  const oneOf = <T extends string>(key: keyof TrainConfig, list: readonly T[]) =>
+    need(key, list.includes(c[key] as T), `one of ${list.join(", ")}`);
+  const int = (key: keyof TrainConfig, min: number) =>
+    need(key, Number.isInteger(c[key]) && (c[key] as number) >= min, `an integer >= ${min}`);
+  const num = (key: keyof TrainConfig, ok: (x: number) => boolean, rule: string) =>
+    need(key, typeof c[key] === "number" && ok(c[key] as number), rule);
+
+  oneOf("strategy", STRATEGIES);
+  oneOf("optimizer", OPTIMIZERS);
+  oneOf("scheduler", SCHEDULERS);
+  oneOf("augment", AUGMENTS);
+  oneOf("normalize", NORMALIZE);
+  oneOf("plateauMetric", PLATEAU_METRICS);
+  oneOf("headInit", ["default", "xavier"]);
+  num("valSplit", (x) => x > 0 && x < 1, "a fraction in (0, 1)");
+  int("perClass", 0);
+  int("testPerClass", 0);
+  int("freezeEpochs", 0);
+  num("unfreezeLr", (x) => x >= 0, ">= 0");
+  int("keepStages", 1);
+  need("keepStages", c.keepStages <= 4, "between 1 and 4");
+  need("inChannels", [0, 1, 3].includes(c.inChannels), "0 (auto), 1 or 3");
+  num("lr", (x) => x > 0, "> 0");
+  num("momentum", (x) => x >= 0 && x < 1, "in [0, 1)");
+  num("weightDecay", (x) => x >= 0, ">= 0");
+  num("headLrMult", (x) => x > 0, "> 0");
+  num("labelSmoothing", (x) => x >= 0 && x < 1, "in [0, 1)");
+  num("plateauFactor", (x) => x > 0 && x < 1, "in (0, 1)");
+  int("plateauPatience", 0);
+  num("plateauThreshold", (x) => x >= 0, ">= 0");
+  int("plateauCooldown", 0);
+  num("minLr", (x) => x >= 0, ">= 0");
+  int("stepSize", 1);
+  num("stepGamma", (x) => x > 0 && x <= 1, "in (0, 1]");
+  int("cosineTMax", 0);
+  int("epochs", 1);
+  int("batchSize", 1);
+  int("imageSize", 8);
+  int("evalResize", 0);
+  int("seed", 0);
+  int("workers", -1);
+  int("logEvery", 1);
+  need("out", typeof c.out === "string" && c.out !== "", "a directory path");
+  need("name", typeof c.name === "string" && !/[\\/]/.test(c.name), "a plain name (no slashes)");
+  need(
+    "nesterov",
+    !c.nesterov || (c.optimizer === "sgd" && c.momentum > 0),
+    "used with --optimizer sgd and --momentum > 0",
+  );
+  if (c.strategy === "freeze-unfreeze") {
+    need(
+      "freezeEpochs",
+      c.freezeEpochs >= 1 && c.freezeEpochs < c.epochs,
+      `between 1 and --epochs - 1 (${c.epochs - 1}) for freeze-unfreeze`,
+    );
+  }
+  if (c.strategy === "scratch" && c.weights) {
+    throw new ConfigError(
+      "weights",
+      "--weights cannot be used with --strategy scratch (scratch starts from random weights)",
+    );
+  }
+  if ((c.strategy === "feature-extract" || c.strategy === "freeze-unfreeze") && !c.weights) {
+    throw new ConfigError(
+      "weights",
+      `--strategy ${c.strategy} freezes the backbone, which only makes sense with pretrained --weights`,
+    );
+  }
+}

@@ -1,0 +1,153 @@
+// Using a trained checkpoint: rebuild its network and preprocessing, evaluate it on a
+// dataset (loss, accuracy, per-class accuracy, confusion matrix), or predict the top-k
+// classes of image files.
+
+import { DataLoader, decodeImage, type Image, mixSeed, Rng } from "../data/mod.ts";
+import { softmax } from "../nn/ops/loss.ts";
+import type { ResNet } from "../nn/resnet.ts";
+import { noGrad, Scope, Tensor } from "../nn/tensor.ts";
+import { loadTrainState, type TrainMeta } from "./checkpoint.ts";
+import { ConfigError, type TrainConfig } from "./config.ts";
+import { openData } from "./data.ts";
+import { type EvalResult, evaluate, perClassAccuracy } from "./evaluate.ts";
+import { buildModel } from "./model.ts";
+import { evalTransform } from "./transforms.ts";
+
+export interface Trained {
+  model: ResNet;
+  meta: TrainMeta;
+}
+
+/** Loads a checkpoint of `train` (best or last) into a network in eval mode. */
+export async function loadTrained(path: string, flag = "--checkpoint"): Promise<Trained> {
+  const state = await loadTrainState(path, flag);
+  const model = buildModel(state.meta.model, 0);
+  try {
+    model.loadStateDict(state.model);
+  } catch (e) {
+    model.dispose();
+    throw new Error(`${flag}: ${path}: ${(e as Error).message}`);
+  }
+  model.eval();
+  return { model, meta: state.meta };
+}
+
+export interface EvalReport extends EvalResult {
+  classes: string[];
+  perClass: number[];
+  confusion: number[][];
+  dataset: string;
+}
+
+/**
+ * Evaluates on `data` (default: the data the run was trained on) with the run's class
+ * selection and preprocessing; `split` picks the test split (or the run's held-out part)
+ * or the training part.
+ */
+export async function evaluateCheckpoint(
+  t: Trained,
+  options: { data?: string; split?: "test" | "train"; batchSize?: number; workers?: number } = {},
+): Promise<EvalReport> {
+  const config: TrainConfig = {
+    ...t.meta.config,
+    data: options.data ?? t.meta.config.data,
+    perClass: options.split === "train" ? t.meta.config.perClass : 0,
+    classes: t.meta.classes,
+  };
+  const data = openData(config, t.meta.model.inChannels);
+  if (data.classes.join("\n") !== t.meta.classes.join("\n")) {
+    throw new ConfigError(
+      "data",
+      `--data: classes ${data.classes.join(", ")} differ from the checkpoint's ${
+        t.meta.classes.join(", ")
+      }`,
+    );
+  }
+  const ds = options.split === "train" ? data.train : data.test;
+  const transform = evalTransform(config, {
+    dataChannels: data.channels,
+    modelChannels: t.meta.model.inChannels,
+    knownSize: data.knownSize,
+  });
+  const loader = new DataLoader(ds, {
+    batchSize: options.batchSize ?? config.batchSize,
+    transform,
+    numWorkers: options.workers ?? (data.kind === "image-folder" ? 1 : 0),
+  });
+  const r = await evaluate(t.model, loader, { numClasses: t.meta.classes.length, confusion: true });
+  loader.close();
+  return {
+    ...r,
+    classes: t.meta.classes,
+    perClass: perClassAccuracy(r.confusion!),
+    confusion: r.confusion!,
+    dataset: config.data,
+  };
+}
+
+export interface Prediction {
+  file: string;
+  top: { label: number; className: string; probability: number }[];
+}
+
+/** Top-k classes of each image file, with softmax probabilities. */
+export async function predictFiles(
+  t: Trained,
+  files: string[],
+  topK = 5,
+  batchSize = 16,
+): Promise<Prediction[]> {
+  const c = t.meta.model.inChannels;
+  const transform = evalTransform(t.meta.config, { dataChannels: c, modelChannels: c });
+  const k = Math.min(topK, t.meta.classes.length);
+  // decode everything first, so an unreadable file fails before any work
+  const images: Image[] = files.map((f) => {
+    let bytes: Uint8Array;
+    try {
+      bytes = Deno.readFileSync(f);
+    } catch (e) {
+      throw new Error(
+        `${f}: cannot read the image (${
+          e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message
+        })`,
+      );
+    }
+    return decodeImage(bytes, f, { channels: c as 1 | 3 });
+  });
+  const out: Prediction[] = [];
+  for (let s = 0; s < images.length; s += batchSize) {
+    const chunk = images.slice(s, s + batchSize);
+    const tensors = chunk.map((img, i) => {
+      const x = transform.apply(img, new Rng(mixSeed(0, 0, s + i)));
+      if (!(x.data instanceof Float32Array)) {
+        throw new Error("evaluation transform must end with ToTensor");
+      }
+      return x as { data: Float32Array; channels: number; height: number; width: number };
+    });
+    const [C, H, W] = [tensors[0].channels, tensors[0].height, tensors[0].width];
+    const batch = new Float32Array(chunk.length * C * H * W);
+    tensors.forEach((x, i) => batch.set(x.data, i * C * H * W));
+    let probs: Float32Array;
+    {
+      using _ = new Scope();
+      const p = noGrad(() =>
+        softmax(t.model.forward(Tensor.fromArray(batch, [chunk.length, C, H, W])))
+      );
+      probs = await p.toArray();
+    }
+    const n = t.meta.classes.length;
+    chunk.forEach((_, i) => {
+      const row = Array.from(probs.subarray(i * n, (i + 1) * n), (p, label) => ({ label, p }));
+      row.sort((a, b) => b.p - a.p || a.label - b.label);
+      out.push({
+        file: files[s + i],
+        top: row.slice(0, k).map(({ label, p }) => ({
+          label,
+          className: t.meta.classes[label],
+          probability: p,
+        })),
+      });
+    });
+  }
+  return out;
+}
