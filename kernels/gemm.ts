@@ -3,8 +3,7 @@
 //
 // The WGSL is generated from the adapter's tile parameters (gemm_tiles.ts), the transposes
 // and whether each operand may be read as vec4 (its contiguous dimension and offsets are
-// multiples of 4); bias and accumulation act only at the stores, so they are uniforms and
-// share the pipeline. Each invocation keeps a tm x tn block of C in registers and reads
+// multiples of 4) and whether C is accumulated into; the bias mode is a uniform. Each invocation keeps a tm x tn block of C in registers and reads
 // A and B straight from storage, four steps of K at a time; there is no shared memory (see
 // gemm_tiles.ts for why that wins on the software driver). Rows and columns past the edges
 // read clamped addresses and are never stored, so no branch sits inside the K loop.
@@ -44,9 +43,11 @@ interface Variant {
   vecA: boolean;
   vecB: boolean;
   vecC: boolean;
+  /** C += ... (reads C: a compile-time choice, so plain products do not pay for it). */
+  accumulate: boolean;
 }
 
-/** Per-launch choices that cost nothing in the K loop, passed as uniforms (fewer pipelines). */
+/** The bias mode costs nothing in the K loop, so it is a uniform (fewer pipelines). */
 const BIAS_NONE = 0;
 const BIAS_N = 1;
 const BIAS_M = 2;
@@ -147,6 +148,9 @@ export function gemmSource(v: Variant): string {
     }
   }
   const step4 = lines.splice(0);
+  // Four k per step pay off when an operand is read as vec4 along K; otherwise one k per
+  // step is as fast and a quarter of the code (compile time on the software driver).
+  const unroll4 = (!v.transA && v.vecA) || (v.transB && v.vecB);
 
   // ---- one k at a time for the last k % 4 ----
   for (const i of range(tm)) {
@@ -166,31 +170,38 @@ export function gemmSource(v: Variant): string {
   const step1 = lines.splice(0);
 
   // ---- stores: bias, accumulation, edges ----
+  // Every divergent load or store becomes a loop over the lanes on the software driver, so
+  // the bias is read once per column group and C is read only by accumulating variants.
+  for (const j of range(groups)) {
+    emit(`var bn${j} = vec4f(0.0);`);
+    emit(`if (p.bias == ${BIAS_N}u) {`);
+    emit(`  bn${j} = vec4f(${range(4).map((t) => `bias[p.offBias + c${j}_${t}]`).join(", ")});`);
+    emit(`}`);
+  }
   for (const i of range(tm)) {
     emit(`if (row0 + ${i}u < p.m) {`);
     emit(`  let cr = cBase + (row0 + ${i}u) * p.ldc;`);
+    emit(`  var bm = 0.0;`);
+    emit(`  if (p.bias == ${BIAS_M}u) { bm = bias[p.offBias + r${i}]; }`);
     for (const j of range(groups)) {
       const col = `col0 + ${j * wx * 4}u`;
-      const biasN = range(4).map((t) => `bias[p.offBias + c${j}_${t}]`).join(", ");
-      emit(`  {`);
-      emit(`    var v = acc${i}_${j};`);
-      emit(`    if (p.bias == ${BIAS_N}u) { v += vec4f(${biasN}); }`);
-      emit(`    if (p.bias == ${BIAS_M}u) { v += vec4f(bias[p.offBias + r${i}]); }`);
+      const value = `acc${i}_${j} + bn${j} + vec4f(bm)`;
       if (v.vecC) {
-        emit(`    if (${col} < p.n) {`);
-        emit(`      let at = (cr + ${col}) >> 2u;`);
-        emit(`      if (p.accumulate != 0u) { v += C[at]; }`);
-        emit(`      C[at] = v;`);
-        emit(`    }`);
+        emit(`  if (${col} < p.n) {`);
+        emit(`    let at = (cr + ${col}) >> 2u;`);
+        emit(`    C[at] = ${v.accumulate ? "C[at] + " : ""}${value};`);
+        emit(`  }`);
       } else {
+        emit(`  {`);
+        emit(`    let v = ${value};`);
         for (const t of range(4)) {
           emit(`    if (${col} + ${t}u < p.n) {`);
           emit(`      let at = cr + ${col} + ${t}u;`);
-          emit(`      C[at] = select(0.0, C[at], p.accumulate != 0u) + v.${LANE[t]};`);
+          emit(`      C[at] = ${v.accumulate ? "C[at] + " : ""}v.${LANE[t]};`);
           emit(`    }`);
         }
+        emit(`  }`);
       }
-      emit(`  }`);
     }
     emit(`}`);
   }
@@ -206,8 +217,8 @@ export function gemmSource(v: Variant): string {
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 struct Params {
   m: u32, n: u32, k: u32, lda: u32, ldb: u32, ldc: u32, offA: u32, offB: u32,
-  offC: u32, strideA: u32, strideB: u32, strideC: u32, offBias: u32, bias: u32, accumulate: u32,
-  p0: u32,
+  offC: u32, strideA: u32, strideB: u32, strideC: u32, offBias: u32, bias: u32, p0: u32,
+  p1: u32,
 }
 @group(0) @binding(4) var<uniform> p: Params;
 ${scalarAt("A", v.vecA)}
@@ -222,9 +233,13 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   let cBase = p.offC + wg.z * p.strideC;
   ${setup.join("\n  ")}
   ${accs.join("\n  ")}
-  var k = 0u;
+  var k = 0u;${
+    unroll4
+      ? `
   for (; k + 4u <= p.k; k += 4u) {
     ${step4.join("\n    ")}
+  }`
+      : ""
   }
   for (; k < p.k; k++) {
     ${step1.join("\n    ")}
@@ -283,7 +298,7 @@ export function gemm(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, o: GemmOp
   const tiles = gemmTiles(g);
   const lda = transA ? m : k;
   const ldb = transB ? k : n;
-  const variant: Variant = {
+  const variant: Omit<Variant, "accumulate"> = {
     tiles,
     transA,
     transB,
@@ -292,7 +307,6 @@ export function gemm(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, o: GemmOp
     vecB: ldb % 4 === 0 && sB % 4 === 0,
     vecC: n % 4 === 0 && sC % 4 === 0,
   };
-  const kernel = g.kernel("gemm", gemmSource(variant));
   const launch = (
     sub: { m0: number; m: number; n0: number; n: number; k0: number; k: number },
     b0: number,
@@ -309,6 +323,7 @@ export function gemm(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, o: GemmOp
     const spA = span(g, a, b0 * sA + rowsA[0] * lda, extent(sA, rowsA[1], lda));
     const spB = span(g, b, b0 * sB + rowsB[0] * ldb, extent(sB, rowsB[1], ldb));
     const spC = span(g, c, b0 * sC + sub.m0 * n, extent(sC, sub.m, n));
+    const kernel = g.kernel("gemm", gemmSource({ ...variant, accumulate }));
     const p = new Uint32Array(PARAM_WORDS);
     p.set([
       sub.m,
@@ -325,7 +340,6 @@ export function gemm(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, o: GemmOp
       sC,
       biasAxis === "n" ? sub.n0 : sub.m0,
       !o.bias || !withBias ? BIAS_NONE : biasAxis === "n" ? BIAS_N : BIAS_M,
-      accumulate ? 1 : 0,
     ]);
     // without a bias, A (read-only, so aliasing is allowed) fills the bias slot
     const bindings: Binding[] = [spA.binding, spB.binding, spC.binding, o.bias ?? spA.binding];
