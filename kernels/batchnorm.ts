@@ -39,7 +39,7 @@ export const SOFTWARE_BN_TILES: BatchNormTiles = {
   wg: 64,
   span: 256,
   maxLanes: 128,
-  perInvocation: 4,
+  perInvocation: 16,
 };
 export const GPU_BN_TILES: BatchNormTiles = { wg: 256, span: 32, maxLanes: 1024, perInvocation: 1 };
 
