@@ -32,7 +32,9 @@ export async function timeGemm(
 
 export async function benchGemm(h: Harness): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
-  for (const s of h.quick ? [256, 512] : [256, 512, 1024, 2048]) rows.push(await timeGemm(h, s, s, s));
+  for (const s of h.quick ? [256, 512] : [256, 512, 1024, 2048]) {
+    rows.push(await timeGemm(h, s, s, s));
+  }
   if (!h.quick) {
     rows.push(await timeGemm(h, 1024, 1024, 1024, { transB: true })); // x·Wᵀ, dY·W is A·B
     rows.push(await timeGemm(h, 1024, 1024, 1024, { transA: true })); // dYᵀ·X

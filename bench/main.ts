@@ -104,13 +104,21 @@ export async function runBenchmarks(options: BenchOptions = {}): Promise<BenchRo
   const h = new WallClockHarness(g, { quick: options.quick });
   const unknown = (options.only ?? []).filter((n) => !FAMILIES.some((f) => f.name === n));
   if (unknown.length) {
-    throw new Error(`bench: unknown famil${unknown.length > 1 ? "ies" : "y"} ${unknown.join(", ")}; ` +
-      `choose from ${FAMILIES.map((f) => f.name).join(", ")}`);
+    throw new Error(
+      `bench: unknown famil${unknown.length > 1 ? "ies" : "y"} ${unknown.join(", ")}; ` +
+        `choose from ${FAMILIES.map((f) => f.name).join(", ")}`,
+    );
   }
   const d = g.describe();
-  log(`adapter: ${d.description}${d.vendor ? ` (vendor ${d.vendor})` : ""}${d.fallback ? ", software/fallback" : ""}`);
-  log(`mode: ${h.quick ? "quick" : "full"}; ms = median GPU time per run, round trip ` +
-    `(${(await h.roundTripMs()).toFixed(2)} ms) removed`);
+  log(
+    `adapter: ${d.description}${d.vendor ? ` (vendor ${d.vendor})` : ""}${
+      d.fallback ? ", software/fallback" : ""
+    }`,
+  );
+  log(
+    `mode: ${h.quick ? "quick" : "full"}; ms = median GPU time per run, round trip ` +
+      `(${(await h.roundTripMs()).toFixed(2)} ms) removed`,
+  );
   const ceilings = await measureCeilings(h);
   log(line(COLUMNS));
   const all = [...ceilings.rows];
@@ -126,7 +134,11 @@ export async function runBenchmarks(options: BenchOptions = {}): Promise<BenchRo
       if (!(e instanceof Error) || !/Module not found|Cannot find module/i.test(e.message)) throw e;
     }
     if (typeof run !== "function") {
-      log(`${family.name}: not available (bench/${family.file.slice(2)} with ${family.fn} is missing)`);
+      log(
+        `${family.name}: not available (bench/${
+          family.file.slice(2)
+        } with ${family.fn} is missing)`,
+      );
       continue;
     }
     try {

@@ -10,7 +10,10 @@ const CHAINS = 16; // independent accumulators per invocation: hides FMA latency
 const ITERATIONS = 2048;
 
 function peakSource(workgroup: number): string {
-  const vars = Array.from({ length: CHAINS }, (_, i) => `var v${i} = vec4f(f32(gid.x) * 1e-9 + ${i}.0 * 1e-3);`);
+  const vars = Array.from(
+    { length: CHAINS },
+    (_, i) => `var v${i} = vec4f(f32(gid.x) * 1e-9 + ${i}.0 * 1e-3);`,
+  );
   const fmas = Array.from({ length: CHAINS }, (_, i) => `v${i} = fma(v${i}, m, c);`);
   const total = Array.from({ length: CHAINS }, (_, i) => `v${i}`).join(" + ");
   return /* wgsl */ `
@@ -42,7 +45,9 @@ export async function benchPeak(h: Harness): Promise<BenchRow> {
   new Uint32Array(params)[0] = iterations;
   new Float32Array(params)[1] = 0.999;
   try {
-    const ms = await h.time(() => g.dispatch(kernel, [out], new Uint32Array(params), [groups], "peak fma"));
+    const ms = await h.time(() =>
+      g.dispatch(kernel, [out], new Uint32Array(params), [groups], "peak fma")
+    );
     return {
       op: "peak fma",
       shape: `${groups * workgroup} inv x ${iterations} x ${CHAINS} vec4`,

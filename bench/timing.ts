@@ -40,7 +40,10 @@ export class WallClockHarness implements Harness {
     return this.#roundTripMs;
   }
 
-  async time(record: () => void, options: { repeats?: number; perBatch?: number } = {}): Promise<number> {
+  async time(
+    record: () => void,
+    options: { repeats?: number; perBatch?: number } = {},
+  ): Promise<number> {
     const rt = await this.roundTripMs();
     // warm-up: compiles pipelines, fills the buffer pool, faults in memory
     record();

@@ -80,7 +80,7 @@ export function gemmSource(v: Variant): string {
   for (const j of range(groups)) {
     for (const t of range(4)) emit(`let c${j}_${t} = min(col0 + ${j * wx * 4 + t}u, p.n - 1u);`);
   }
-  if (!v.transA) for (const i of range(tm)) emit(`let ar${i} = aBase + r${i} * p.lda;`);
+  if (!v.transA) { for (const i of range(tm)) emit(`let ar${i} = aBase + r${i} * p.lda;`); }
   if (v.transB) {
     for (const j of range(groups)) {
       for (const t of range(4)) emit(`let bc${j}_${t} = bBase + c${j}_${t} * p.ldb;`);
@@ -122,7 +122,9 @@ export function gemmSource(v: Variant): string {
         bLoads[kk].push(
           v.vecB
             ? `let b${kk}_${j} = B[(bk${kk} + c${j}_0) >> 2u];`
-            : `let b${kk}_${j} = vec4f(${range(4).map((t) => `B[bk${kk} + c${j}_${t}]`).join(", ")});`,
+            : `let b${kk}_${j} = vec4f(${
+              range(4).map((t) => `B[bk${kk} + c${j}_${t}]`).join(", ")
+            });`,
         );
       }
     }
@@ -134,7 +136,9 @@ export function gemmSource(v: Variant): string {
         emit(
           v.vecB
             ? `let b${j}_${t} = B[(bc${j}_${t} + k) >> 2u];`
-            : `let b${j}_${t} = vec4f(${range(4).map((kk) => `B[bc${j}_${t} + k + ${kk}u]`).join(", ")});`,
+            : `let b${j}_${t} = vec4f(${
+              range(4).map((kk) => `B[bc${j}_${t} + k + ${kk}u]`).join(", ")
+            });`,
         );
       }
     }
@@ -159,7 +163,9 @@ export function gemmSource(v: Variant): string {
   for (const j of range(groups)) {
     emit(
       `let b${j} = vec4f(${
-        range(4).map((t) => `B1(${v.transB ? `bc${j}_${t} + k` : `bBase + k * p.ldb + c${j}_${t}`})`)
+        range(4).map((t) =>
+          `B1(${v.transB ? `bc${j}_${t} + k` : `bBase + k * p.ldb + c${j}_${t}`})`
+        )
           .join(", ")
       });`,
     );
@@ -262,7 +268,10 @@ interface Span {
 function span(g: Gpu, buffer: GPUBuffer, start: number, length: number): Span {
   const alignEl = g.storageAlign / 4;
   const first = Math.floor(start / alignEl) * alignEl;
-  const bytes = Math.min(buffer.size - first * 4, Math.max(16, Math.ceil((start + length - first) / 4) * 16));
+  const bytes = Math.min(
+    buffer.size - first * 4,
+    Math.max(16, Math.ceil((start + length - first) / 4) * 16),
+  );
   return { binding: { buffer, offset: first * 4, size: bytes }, offset: start - first };
 }
 
@@ -275,7 +284,9 @@ export function gemm(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, o: GemmOp
   const sA = o.strideA ?? m * k;
   const sB = o.strideB ?? k * n;
   const sC = o.strideC ?? m * n;
-  const what = `gemm[${batch > 1 ? `${batch}x` : ""}${m}x${n}x${k}${transA ? " At" : ""}${transB ? " Bt" : ""}]`;
+  const what = `gemm[${batch > 1 ? `${batch}x` : ""}${m}x${n}x${k}${transA ? " At" : ""}${
+    transB ? " Bt" : ""
+  }]`;
   for (const d of [m, n, k, batch, sA, sB, sC]) {
     if (!Number.isInteger(d) || d < 0) throw new GpuError(`${what}: sizes must be integers >= 0`);
   }
@@ -345,7 +356,9 @@ export function gemm(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, o: GemmOp
     const bindings: Binding[] = [spA.binding, spB.binding, spC.binding, o.bias ?? spA.binding];
     const mBlocks = Math.ceil(sub.m / (tiles.wy * tiles.tm));
     const nBlocks = Math.ceil(sub.n / (tiles.wx * tiles.tn));
-    const grid = tiles.mFastest ? [mBlocks, nBlocks, count] as const : [nBlocks, mBlocks, count] as const;
+    const grid = tiles.mFastest
+      ? [mBlocks, nBlocks, count] as const
+      : [nBlocks, mBlocks, count] as const;
     g.dispatch(kernel, bindings, p, grid, what);
   };
 
@@ -365,19 +378,29 @@ export function gemm(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, o: GemmOp
     [[sA, m * k], [sB, k * n], [sC, m * n]].forEach(([stride, size]) => {
       if (stride > 0) per = Math.min(per, Math.max(1, Math.floor((limit - size) / stride) + 1));
     });
-    for (let s = 0; s < batch; s += per) launch(whole, s, Math.min(per, batch - s), accumulate, true);
+    for (let s = 0; s < batch; s += per) {
+      launch(whole, s, Math.min(per, batch - s), accumulate, true);
+    }
     return;
   }
   // a matrix is larger than one binding: cut each product into pieces whose rows fit
   const shrink = (x: number, name: string) => {
-    if (x <= 4) throw new GpuError(`${what}: cannot split ${name} to fit the ${g.maxBindingBytes}-byte binding limit`);
+    if (x <= 4) {
+      throw new GpuError(
+        `${what}: cannot split ${name} to fit the ${g.maxBindingBytes}-byte binding limit`,
+      );
+    }
     return Math.max(4, Math.ceil(x / 8) * 4);
   };
   let mc = m;
   let nc = n;
   let kc = k;
-  while ((transA ? kc * m : mc * k) > limit) transA ? (kc = shrink(kc, "K")) : (mc = shrink(mc, "M"));
-  while ((transB ? nc * k : kc * n) > limit) transB ? (nc = shrink(nc, "N")) : (kc = shrink(kc, "K"));
+  while ((transA ? kc * m : mc * k) > limit) {
+    transA ? (kc = shrink(kc, "K")) : (mc = shrink(mc, "M"));
+  }
+  while ((transB ? nc * k : kc * n) > limit) {
+    transB ? (nc = shrink(nc, "N")) : (kc = shrink(kc, "K"));
+  }
   while (mc * n > limit || Math.ceil(mc / blockM) > maxGroups) mc = shrink(mc, "M");
   while (Math.ceil(nc / blockN) > maxGroups) nc = shrink(nc, "N");
   for (let item = 0; item < batch; item++) {

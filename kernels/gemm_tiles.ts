@@ -52,7 +52,9 @@ export function setGemmTiles(g: Gpu, tiles: GemmTiles | null): void {
     return;
   }
   if (tiles.tm % 4 || tiles.tn % 4 || tiles.tm <= 0 || tiles.tn <= 0) {
-    throw new Error(`gemm tiles: tm and tn must be positive multiples of 4, got ${tiles.tm}x${tiles.tn}`);
+    throw new Error(
+      `gemm tiles: tm and tn must be positive multiples of 4, got ${tiles.tm}x${tiles.tn}`,
+    );
   }
   chosen.set(g, tiles);
 }

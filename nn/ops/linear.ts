@@ -8,14 +8,18 @@ import { sumAxis } from "../../kernels/reduce.ts";
 import { record, sizeOf, Tensor } from "../tensor.ts";
 
 function f32(op: string, ...ts: Tensor[]): void {
-  for (const t of ts) if (t.dtype !== "f32") throw new Error(`${op}: expects f32 tensors, got ${t}`);
+  for (const t of ts) {
+    if (t.dtype !== "f32") throw new Error(`${op}: expects f32 tensors, got ${t}`);
+  }
 }
 
 /** a [m, k] · b [k, n] -> [m, n] */
 export function matmul(a: Tensor, b: Tensor): Tensor {
   f32("matmul", a, b);
   if (a.shape.length !== 2 || b.shape.length !== 2 || a.shape[1] !== b.shape[0]) {
-    throw new Error(`matmul: cannot multiply [${a.shape}] by [${b.shape}] (expects [m, k] and [k, n])`);
+    throw new Error(
+      `matmul: cannot multiply [${a.shape}] by [${b.shape}] (expects [m, k] and [k, n])`,
+    );
   }
   const [m, k] = a.shape;
   const n = b.shape[1];
@@ -50,7 +54,9 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   }
   const [outF, inF] = weight.shape;
   if (bias && (bias.shape.length !== 1 || bias.shape[0] !== outF)) {
-    throw new Error(`linear: bias [${bias.shape}] does not match weight [${weight.shape}] (expects [${outF}])`);
+    throw new Error(
+      `linear: bias [${bias.shape}] does not match weight [${weight.shape}] (expects [${outF}])`,
+    );
   }
   const rows = sizeOf(x.shape.slice(0, -1));
   const out = Tensor.empty([...x.shape.slice(0, -1), outF]);

@@ -60,7 +60,11 @@ async function check(o: GemmOptions, withBias = false): Promise<void> {
     // like sqrt(k) * 2^-24 * k; 1e-5 * k covers it with room and stays far below a wrong sum
     const atol = 1e-5 * Math.max(o.k, 1) + 1e-6;
     const label = `gemm ${JSON.stringify(o)}${withBias ? " +bias" : ""}`;
-    assertClose(new Float32Array(bytes), gemmReference(a, b, c0, o, bias), { atol, rtol: 1e-5, what: label });
+    assertClose(new Float32Array(bytes), gemmReference(a, b, c0, o, bias), {
+      atol,
+      rtol: 1e-5,
+      what: label,
+    });
   } finally {
     for (const x of bufs) g.pool.release(x);
     if (biasBuf) g.pool.release(biasBuf);
@@ -71,7 +75,11 @@ const TRANS = [[false, false], [false, true], [true, false], [true, true]] as co
 
 Deno.test("gemm matches the loop on odd shapes in all four transpose combinations", async () => {
   // m x n x k: single elements, primes, one past a tile, vec4-friendly and not
-  const shapes = [[1, 1, 1], [7, 13, 5], [33, 65, 17], [64, 64, 64], [100, 3, 257], [4, 132, 8], [9, 4, 3]];
+  const shapes = [[1, 1, 1], [7, 13, 5], [33, 65, 17], [64, 64, 64], [100, 3, 257], [4, 132, 8], [
+    9,
+    4,
+    3,
+  ]];
   for (const [transA, transB] of TRANS) {
     for (const [m, n, k] of shapes) await check({ m, n, k, transA, transB });
   }
@@ -136,11 +144,17 @@ Deno.test("gemm rejects aliasing and undersized buffers with the op's name", () 
   const x = g.pool.acquire(1024);
   const y = g.pool.acquire(1024);
   try {
-    assert.throws(() => gemm(g, x, y, x, { m: 4, n: 4, k: 4 }), /gemm\[4x4x4\]: the output C must not alias/);
+    assert.throws(
+      () => gemm(g, x, y, x, { m: 4, n: 4, k: 4 }),
+      /gemm\[4x4x4\]: the output C must not alias/,
+    );
     assert.throws(() => gemm(g, x, y, y, { m: 4, n: 4, k: 4 }), GpuError);
     const z = g.pool.acquire(1024);
     try {
-      assert.throws(() => gemm(g, x, y, z, { m: 20, n: 20, k: 20 }), /A holds 1024 bytes, needs 1600/);
+      assert.throws(
+        () => gemm(g, x, y, z, { m: 20, n: 20, k: 20 }),
+        /A holds 1024 bytes, needs 1600/,
+      );
     } finally {
       g.pool.release(z);
     }

@@ -6,7 +6,14 @@ import { assertClose, gpuReady, numericGrad, randomArray, weightedSum } from "..
 await gpuReady;
 
 /** y = x Wᵀ + b in f64: x [rows, inF], w [outF, inF]. */
-function linearReference(x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<number> | null, rows: number, inF: number, outF: number) {
+function linearReference(
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  b: ArrayLike<number> | null,
+  rows: number,
+  inF: number,
+  outF: number,
+) {
   const y = new Float64Array(rows * outF);
   for (let r = 0; r < rows; r++) {
     for (let o = 0; o < outF; o++) {
@@ -18,7 +25,13 @@ function linearReference(x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLik
   return y;
 }
 
-function matmulReference(a: ArrayLike<number>, b: ArrayLike<number>, m: number, k: number, n: number) {
+function matmulReference(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  m: number,
+  k: number,
+  n: number,
+) {
   const c = new Float64Array(m * n);
   for (let i = 0; i < m; i++) {
     for (let j = 0; j < n; j++) {
@@ -41,12 +54,21 @@ Deno.test("linear forward matches x Wᵀ + b, with leading dims and without bias
   const xs = randomArray(2 * 3 * inF, 1);
   const ws = randomArray(outF * inF, 2);
   const bs = randomArray(outF, 3);
-  const y = linear(Tensor.fromArray(xs, [2, 3, inF]), Tensor.fromArray(ws, [outF, inF]), Tensor.fromArray(bs, [outF]));
+  const y = linear(
+    Tensor.fromArray(xs, [2, 3, inF]),
+    Tensor.fromArray(ws, [outF, inF]),
+    Tensor.fromArray(bs, [outF]),
+  );
   assert.deepEqual(y.shape, [2, 3, outF]);
   assertClose(await y.toArray(), linearReference(xs, ws, bs, 6, inF, outF), { what: "linear" });
-  const y1 = linear(Tensor.fromArray(xs.subarray(0, inF), [inF]), Tensor.fromArray(ws, [outF, inF]));
+  const y1 = linear(
+    Tensor.fromArray(xs.subarray(0, inF), [inF]),
+    Tensor.fromArray(ws, [outF, inF]),
+  );
   assert.deepEqual(y1.shape, [outF]);
-  assertClose(await y1.toArray(), linearReference(xs, ws, null, 1, inF, outF), { what: "linear 1-D" });
+  assertClose(await y1.toArray(), linearReference(xs, ws, null, 1, inF, outF), {
+    what: "linear 1-D",
+  });
 });
 
 Deno.test("linear backward matches finite differences for x, W and b", async () => {
@@ -64,9 +86,18 @@ Deno.test("linear backward matches finite differences for x, W and b", async () 
     const loss = (xv: ArrayLike<number>, wv: ArrayLike<number>, bv: ArrayLike<number>) =>
       weightedSum(linearReference(xv, wv, bv, rows, inF, outF), seed);
     const what = `${rows}x${inF}->${outF}`;
-    assertClose(await x.grad!.toArray(), numericGrad((v) => loss(v, ws, bs), xs), { ...GRAD_TOL, what: `dx ${what}` });
-    assertClose(await w.grad!.toArray(), numericGrad((v) => loss(xs, v, bs), ws), { ...GRAD_TOL, what: `dW ${what}` });
-    assertClose(await b.grad!.toArray(), numericGrad((v) => loss(xs, ws, v), bs), { ...GRAD_TOL, what: `db ${what}` });
+    assertClose(await x.grad!.toArray(), numericGrad((v) => loss(v, ws, bs), xs), {
+      ...GRAD_TOL,
+      what: `dx ${what}`,
+    });
+    assertClose(await w.grad!.toArray(), numericGrad((v) => loss(xs, v, bs), ws), {
+      ...GRAD_TOL,
+      what: `dW ${what}`,
+    });
+    assertClose(await b.grad!.toArray(), numericGrad((v) => loss(xs, ws, v), bs), {
+      ...GRAD_TOL,
+      what: `db ${what}`,
+    });
   }
 });
 
@@ -110,9 +141,16 @@ Deno.test("matmul forward and backward match the loop and finite differences", a
   const c = matmul(a, b);
   assertClose(await c.toArray(), matmulReference(as, bs, m, k, n), { what: "matmul" });
   c.backward(Tensor.fromArray(seed, [m, n]));
-  const loss = (av: ArrayLike<number>, bv: ArrayLike<number>) => weightedSum(matmulReference(av, bv, m, k, n), seed);
-  assertClose(await a.grad!.toArray(), numericGrad((v) => loss(v, bs), as), { ...GRAD_TOL, what: "dA" });
-  assertClose(await b.grad!.toArray(), numericGrad((v) => loss(as, v), bs), { ...GRAD_TOL, what: "dB" });
+  const loss = (av: ArrayLike<number>, bv: ArrayLike<number>) =>
+    weightedSum(matmulReference(av, bv, m, k, n), seed);
+  assertClose(await a.grad!.toArray(), numericGrad((v) => loss(v, bs), as), {
+    ...GRAD_TOL,
+    what: "dA",
+  });
+  assertClose(await b.grad!.toArray(), numericGrad((v) => loss(as, v), bs), {
+    ...GRAD_TOL,
+    what: "dB",
+  });
   assert.throws(() => matmul(a, a), /matmul: cannot multiply \[3,5\] by \[3,5\]/);
   assert.throws(() => linear(a, b), /linear: input \[3,5\] does not match weight \[5,6\]/);
 });
