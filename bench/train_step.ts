@@ -11,18 +11,18 @@ import type { BenchRow, Harness } from "./harness.ts";
 /** Forward multiply-adds x2 of ResNet18's convs and fc for one image of side `size`. */
 export function resnet18Flops(size: number, numClasses = 10): number {
   let flops = 0;
-  const conv = (c: number, o: number, k: number, s: number, out: number) => (flops += 2 * c * o * k * k * out * out);
+  const conv = (c: number, o: number, k: number, out: number) => (flops += 2 * c * o * k * k * out * out);
   let side = Math.floor((size + 6 - 7) / 2) + 1; // stem 7x7/2 pad 3
-  conv(3, 64, 7, 2, side);
+  conv(3, 64, 7, side);
   side = Math.floor((side + 2 - 3) / 2) + 1; // max pool 3x3/2 pad 1
   let c = 64;
   for (const [planes, stride] of [[64, 1], [128, 2], [256, 2], [512, 2]]) {
     const out = Math.floor((side + 2 - 3) / stride) + 1;
-    conv(c, planes, 3, stride, out);
-    conv(planes, planes, 3, 1, out);
-    if (stride !== 1 || c !== planes) conv(c, planes, 1, stride, out);
-    conv(planes, planes, 3, 1, out);
-    conv(planes, planes, 3, 1, out);
+    conv(c, planes, 3, out);
+    conv(planes, planes, 3, out);
+    if (stride !== 1 || c !== planes) conv(c, planes, 1, out);
+    conv(planes, planes, 3, out);
+    conv(planes, planes, 3, out);
     c = planes;
     side = out;
   }

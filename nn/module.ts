@@ -102,13 +102,9 @@ export abstract class Module {
 
   /** The sub-module at a dotted path, e.g. `layer2.0.downsample`. */
   getSubmodule(path: string): Module {
-    let m: Module = this;
-    for (const part of path ? path.split(".") : []) {
-      const next = m.namedChildren().find(([n]) => n === part)?.[1];
-      if (!next) throw new Error(`no sub-module '${part}' in path '${path}'`);
-      m = next;
-    }
-    return m;
+    const found = this.namedModules().find(([name]) => name === path)?.[1];
+    if (!found) throw new Error(`no sub-module '${path}'`);
+    return found;
   }
 
   /** Parameters, buffers and extra state (BatchNorm's num_batches_tracked), read back. */

@@ -230,8 +230,8 @@ export class Tensor {
     if (!storage) return this.buffer as never; // throws the use-after-dispose error
     storage.refs++;
     const view = new Tensor(storage, resolved, this.dtype);
-    const source = this;
-    record(view, "reshape", [this], (g) => [g.reshape(source.shape)]);
+    const sourceShape = this.shape;
+    record(view, "reshape", [this], (g) => [g.reshape(sourceShape)]);
     return view;
   }
 
