@@ -16,6 +16,7 @@ export const FAMILIES = [
   { name: "norm_pool", file: "./norm_pool.ts", fn: "benchNormPool" },
   { name: "loss", file: "./loss.ts", fn: "benchLoss" },
   { name: "optim", file: "./optim.ts", fn: "benchOptim" },
+  { name: "train", file: "./train_step.ts", fn: "benchTrainStep" },
 ] as const;
 
 export interface Ceilings {
