@@ -79,8 +79,8 @@ export function parseArgs(spec: CommandSpec, argv: readonly string[]): Parsed {
     }
     let flag = byName.get(name);
     let negated = false;
-    if (!flag && name.startsWith("no-") && byName.get(name.slice(3))?.type === "bool") {
-      flag = byName.get(name.slice(3));
+    if (!flag && name.startsWith("no-") && byName.has(name.slice(3))) {
+      flag = byName.get(name.slice(3))!;
       negated = true;
     }
     if (!flag) {
