@@ -9,6 +9,7 @@
 // A real GPU wants more invocations per workgroup and fewer registers each.
 
 import type { Gpu } from "./device.ts";
+import { isSoftwareAdapter } from "./gemm_tiles.ts";
 
 export interface ConvTiles {
   /** The forward / input-gradient gather: invocations per workgroup, channels each (x4). */
@@ -37,16 +38,11 @@ export const GPU_CONV_TILES: ConvTiles = {
 
 const chosen = new WeakMap<Gpu, ConvTiles>();
 
-function isSoftware(g: Gpu): boolean {
-  const d = g.describe();
-  return d.fallback || /llvmpipe|lavapipe|swiftshader|software/i.test(d.description);
-}
-
 /** The tiles conv2d launches use on `g`. */
 export function convTiles(g: Gpu): ConvTiles {
   let t = chosen.get(g);
   if (!t) {
-    t = isSoftware(g) ? SOFTWARE_CONV_TILES : GPU_CONV_TILES;
+    t = isSoftwareAdapter(g) ? SOFTWARE_CONV_TILES : GPU_CONV_TILES;
     chosen.set(g, t);
   }
   return t;

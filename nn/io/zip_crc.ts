@@ -2,22 +2,9 @@
 // a flipped byte inside a stored tensor would load silently as a wrong weight;
 // this reads the CRCs from the central directory to check each entry we use.
 
-const TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
+import { crc32 } from "../../data/crc32.ts";
 
-/** CRC-32 (the zip/PNG polynomial) of some bytes. */
-export function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) c = TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
+export { crc32 };
 
 /**
  * Entry name -> CRC-32 from the zip's central directory. Returns an empty map
