@@ -10,7 +10,7 @@ Deno.test("progress on a terminal: redrawn in place with bar, metrics, speed and
   bar.finish();
   const text = sink.text();
   assert.ok(text.startsWith("\repoch 1/2  [######------------------]  1/4"), JSON.stringify(text));
-  assert.match(text, /loss 0\.5000  acc 25\.0%  16\.0 img\/s  ETA 0:06\x1b\[K/);
+  assert.ok(text.includes("loss 0.5000  acc 25.0%  16.0 img/s  ETA 0:06\x1b[K"), JSON.stringify(text));
   assert.ok(text.endsWith("\r\x1b[K"), "finish() clears the line");
   assert.ok(!text.includes("\n"));
 });
@@ -33,7 +33,7 @@ Deno.test("progress off a terminal: a plain line at most every lineInterval seco
   const lines = sink.text().split("\n").filter(Boolean);
   assert.equal(lines.length, 4, sink.text()); // at 10, 20, 30, 40 s; none for the last batch
   assert.ok(lines.every((l) => !l.includes("\r") && !l.includes("[#")));
-  assert.match(lines[0], /^epoch 1\/1  20\/100  loss 1\.0000  ETA 0:40$/);
+  assert.equal(lines[0], "epoch 1/1  20/100  loss 1.0000  ETA 0:40");
 });
 
 Deno.test("formatDuration", () => {
