@@ -2,7 +2,7 @@
 // Fashion-MNIST test split shipped in assets/. Stage 1 trains ResNet18 (1 input channel,
 // 28x28) on five classes, the source task, and caches it under .cache/ (a second run
 // reuses it). Stage 2 learns the five other classes from 50 labelled images each, twice:
-// from the stage-1 weights (head first, backbone unfrozen after 3 epochs) and from scratch
+// from the stage-1 weights (head first, backbone unfrozen after 2 epochs) and from scratch
 // with the same settings, and prints both test accuracies side by side.
 
 import type { ProgressSink } from "../cli/progress.ts";
@@ -37,10 +37,10 @@ export interface ExperimentSizes {
 
 export const DEFAULT_SIZES: ExperimentSizes = {
   pretrainPerClass: 300,
-  pretrainEpochs: 3,
+  pretrainEpochs: 2,
   targetPerClass: 50,
   targetEpochs: 8,
-  freezeEpochs: 3,
+  freezeEpochs: 2,
   testPerClass: 100,
   stages: 4,
   imageSize: 28,
@@ -77,6 +77,7 @@ function stageConfigs(s: ExperimentSizes, data: string, seed: number, out: strin
     strategy: "scratch",
     freezeEpochs: 0,
     unfreezeLr: 0,
+    headLrMult: 1,
     name: "pretrain",
   };
   const target: TrainConfig = {
@@ -95,6 +96,7 @@ function stageConfigs(s: ExperimentSizes, data: string, seed: number, out: strin
     strategy: "scratch",
     freezeEpochs: 0,
     unfreezeLr: 0,
+    headLrMult: 1,
     name: "scratch",
   };
   return { pretrain, target, scratch };
@@ -190,7 +192,8 @@ export async function runDefaultExperiment(o: ExperimentOptions): Promise<number
 
   // Stage 2: the same target data, with and without the pretrained backbone
   const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "").replace("T", "-");
-  const parent = `${o.out}/default-${stamp}`;
+  let parent = `${o.out}/default-${stamp}`;
+  for (let i = 2; await exists(parent); i++) parent = `${o.out}/default-${stamp}-${i}`;
   const results: [string, FitResult][] = [];
   for (
     const [label, config] of [

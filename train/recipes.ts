@@ -61,12 +61,13 @@ export const RECIPES: Record<string, Recipe> = {
    */
   fashion: {
     description: "small grayscale images (Fashion-MNIST sized): 28x28, RandomCrop pad 2 + flip, " +
-      "Fashion-MNIST normalisation, Adam lr 1e-3, backbone frozen 3 epochs then unfrozen at " +
-      "lr 3e-4, 8 epochs, batch 32",
+      "Fashion-MNIST normalisation, Adam lr 1e-3 with a 10x head, backbone frozen 2 epochs " +
+      "then unfrozen at lr 3e-4, 8 epochs, batch 32",
     config: {
       strategy: "freeze-unfreeze",
-      freezeEpochs: 3,
+      freezeEpochs: 2,
       unfreezeLr: 3e-4,
+      headLrMult: 10,
       imageSize: 28,
       augment: "crop-flip",
       normalize: "fashion-mnist",

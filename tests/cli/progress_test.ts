@@ -10,7 +10,10 @@ Deno.test("progress on a terminal: redrawn in place with bar, metrics, speed and
   bar.finish();
   const text = sink.text();
   assert.ok(text.startsWith("\repoch 1/2  [######------------------]  1/4"), JSON.stringify(text));
-  assert.ok(text.includes("loss 0.5000  acc 25.0%  16.0 img/s  ETA 0:06\x1b[K"), JSON.stringify(text));
+  assert.ok(
+    text.includes("loss 0.5000  acc 25.0%  16.0 img/s  ETA 0:06\x1b[K"),
+    JSON.stringify(text),
+  );
   assert.ok(text.endsWith("\r\x1b[K"), "finish() clears the line");
   assert.ok(!text.includes("\n"));
 });

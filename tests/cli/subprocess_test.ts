@@ -1,0 +1,89 @@
+// One real process: `deno run -A cli.ts train` on tiny data, stopped with SIGINT (Ctrl-C)
+// while it trains. It must finish the batch, write a checkpoint, say how to resume and exit
+// with 130; the run then resumes in-process.
+
+import assert from "node:assert/strict";
+import { memoryIO } from "../../cli/io.ts";
+import { runCli } from "../../cli/main.ts";
+import { loadCheckpoint } from "../../nn/io/checkpoint.ts";
+import { initGpu } from "../../kernels/device.ts";
+import { writeImageFolder } from "../train/tiny_data.ts";
+
+const root = decodeURIComponent(new URL("../../", import.meta.url).pathname);
+
+async function rowsIn(path: string): Promise<number> {
+  try {
+    return (await Deno.readTextFile(path)).trim().split("\n").length - 1;
+  } catch {
+    return 0;
+  }
+}
+
+Deno.test("cli.ts train as a process: Ctrl-C writes a checkpoint and exits 130; --resume continues", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "cli_subprocess_test_" });
+  const data = await writeImageFolder(`${tmp}/data`, {
+    classes: ["x", "y"],
+    perClass: 8,
+    size: 16,
+  });
+  const out = `${tmp}/runs`;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      `${root}cli.ts`,
+      "train",
+      "--data",
+      data,
+      "--image-size",
+      "16",
+      "--keep-stages",
+      "1",
+      "--batch-size",
+      "4",
+      "--epochs",
+      "500",
+      "--log-every",
+      "1",
+      "--out",
+      out,
+      "--name",
+      "sig",
+    ],
+    cwd: root,
+    env: { XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const output = child.output();
+  const deadline = Date.now() + 60_000;
+  while ((await rowsIn(`${out}/sig/metrics_iter.csv`)) < 2) {
+    assert.ok(Date.now() < deadline, "the training process did not start training within 60 s");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill("SIGINT");
+  const { code, stdout, stderr } = await output;
+  const text = new TextDecoder().decode(stdout), err = new TextDecoder().decode(stderr);
+  assert.equal(code, 130, text + err);
+  assert.match(err, /stopping after this batch and writing a checkpoint/);
+  assert.match(
+    text,
+    /stopped: checkpoint written to .*sig\/last\.safetensors; continue with: deno run -A cli\.ts train --resume/,
+  );
+  const meta = (await loadCheckpoint(`${out}/sig/last.safetensors`)).meta as {
+    epoch: number;
+    iteration: number;
+  };
+  assert.ok(meta.iteration >= 2);
+
+  await initGpu();
+  const io = memoryIO();
+  const target = String(meta.epoch + 1);
+  assert.equal(
+    await runCli(["train", "--resume", `${out}/sig`, "--epochs", target], io),
+    0,
+    io.text(),
+  );
+  assert.match(io.text(), new RegExp(`epoch ${target}/${target} `));
+  assert.equal(await rowsIn(`${out}/sig/metrics_epoch.csv`), meta.epoch + 1);
+});

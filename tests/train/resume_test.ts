@@ -1,0 +1,106 @@
+// Resume: a run stopped in the middle of an epoch (as Ctrl-C does) and resumed from its
+// checkpoint ends exactly where the same run without a stop ends: same metric rows, same
+// weights.
+
+import assert from "node:assert/strict";
+import { initGpu } from "../../kernels/device.ts";
+import { parseArgs } from "../../cli/args.ts";
+import { TRAIN_SPEC } from "../../cli/commands/train.ts";
+import { memoryIO } from "../../cli/io.ts";
+import { runCli } from "../../cli/main.ts";
+import { applyTrainFlags } from "../../cli/train_flags.ts";
+import { loadCheckpoint } from "../../nn/io/checkpoint.ts";
+import { readStateDictFile } from "../../nn/io/weights_file.ts";
+import { recipeConfig } from "../../train/recipes.ts";
+import { RunDir } from "../../train/run_dir.ts";
+import { prepareTraining } from "../../train/setup.ts";
+import { fit } from "../../train/trainer.ts";
+import { writeImageFolder } from "./tiny_data.ts";
+
+await initGpu();
+const tmp = await Deno.makeTempDir({ prefix: "resume_test_" });
+const data = await writeImageFolder(`${tmp}/data`, {
+  classes: ["a", "b", "c"],
+  perClass: 8,
+  split: true,
+});
+const out = `${tmp}/runs`;
+const ARGS = [
+  "--data",
+  data,
+  "--image-size",
+  "16",
+  "--keep-stages",
+  "1",
+  "--batch-size",
+  "8",
+  "--log-every",
+  "1",
+  "--epochs",
+  "2",
+  "--optimizer",
+  "adam",
+  "--scheduler",
+  "plateau",
+  "--augment",
+  "crop-flip",
+  "--out",
+  out,
+];
+
+function withoutTimes(csv: string): string[] {
+  const [head, ...rows] = csv.trim().split("\n");
+  const drop = new Set(["seconds", "imagesPerSecond"].map((c) => head.split(",").indexOf(c)));
+  return rows.map((r) => r.split(",").filter((_, i) => !drop.has(i)).join(","));
+}
+
+Deno.test("a run stopped mid-epoch and resumed matches the uninterrupted run exactly", async () => {
+  const io = memoryIO();
+  assert.equal(await runCli(["train", ...ARGS, "--name", "full"], io), 0, io.text());
+
+  // the same run, stopped after its second batch (the flag the SIGINT handler sets)
+  const config = recipeConfig(undefined);
+  applyTrainFlags(config, parseArgs(TRAIN_SPEC, [...ARGS, "--name", "cut"]));
+  const prepared = await prepareTraining(config);
+  const stop = { requested: false };
+  let updates = 0;
+  const sink = {
+    isTerminal: true,
+    write: (s: string) =>
+      void (!s.startsWith("\r\x1b[K") && ++updates === 2 && (stop.requested = true)),
+  };
+  const run = await RunDir.create(`${out}/cut`, config);
+  const r = await fit(prepared, run, { sink, stop });
+  prepared.dispose();
+  assert.equal(r.interrupted, true);
+  const meta = (await loadCheckpoint(`${out}/cut/last.safetensors`)).meta as Record<
+    string,
+    unknown
+  >;
+  assert.deepEqual([meta.epoch, meta.batch, meta.iteration, meta.interrupted], [0, 2, 2, true]);
+
+  const io2 = memoryIO();
+  assert.equal(await runCli(["train", "--resume", `${out}/cut`], io2), 0, io2.text());
+  assert.match(io2.text(), /resuming .*cut at epoch 1, batch 3 \(iteration 2\)/);
+
+  for (const file of ["metrics_epoch.csv", "metrics_iter.csv"]) {
+    assert.deepEqual(
+      withoutTimes(Deno.readTextFileSync(`${out}/cut/${file}`)),
+      withoutTimes(Deno.readTextFileSync(`${out}/full/${file}`)),
+      file,
+    );
+  }
+  const a = await readStateDictFile(`${out}/full/last.safetensors`);
+  const b = await readStateDictFile(`${out}/cut/last.safetensors`);
+  for (const [k, t] of a) assert.deepEqual(b.get(k)!.data, t.data, k);
+
+  // --epochs extends a finished run
+  const io3 = memoryIO();
+  assert.equal(
+    await runCli(["train", "--resume", `${out}/full`, "--epochs", "3"], io3),
+    0,
+    io3.text(),
+  );
+  assert.match(io3.text(), /epoch 3\/3 /);
+  assert.equal(withoutTimes(Deno.readTextFileSync(`${out}/full/metrics_epoch.csv`)).length, 3);
+});
