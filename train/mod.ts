@@ -1,0 +1,36 @@
+// The training workflow as a library: what `cli.ts train/eval/predict` do, callable from code.
+
+export {
+  ConfigError,
+  DEFAULT_CONFIG,
+  flagOf,
+  type Strategy,
+  type TrainConfig,
+  validateConfig,
+} from "./config.ts";
+export { type Recipe, recipeConfig, RECIPES } from "./recipes.ts";
+export { countPerClass, type DataKind, detectKind, type OpenedData, openData } from "./data.ts";
+export { evalTransform, normalization, trainTransform } from "./transforms.ts";
+export {
+  buildModel,
+  loadBackbone,
+  type ModelSpec,
+  readWeights,
+  setBackboneFrozen,
+} from "./model.ts";
+export { makeOptimizer, makeScheduler, setLr } from "./optim.ts";
+export { type Prepared, prepareTraining } from "./setup.ts";
+export { fit, type FitIO, type FitResult, type StopFlag } from "./trainer.ts";
+export { type EpochRow, type IterationRow, RunDir } from "./run_dir.ts";
+export { loadTrainState, saveTrainState, type TrainMeta, type TrainState } from "./checkpoint.ts";
+export { evaluate, type EvalResult, formatConfusion, perClassAccuracy } from "./evaluate.ts";
+export {
+  evaluateCheckpoint,
+  loadTrained,
+  type Prediction,
+  predictFiles,
+  type Trained,
+} from "./inference.ts";
+export { readModelState } from "./state.ts";
+export { lineChart, niceTicks, type Series } from "./plot.ts";
+export { DEFAULT_SIZES, runDefaultExperiment } from "./default_experiment.ts";
