@@ -9,7 +9,7 @@ export {
   validateConfig,
 } from "./config.ts";
 export { type Recipe, recipeConfig, RECIPES } from "./recipes.ts";
-export { countPerClass, type DataKind, detectKind, type OpenedData, openData } from "./data.ts";
+export { countPerClass, type DataKind, detectKind, openData, type OpenedData } from "./data.ts";
 export { evalTransform, normalization, trainTransform } from "./transforms.ts";
 export {
   buildModel,
@@ -23,12 +23,12 @@ export { type Prepared, prepareTraining } from "./setup.ts";
 export { fit, type FitIO, type FitResult, type StopFlag } from "./trainer.ts";
 export { type EpochRow, type IterationRow, RunDir } from "./run_dir.ts";
 export { loadTrainState, saveTrainState, type TrainMeta, type TrainState } from "./checkpoint.ts";
-export { evaluate, type EvalResult, formatConfusion, perClassAccuracy } from "./evaluate.ts";
+export { type EvalResult, evaluate, formatConfusion, perClassAccuracy } from "./evaluate.ts";
 export {
   evaluateCheckpoint,
   loadTrained,
-  type Prediction,
   predictFiles,
+  type Prediction,
   type Trained,
 } from "./inference.ts";
 export { readModelState } from "./state.ts";
