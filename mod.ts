@@ -48,3 +48,6 @@ export { readStateDictFile } from "./nn/io/weights_file.ts";
 
 // data
 export * from "./data/mod.ts";
+
+// training: the fit loop, transfer strategies, recipes, run directories (what the CLI runs)
+export * from "./train/mod.ts";

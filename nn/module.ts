@@ -4,6 +4,7 @@
 // a plain assignment: `model.fc = new Linear(512, 2)`.
 
 import { type HostTensor, hostTensor, type StateDict, toFloat32 } from "./io/host_tensor.ts";
+import { gpu } from "../kernels/device.ts";
 import { Tensor } from "./tensor.ts";
 
 /** What loadStateDict did, by parameter name. */
@@ -107,15 +108,23 @@ export abstract class Module {
     return found;
   }
 
-  /** Parameters, buffers and extra state (BatchNorm's num_batches_tracked), read back. */
+  /**
+   * Parameters, buffers and extra state (BatchNorm's num_batches_tracked), read back in one
+   * GPU round trip.
+   */
   async stateDict(): Promise<StateDict> {
-    const out: StateDict = new Map();
+    const entries: [string, Tensor | HostTensor][] = [];
     for (const [prefix, m] of this.namedModules()) {
       const dotted = prefix ? `${prefix}.` : "";
-      for (const [name, t] of m.#ownTensors()) {
-        out.set(dotted + name, hostTensor("f32", [...t.shape], await t.toArray()));
-      }
-      for (const [name, h] of m.extraState()) out.set(dotted + name, h);
+      for (const [name, t] of m.#ownTensors()) entries.push([dotted + name, t]);
+      for (const [name, h] of m.extraState()) entries.push([dotted + name, h]);
+    }
+    const tensors = entries.map(([, v]) => v).filter((v): v is Tensor => v instanceof Tensor);
+    const bytes = await gpu().read(tensors.map((t) => ({ buffer: t.buffer, size: t.size * 4 })));
+    const out: StateDict = new Map();
+    let next = 0; // the readbacks come in the order of `tensors`
+    for (const [name, v] of entries) {
+      out.set(name, v instanceof Tensor ? hostTensor("f32", [...v.shape], new Float32Array(bytes[next++])) : v);
     }
     return out;
   }
