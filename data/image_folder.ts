@@ -61,8 +61,12 @@ function walkDirectory(root: string): string[] {
         isDir = s.isDirectory;
         isFile = s.isFile;
       }
-      if (isDir) visit(child);
-      else if (isFile) out.push(child);
+      // folders are listed too ("name/", as zips list them), so an empty class folder is
+      // seen and refused rather than silently missing from the classes
+      if (isDir) {
+        out.push(`${child}/`);
+        visit(child);
+      } else if (isFile) out.push(child);
     }
   };
   visit("");
@@ -134,9 +138,7 @@ export class ImageFolder implements Dataset {
         );
       }
       this.zip = ZipArchive.open(root);
-      all = this.zip.entries.filter((e) => !e.isDirectory && !e.name.split("/").some(ignored)).map((
-        e,
-      ) => e.name);
+      all = this.zip.entries.filter((e) => !e.name.split("/").some(ignored)).map((e) => e.name);
     }
 
     // Descend through wrapper folders (e.g. hotdog/ in hotdog.zip): a single folder with

@@ -128,37 +128,9 @@ function openRaw(
       if (!(e instanceof DatasetError && /no train\/test folders/.test(e.message))) throw e;
       train = new ImageFolder(path, { channels });
     }
-    for (const ds of [train, test]) if (ds) checkNoEmptyFolders(ds);
     return { kind, train, test, testName, channels };
   } catch (e) {
     asDataError(e);
-  }
-}
-
-/**
- * ImageFolder finds classes from the files it sees, so a class folder with nothing in it
- * would silently vanish; torchvision refuses it, and so do we.
- */
-function checkNoEmptyFolders(ds: ImageFolder): void {
-  if (ds.source !== "dir") return;
-  const first = ds.files[0];
-  if (!first) return;
-  // the folder holding the class folders: the first file's path minus "<class>/<name>"
-  const parts = first.split("/");
-  const base = [ds.root, ...parts.slice(0, parts.indexOf(ds.classes[0]))].join("/");
-  const empty = listDir(base).filter((n) =>
-    !n.startsWith(".") && stat(`${base}/${n}`)?.isDirectory && !ds.classes.includes(n)
-  );
-  if (empty.length) {
-    throw new ConfigError(
-      "data",
-      `--data: class folder${empty.length > 1 ? "s" : ""} ${
-        empty.map((n) => `"${base}/${n}"`).join(", ")
-      } ` +
-        `hold${empty.length > 1 ? "" : "s"} no images; add .jpg/.jpeg/.png images or remove ${
-          empty.length > 1 ? "them" : "it"
-        }`,
-    );
   }
 }
 

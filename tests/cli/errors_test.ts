@@ -103,7 +103,7 @@ Deno.test("CLI errors: missing or unusable data", async () => {
   await failsTrain(/only one class folder \("only"\).*at least two/, "--data", one);
   const empty = await writeImageFolder(`${tmp}/empty`, { classes: ["a", "b"], perClass: 2 });
   await Deno.mkdir(`${empty}/c`);
-  await failsTrain(/--data: class folder ".*\/empty\/c" holds no images/, "--data", empty);
+  await failsTrain(/class folder ".*\/empty\/c" holds no readable/, "--data", empty);
   await Deno.writeTextFile(`${empty}/c/readme.txt`, "no images here");
   await failsTrain(/class folder ".*\/c" holds no readable/, "--data", empty);
   await failsTrain(/--classes: no class "zebra"/, "--data", data, "--classes", "a,zebra");

@@ -209,3 +209,18 @@ Deno.test("randomSplit, subsetByClasses and subsetPerClass", () => {
   assert.equal(few.length, 10); // the mini training set has one image per class
   assert.throws(() => subsetPerClass(ds, 2, 0), DatasetError);
 });
+
+Deno.test("ImageFolder refuses an empty class folder (a directory with nothing in it)", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    for (const cls of ["a", "b"]) {
+      await Deno.mkdir(`${root}/${cls}`);
+      await Deno.copyFile(new URL("../fixtures/data/png/rgb8.png", import.meta.url), `${root}/${cls}/x.png`);
+    }
+    await Deno.mkdir(`${root}/c`);
+    assert.throws(() => new ImageFolder(root), /class folder ".*\/c" holds no readable/);
+    assert.deepEqual(new ImageFolder(root, { allowEmptyClasses: true }).classes, ["a", "b", "c"]);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
