@@ -235,7 +235,7 @@ export class Gpu {
   /** Waits for all submitted work and throws the first validation or memory error. */
   async sync(): Promise<void> {
     this.flush();
-    await this.#untilDone(this.device.queue.onSubmittedWorkDone());
+    await this.#untilDone(this.device.queue.onSubmittedWorkDone(), "waiting for the GPU");
     await this.#throwErrors();
   }
 
@@ -256,7 +256,7 @@ export class Gpu {
     this.flush();
     this.counters.readbacks++;
     try {
-      await this.#untilDone(staging.mapAsync(GPUMapMode.READ));
+      await this.#untilDone(staging.mapAsync(GPUMapMode.READ), "reading back from the GPU");
       await this.#throwErrors();
       const bytes = new Uint8Array(staging.getMappedRange()).slice();
       staging.unmap();
@@ -334,14 +334,29 @@ export class Gpu {
     }
   }
 
-  /** Rejects instead of hanging when the device is lost while waiting. */
-  #untilDone<T>(p: Promise<T>): Promise<T> {
-    return Promise.race([
-      p,
-      this.device.lost.then((info) => {
-        throw lostError(info, "waiting for the GPU");
-      }),
-    ]);
+  /**
+   * Waits for `p`, rejecting instead of hanging when the device is lost meanwhile, and turning
+   * a failed wait into a GpuError that says what failed (device loss, when that is the cause).
+   */
+  async #untilDone<T>(p: Promise<T>, what: string): Promise<T> {
+    try {
+      return await Promise.race([
+        p,
+        this.device.lost.then((info) => {
+          throw lostError(info, what);
+        }),
+      ]);
+    } catch (e) {
+      if (e instanceof GpuError) throw e;
+      // the device's loss report may arrive just after the failure it caused
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const info = await Promise.race([
+        this.device.lost,
+        new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), 100))),
+      ]);
+      clearTimeout(timer);
+      throw info ? lostError(info, what) : new GpuError(`${what} failed: ${(e as Error).message}`);
+    }
   }
 
   #checkAlive(what: string): void {

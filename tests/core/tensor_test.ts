@@ -175,3 +175,11 @@ Deno.test("errors name the op and say what to do", async () => {
   const k = g.kernel("noop", "@compute @workgroup_size(1) fn main() {}");
   assert.throws(() => g.dispatch(k, [], null, [1e6]), /noop: 1000000 workgroups/);
 });
+
+Deno.test("a lost device is reported, not waited on forever", async () => {
+  const g2 = await Gpu.create(); // a device of its own, so the shared one is untouched
+  const buffer = g2.upload(new Float32Array([1, 2, 3]));
+  g2.device.destroy();
+  await assert.rejects(g2.read([{ buffer, size: 12 }]), (e: Error) => e instanceof GpuError && /device lost/.test(e.message));
+  assert.throws(() => g2.upload(new Float32Array(1)), /device lost/);
+});
