@@ -2,15 +2,19 @@
 // input gradient, both as one "tap gather" implicit GEMM, and the weight repacking they
 // need. The weight and bias gradients are in conv2d_weight_grad.ts.
 //
-// Both directions compute, for every output channel `co` and output position,
-//   dst[n, co, y, x] = sum over taps (a, b) and channels ci of
-//                      wt[kh(a), kw(b), ci, co] * src[n, ci, iy(y) + step*a, ix(x) + step*b]
+// Both directions compute, for every output channel q and output position,
+//   dst[n, q, y, x] = sum over taps (a, b) and channels r of
+//                     wt[kh(a), kw(b), r, q] * src[n, r, iy(y) + step*a, ix(x) + step*b]
 // with src read as 0 outside the image:
 // - forward: src = x, dst = y, wt = W repacked to [O/bm][KH][KW][C][bm], iy = oy*stride - pad.
 // - input gradient: src = dy, dst = dx, wt = W repacked to [C/bm][KH][KW][O][bm]. An input pixel
 //   only receives taps kh with (ih + pad - kh) divisible by the stride, so the pixels are
 //   split into stride*stride "phases" with the same valid taps; each phase is a launch in
 //   which oh = t + q - j for the phase's pixel t and tap j (no wasted multiplies by 0).
+//   A 1x1 kernel's OIHW weight already is [O][C]: its input gradient reads it as it is.
+// Launches are further split into border regions (conv2d_regions.ts) where that saves more
+// multiplies by the zero padding than the extra launches cost, and only the kernel taps
+// some region uses are repacked (a 3x3 kernel on a 1x1 input uses only its centre).
 //
 // Tiling (see conv2d_tiles.ts): an invocation keeps a `bm` channels x 4 positions block of
 // accumulators. The weights of a block are the same for the whole workgroup (uniform vec4
@@ -18,6 +22,7 @@
 
 import { type Gpu, grid1d, type Kernel } from "./device.ts";
 import { convTiles } from "./conv2d_tiles.ts";
+import { type Axis, kernelWindow, planRegions, type RegionPlan } from "./conv2d_regions.ts";
 import { fill } from "./elementwise.ts";
 
 /** The geometry of one conv2d: input [n, c, h, w], weight [o, c, kh, kw]. */
@@ -60,15 +65,18 @@ export function describeConv(s: Conv2dGeometry): string {
 
 const REPACK_WG = 64;
 
-// out[b, tap, r, qi] = w[q * strideQ + r * strideR + tap] for q = b * BM + qi (0 where
-// q >= q count): each channel block's weights are one contiguous run for the gather. One
-// invocation per (b, r); neighbouring invocations read neighbouring rows and write
-// neighbouring BM-runs, so both sides stream through the cache.
+// out[b, t, r, qi] = w[q * strideQ + r * strideR + tap(t)] for q = b * BM + qi (0 where
+// q >= q count), t = 0..winH*winW-1 over the window of taps used: each channel block's
+// weights are one contiguous run for the gather. One invocation per (b, r); neighbouring
+// invocations read neighbouring rows and write neighbouring BM-runs.
 function repackSource(bm: number): string {
   return /* wgsl */ `
 @group(0) @binding(0) var<storage, read> w: array<f32>;
 @group(0) @binding(1) var<storage, read_write> out: array<vec4f>;
-struct Params { taps: u32, rows: u32, q: u32, blocks: u32, strideQ: u32, strideR: u32 }
+struct Params {
+  rows: u32, q: u32, blocks: u32, strideQ: u32, strideR: u32, kw: u32, kh0: u32, kw0: u32,
+  winH: u32, winW: u32,
+}
 @group(0) @binding(2) var<uniform> p: Params;
 fn ld(q: u32, rt: u32) -> f32 {
   return select(0.0, w[min(q, p.q - 1u) * p.strideQ + rt], q < p.q);
@@ -79,9 +87,11 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   if (i >= p.blocks * p.rows) { return; }
   let r = i % p.rows;
   let b = i / p.rows;
-  for (var tap = 0u; tap < p.taps; tap++) {
-    let at = ((b * p.taps + tap) * p.rows + r) * ${bm / 4}u;
-    let rt = r * p.strideR + tap;
+  let taps = p.winH * p.winW;
+  for (var t = 0u; t < taps; t++) {
+    let at = ((b * taps + t) * p.rows + r) * ${bm / 4}u;
+    let kh = p.kh0 + t / p.winW;
+    let rt = r * p.strideR + kh * p.kw + p.kw0 + t % p.winW;
     for (var q4 = 0u; q4 < ${bm / 4}u; q4++) {
       let q = b * ${bm}u + q4 * 4u;
       out[at + q4] = vec4f(ld(q, rt), ld(q + 1u, rt), ld(q + 2u, rt), ld(q + 3u, rt));
@@ -90,27 +100,53 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
 }`;
 }
 
+/** Kernel rows [kh0, kh0 + winH) and columns [kw0, kw0 + winW) of the taps a launch uses. */
+interface TapWindow {
+  kh0: number;
+  winH: number;
+  kw0: number;
+  winW: number;
+}
+
 /**
- * Repacks an OIHW weight into [cols / bm][KH*KW][rows][bm] (cols padded with zeros) for
- * the tap gather: `forInput = false` gives rows = C, cols = O (forward); true gives
- * rows = O, cols = C. Returns a pool buffer the caller releases.
+ * Repacks the window's taps of an OIHW weight into [cols / bm][winH*winW][rows][bm] (cols
+ * padded with zeros) for the tap gather: `forInput = false` gives rows = C, cols = O
+ * (forward); true gives rows = O, cols = C. Returns a pool buffer the caller releases.
  */
-function repackWeight(g: Gpu, w: GPUBuffer, s: Conv2dGeometry, forInput: boolean, bm: number) {
+function repackWeight(
+  g: Gpu,
+  w: GPUBuffer,
+  s: Conv2dGeometry,
+  forInput: boolean,
+  bm: number,
+  win: TapWindow,
+) {
   const taps = s.kh * s.kw;
   const [rows, cols] = forInput ? [s.o, s.c] : [s.c, s.o];
   const blocks = Math.ceil(cols / bm);
-  const count = taps * rows * blocks * bm;
+  const count = Math.max(1, win.winH * win.winW * rows * blocks * bm);
   if (count * 4 > g.maxBindingBytes || s.o * s.c * taps * 4 > g.maxBindingBytes) {
     throw new Error(
-      `conv2d ${describeConv(s)}: the weight needs ${count * 4} bytes, over this adapter's ` +
-        `${g.maxBindingBytes}-byte storage binding limit`,
+      `conv2d ${describeConv(s)}: the weight needs ${count * 4} bytes, over this ` +
+        `adapter's ${g.maxBindingBytes}-byte storage binding limit`,
     );
   }
   const out = g.pool.acquire(count * 4, "conv2d packed weight");
   // w[o][c][tap]: column q and row r map to (o, c) or (c, o)
   const strideQ = forInput ? taps : s.c * taps;
   const strideR = forInput ? s.c * taps : taps;
-  const params = new Uint32Array([taps, rows, cols, blocks, strideQ, strideR]);
+  const params = new Uint32Array([
+    rows,
+    cols,
+    blocks,
+    strideQ,
+    strideR,
+    s.kw,
+    win.kh0,
+    win.kw0,
+    win.winH,
+    win.winW,
+  ]);
   g.dispatch(
     g.kernel("conv2d repack weight", repackSource(bm)),
     [w, out],
@@ -132,7 +168,7 @@ const PARAM_NAMES = [
   "co",
   "ho",
   "wo",
-  "taps", // dst [batch, co, ho, wo]; taps = KH * KW
+  "blocks", // dst [batch, co, ho, wo]; position blocks
   "th",
   "tw",
   "inMulY",
@@ -140,11 +176,11 @@ const PARAM_NAMES = [
   "inOffY",
   "inOffX",
   "step",
-  "kwFull", // src offsets (i32), tap direction (i32), KW
+  "winW", // src offsets (i32), tap direction (i32), kernel columns in the weight's window
   "ntH",
   "ntW",
   "khBase",
-  "kwBase", // taps per dimension; first kernel row/col
+  "kwBase", // taps per dimension; first kernel row/col (in the window)
   "kMulY",
   "kMulX",
   "outMulY",
@@ -152,16 +188,45 @@ const PARAM_NAMES = [
   "outOffY",
   "outOffX",
   "hasBias",
-  "blocks", // dst offsets; bias flag; position blocks
+  "qLast", // dst offsets; bias flag; the last channel block's first channel
+  "wQ",
+  "wT",
+  "wR", // vec4 weight index = (q0 / 4) * wQ + tap * wT + r * wR
 ] as const;
 const SIGNED = new Set(["inOffY", "inOffX", "step"]);
 type GatherParams = Record<(typeof PARAM_NAMES)[number], number>;
 
-function gatherSource(wg: number, bm: number): string {
+/**
+ * `byChannel`: the weight holds, per (tap, reduced channel), a vec4 run over the block's
+ * channels (the packed layout, or a 1x1 input gradient's OIHW weight). Otherwise each
+ * channel's weights are vec4 runs along the reduced channels (a 1x1 forward's OIHW weight):
+ * the loop takes 4 reduced channels per step, ci is a multiple of 4, and wQ is per channel.
+ */
+function gatherSource(wg: number, bm: number, byChannel: boolean): string {
   const fields = PARAM_NAMES.map((f) => `${f}: ${SIGNED.has(f) ? "i32" : "u32"}`).join(", ");
   const m4 = bm / 4;
   const lines = (f: (i: number) => string, n: number) =>
     Array.from({ length: n }, (_, i) => f(i)).join("\n");
+  const channelBlockLoop = `      for (var c = 0u; c < p.ci; c++) {
+        let v = vec4f(src[at.x], src[at.y], src[at.z], src[at.w]) * mask;
+${lines((j) => `        let w${j} = wt[wIdx + ${j}u];`, m4)}
+${lines((i) => `        acc${i} += w${i >> 2}.${"xyzw"[i & 3]} * v;`, bm)}
+        at += vec4i(hw);
+        wIdx += p.wR;
+      }`;
+  const reduceVec4Loop = `      for (var c = 0u; c < p.ci; c += 4u) {
+${
+    lines((j) =>
+      `        let v${j} = vec4f(src[at.x], src[at.y], src[at.z], src[at.w]) * mask;
+        at += vec4i(hw);`, 4)
+  }
+${
+    lines((i) =>
+      `        let w${i} = wt[wIdx${i ? ` + ${i}u * p.wQ` : ""}];
+        acc${i} += w${i}.x * v0 + w${i}.y * v1 + w${i}.z * v2 + w${i}.w * v3;`, bm)
+  }
+        wIdx += 1u;
+      }`;
   return /* wgsl */ `
 @group(0) @binding(0) var<storage, read> src: array<f32>;
 @group(0) @binding(1) var<storage, read> wt: array<vec4f>;
@@ -176,7 +241,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   // x: channel blocks (neighbouring workgroups reuse the same gathered input from cache)
   let block = wid.y + wid.z * nwg.y;
   if (block >= p.blocks) { return; }
-  let o0 = wid.x * ${bm}u;
+  let q0 = min(wid.x * ${bm}u, p.qLast);
   let plane = p.th * p.tw;
   let total = p.batch * plane;
   let first = (block * ${wg}u + lid.x) * 4u;
@@ -208,18 +273,12 @@ ${lines((i) => `  var acc${i} = vec4f(0.0);`, bm)}
       let kw = p.kwBase + b * p.kMulX;
       let mask = select(vec4f(0.0), vec4f(1.0), ok);
       var at = select(srcBase, srcBase + iy * wiv + ix, ok);
-      var wIdx = ((wid.x * p.taps + kh * p.kwFull + kw) * p.ci) * ${m4}u;
-      for (var c = 0u; c < p.ci; c++) {
-        let v = vec4f(src[at.x], src[at.y], src[at.z], src[at.w]) * mask;
-${lines((j) => `        let w${j} = wt[wIdx + ${j}u];`, m4)}
-${lines((i) => `        acc${i} += w${i >> 2}.${"xyzw"[i & 3]} * v;`, bm)}
-        at += vec4i(hw);
-        wIdx += ${m4}u;
-      }
+      var wIdx = ${byChannel ? "(q0 / 4u)" : "q0"} * p.wQ + (kh * p.winW + kw) * p.wT;
+${byChannel ? channelBlockLoop : reduceVec4Loop}
     }
   }
   let plane_out = p.ho * p.wo;
-${lines((i) => `  store(acc${i}, o0 + ${i}u, dstOff, first, total, plane_out);`, bm)}
+${lines((i) => `  store(acc${i}, q0 + ${i}u, dstOff, first, total, plane_out);`, bm)}
 }
 
 fn store(v: vec4f, o: u32, off: vec4u, first: u32, total: u32, plane: u32) {
@@ -232,40 +291,123 @@ fn store(v: vec4f, o: u32, off: vec4u, first: u32, total: u32, plane: u32) {
 }`;
 }
 
-/** The gather kernel for `co` output channels (a smaller block when there are few). */
-function gatherKernel(g: Gpu, co: number): { kernel: Kernel; wg: number; bm: number } {
-  const t = convTiles(g).gather;
-  const bm = Math.min(t.bm, Math.ceil(co / 4) * 4);
-  return { kernel: g.kernel("conv2d gather", gatherSource(t.wg, bm)), wg: t.wg, bm };
+interface GatherKernel {
+  kernel: Kernel;
+  wg: number;
+  bm: number;
 }
 
-/** Records one gather launch for `batch` images of src/dst given as binding ranges. */
+/** The gather kernel for `co` output channels (a smaller block when there are few). */
+function gatherKernel(g: Gpu, co: number, byChannel = true): GatherKernel {
+  const t = convTiles(g).gather;
+  const bm = Math.min(t.bm, Math.ceil(co / 4) * 4);
+  const kernel = g.kernel("conv2d gather", gatherSource(t.wg, bm, byChannel));
+  return { kernel, wg: t.wg, bm };
+}
+
+/** How the gather indexes its weight binding (see the vec4 index in PARAM_NAMES). */
+interface WeightLayout {
+  /** The weight binding: a packed copy, or the OIHW weight itself. */
+  wt: GPUBuffer;
+  wQ: number;
+  wT: number;
+  wR: number;
+  qLast: number;
+  /** The first kernel row and column of the weight's tap window, and its width. */
+  kh0: number;
+  kw0: number;
+  winW: number;
+}
+
+/** The layout of the packed copy that repackWeight makes. */
+function packedLayout(wt: GPUBuffer, rows: number, bm: number, win: TapWindow): WeightLayout {
+  const m4 = bm / 4;
+  return {
+    wt,
+    wQ: win.winH * win.winW * rows,
+    wT: rows * m4,
+    wR: m4,
+    qLast: 0xffffffff,
+    kh0: win.kh0,
+    kw0: win.kw0,
+    winW: win.winW,
+  };
+}
+
+/** The taps that the planned regions use. */
+function tapWindow(plan: RegionPlan): TapWindow {
+  const [kh0, kh1] = kernelWindow(plan.rows);
+  const [kw0, kw1] = kernelWindow(plan.cols);
+  return { kh0, winH: kh1 - kh0, kw0, winW: kw1 - kw0 };
+}
+
+/** Records the gather launches of one chunk: every row region x column region of `plan`. */
 function launchGather(
   g: Gpu,
-  k: { kernel: Kernel; wg: number; bm: number },
-  bindings: { src: GPUBufferBinding; wt: GPUBuffer; bias: GPUBuffer; dst: GPUBufferBinding },
-  prm: Omit<GatherParams, "blocks">,
+  k: GatherKernel,
+  bindings: { src: GPUBufferBinding; bias: GPUBuffer | null; dst: GPUBufferBinding },
+  dims: { batch: number; ci: number; co: number; ho: number; wo: number },
+  lay: WeightLayout,
+  plan: RegionPlan,
   what: string,
 ): void {
-  const total = prm.batch * prm.th * prm.tw;
-  if (total === 0) return;
-  const blocks = Math.ceil(total / (k.wg * 4));
-  const values: GatherParams = { ...prm, blocks };
-  const params = new Int32Array(PARAM_NAMES.map((f) => values[f]));
-  const y = Math.min(blocks, g.maxWorkgroupsPerDim);
-  const z = Math.ceil(blocks / y);
   const asRange = (b: GPUBufferBinding) => ({
     buffer: b.buffer,
     offset: b.offset ?? 0,
     size: b.size!,
   });
-  g.dispatch(
-    k.kernel,
-    [asRange(bindings.src), bindings.wt, bindings.bias, asRange(bindings.dst)],
-    params,
-    [Math.ceil(prm.co / k.bm), y, z],
-    what,
-  );
+  const bound = [asRange(bindings.src), lay.wt, bindings.bias ?? lay.wt, asRange(bindings.dst)];
+  const row0 = plan.rows[0];
+  for (const ry of plan.rows) {
+    for (const rx of plan.cols) {
+      const total = dims.batch * ry.count * rx.count;
+      if (total === 0) continue;
+      const blocks = Math.ceil(total / (k.wg * 4));
+      const values: GatherParams = {
+        batch: dims.batch,
+        ci: dims.ci,
+        hi: row0.srcSize,
+        wi: plan.cols[0].srcSize,
+        co: dims.co,
+        ho: dims.ho,
+        wo: dims.wo,
+        blocks,
+        th: ry.count,
+        tw: rx.count,
+        inMulY: ry.inMul,
+        inMulX: rx.inMul,
+        inOffY: ry.inOff,
+        inOffX: rx.inOff,
+        step: ry.step,
+        winW: lay.winW,
+        ntH: ry.taps,
+        ntW: rx.taps,
+        // a region without taps reads no weight (its kernel base may lie outside the window)
+        khBase: ry.taps ? ry.kBase - lay.kh0 : 0,
+        kwBase: rx.taps ? rx.kBase - lay.kw0 : 0,
+        kMulY: ry.kMul,
+        kMulX: rx.kMul,
+        outMulY: ry.outMul,
+        outMulX: rx.outMul,
+        outOffY: ry.outOff,
+        outOffX: rx.outOff,
+        hasBias: bindings.bias ? 1 : 0,
+        qLast: lay.qLast,
+        wQ: lay.wQ,
+        wT: lay.wT,
+        wR: lay.wR,
+      };
+      const y = Math.min(blocks, g.maxWorkgroupsPerDim);
+      const z = Math.ceil(blocks / y);
+      g.dispatch(
+        k.kernel,
+        bound,
+        new Uint32Array(PARAM_NAMES.map((f) => values[f] >>> 0)),
+        [Math.ceil(dims.co / k.bm), y, z],
+        what,
+      );
+    }
+  }
 }
 
 /**
@@ -282,47 +424,50 @@ export function conv2dForward(
 ): void {
   const { oh, ow } = conv2dOutputSize(s);
   const what = `conv2d forward ${describeConv(s)}`;
-  const k = gatherKernel(g, s.o);
-  const wt = repackWeight(g, w, s, false, k.bm);
+  let k = gatherKernel(g, s.o);
+  const axis = (count: number, size: number, stride: number, pad: number, taps: number): Axis => ({
+    count,
+    srcSize: size,
+    inMul: stride,
+    inOff: -pad,
+    step: 1,
+    taps,
+    kBase: 0,
+    kMul: 1,
+    outMul: 1,
+    outOff: 0,
+  });
+  const plan = planRegions(
+    axis(oh, s.h, s.strideH, s.padH, s.kh),
+    axis(ow, s.w, s.strideW, s.padW, s.kw),
+    s.n * s.c * s.o,
+    convTiles(g).launchMacs,
+  );
+  const win = tapWindow(plan);
+  // A 1x1 kernel's OIHW weight [O][C] is read as it is, 4 input channels per step.
+  const direct = s.kh * s.kw === 1 && s.c % 4 === 0 && s.o >= k.bm;
+  if (direct) k = gatherKernel(g, s.o, false);
+  const lay = direct
+    ? { wt: w, wQ: s.c / 4, wT: 0, wR: 1, qLast: s.o - k.bm, kh0: 0, kw0: 0, winW: 1 }
+    : packedLayout(repackWeight(g, w, s, false, k.bm, win), s.c, k.bm, win);
   const inItem = s.c * s.h * s.w * 4;
   const outItem = s.o * oh * ow * 4;
   for (const ch of g.chunks(what, s.n, [inItem, outItem])) {
-    launchGather(g, k, {
-      src: { buffer: x, offset: ch.start * inItem, size: ch.count * inItem },
-      wt,
-      bias: bias ?? wt,
-      dst: { buffer: y, offset: ch.start * outItem, size: ch.count * outItem },
-    }, {
-      batch: ch.count,
-      ci: s.c,
-      hi: s.h,
-      wi: s.w,
-      co: s.o,
-      ho: oh,
-      wo: ow,
-      th: oh,
-      tw: ow,
-      inMulY: s.strideH,
-      inMulX: s.strideW,
-      inOffY: -s.padH,
-      inOffX: -s.padW,
-      step: 1,
-      kwFull: s.kw,
-      taps: s.kh * s.kw,
-      ntH: s.kh,
-      ntW: s.kw,
-      khBase: 0,
-      kwBase: 0,
-      kMulY: 1,
-      kMulX: 1,
-      outMulY: 1,
-      outMulX: 1,
-      outOffY: 0,
-      outOffX: 0,
-      hasBias: bias ? 1 : 0,
-    }, what);
+    launchGather(
+      g,
+      k,
+      {
+        src: { buffer: x, offset: ch.start * inItem, size: ch.count * inItem },
+        bias,
+        dst: { buffer: y, offset: ch.start * outItem, size: ch.count * outItem },
+      },
+      { batch: ch.count, ci: s.c, co: s.o, ho: oh, wo: ow },
+      lay,
+      plan,
+      what,
+    );
   }
-  g.pool.release(wt);
+  if (!direct) g.pool.release(lay.wt);
 }
 
 /** One stride phase along one dimension of the input gradient (see the file comment). */
@@ -353,6 +498,22 @@ function phases(size: number, stride: number, pad: number, kernel: number): Phas
   return out;
 }
 
+/** The gather axis of one input-gradient phase: dy coordinate t + offset - a. */
+function phaseAxis(ph: Phase, dySize: number, stride: number): Axis {
+  return {
+    count: ph.count,
+    srcSize: dySize,
+    inMul: 1,
+    inOff: ph.offset,
+    step: -1,
+    taps: ph.taps,
+    kBase: ph.kBase,
+    kMul: stride,
+    outMul: stride,
+    outOff: ph.first,
+  };
+}
+
 /**
  * dx = the gradient of conv2d's input: dy [n, o, oh, ow], w [o, c, kh, kw] -> dx [n, c, h, w].
  * Every element of dx is written.
@@ -367,55 +528,49 @@ export function conv2dBackwardInput(
   const { oh, ow } = conv2dOutputSize(s);
   const what = `conv2d backward-input ${describeConv(s)}`;
   const k = gatherKernel(g, s.c);
-  const wt = repackWeight(g, w, s, true, k.bm);
-  const inItem = s.o * oh * ow * 4;
-  const outItem = s.c * s.h * s.w * 4;
   const rowPhases = phases(s.h, s.strideH, s.padH, s.kh);
   const colPhases = phases(s.w, s.strideW, s.padW, s.kw);
   // Pixels that no tap reaches (a 1x1 kernel with stride 2: 3 of 4) get 0; one contiguous
   // fill writes them faster than the gather's scattered stores would.
   const unreached = rowPhases.some((p) => p.taps === 0) || colPhases.some((p) => p.taps === 0);
-  if (unreached) fill(g, dx, s.n * s.c * s.h * s.w, 0);
-  for (const ch of g.chunks(what, s.n, [inItem, outItem])) {
-    for (const py of rowPhases) {
-      for (const px of colPhases) {
-        if (unreached && (py.taps === 0 || px.taps === 0)) continue;
-        launchGather(g, k, {
-          src: { buffer: dy, offset: ch.start * inItem, size: ch.count * inItem },
-          wt,
-          bias: wt,
-          dst: { buffer: dx, offset: ch.start * outItem, size: ch.count * outItem },
-        }, {
-          batch: ch.count,
-          ci: s.o,
-          hi: oh,
-          wi: ow,
-          co: s.c,
-          ho: s.h,
-          wo: s.w,
-          th: py.count,
-          tw: px.count,
-          inMulY: 1,
-          inMulX: 1,
-          inOffY: py.offset,
-          inOffX: px.offset,
-          step: -1,
-          kwFull: s.kw,
-          taps: s.kh * s.kw,
-          ntH: py.taps,
-          ntW: px.taps,
-          khBase: py.kBase,
-          kwBase: px.kBase,
-          kMulY: s.strideH,
-          kMulX: s.strideW,
-          outMulY: s.strideH,
-          outMulX: s.strideW,
-          outOffY: py.first,
-          outOffX: px.first,
-          hasBias: 0,
-        }, what);
-      }
+  const launchMacs = convTiles(g).launchMacs;
+  const plans: RegionPlan[] = [];
+  for (const py of rowPhases) {
+    for (const px of colPhases) {
+      if (unreached && (py.taps === 0 || px.taps === 0)) continue;
+      const rows = phaseAxis(py, oh, s.strideH);
+      const cols = phaseAxis(px, ow, s.strideW);
+      plans.push(planRegions(rows, cols, s.n * s.o * s.c, launchMacs));
     }
   }
-  g.pool.release(wt);
+  const win = tapWindow({
+    rows: plans.flatMap((p) => p.rows),
+    cols: plans.flatMap((p) => p.cols),
+  });
+  // [O][C] with C a multiple of 4 is already the [C/bm][O][bm] layout with a row stride of C
+  const direct = s.kh * s.kw === 1 && s.c % 4 === 0 && s.c >= k.bm;
+  const lay = direct
+    ? { wt: w, wQ: 1, wT: 0, wR: s.c / 4, qLast: s.c - k.bm, kh0: 0, kw0: 0, winW: 1 }
+    : packedLayout(repackWeight(g, w, s, true, k.bm, win), s.o, k.bm, win);
+  if (unreached) fill(g, dx, s.n * s.c * s.h * s.w, 0);
+  const inItem = s.o * oh * ow * 4;
+  const outItem = s.c * s.h * s.w * 4;
+  for (const ch of g.chunks(what, s.n, [inItem, outItem])) {
+    for (const plan of plans) {
+      launchGather(
+        g,
+        k,
+        {
+          src: { buffer: dy, offset: ch.start * inItem, size: ch.count * inItem },
+          bias: null,
+          dst: { buffer: dx, offset: ch.start * outItem, size: ch.count * outItem },
+        },
+        { batch: ch.count, ci: s.o, co: s.c, ho: s.h, wo: s.w },
+        lay,
+        plan,
+        what,
+      );
+    }
+  }
+  if (!direct) g.pool.release(lay.wt);
 }

@@ -14,6 +14,11 @@ import { isSoftwareAdapter } from "./gemm_tiles.ts";
 export interface ConvTiles {
   /** The forward / input-gradient gather: invocations per workgroup, channels each (x4). */
   readonly gather: { readonly wg: number; readonly bm: number };
+  /**
+   * The fixed cost of one more gather launch, in multiply-adds: a launch is split into border
+   * regions (fewer multiplies by the zero padding) only when that saves more than this.
+   */
+  readonly launchMacs: number;
   /** The weight gradient: invocations per workgroup, output channels each (x4 columns). */
   readonly weight: { readonly wg: number; readonly bm: number };
   /** The weight gradient splits its long reduction until about this many workgroups run. */
@@ -24,6 +29,8 @@ export interface ConvTiles {
 
 export const SOFTWARE_CONV_TILES: ConvTiles = {
   gather: { wg: 8, bm: 32 },
+  // ~30 us per dispatch at ~6 G multiply-adds/s
+  launchMacs: 200_000,
   weight: { wg: 8, bm: 32 },
   minGroups: 64,
   minSpan: 512,
@@ -31,6 +38,7 @@ export const SOFTWARE_CONV_TILES: ConvTiles = {
 
 export const GPU_CONV_TILES: ConvTiles = {
   gather: { wg: 64, bm: 8 },
+  launchMacs: 2_000_000,
   weight: { wg: 64, bm: 8 },
   minGroups: 512,
   minSpan: 256,

@@ -74,6 +74,17 @@ const CASES: [string, Conv2dGeometry][] = [
   ["ResNet18 3x3 64->128 stride 2", geometry(1, 64, 8, 8, 128, 3, 2, 1)],
   ["ResNet18 1x1 64->128 stride 2", geometry(2, 64, 8, 8, 128, 1, 2, 0)],
   ["ResNet18 stem 3->64 7x7 stride 2", geometry(1, 3, 32, 32, 64, 7, 2, 3)],
+  // small planes: taps that read only padding are dropped or split into border regions
+  ["3x3 pad 1 on a 1x1 input (only the centre tap)", geometry(2, 8, 1, 1, 12, 3, 1, 1)],
+  ["3x3 pad 1 on a 2x2 input", geometry(2, 6, 2, 2, 10, 3, 1, 1)],
+  ["3x3 pad 1 stride 2 on a 2x2 input, 36 channels", geometry(3, 8, 2, 2, 36, 3, 2, 1)],
+  ["3x3 pad 1 on a 4x3 input", geometry(2, 5, 4, 3, 7, 3, 1, 1)],
+  ["1x1 pad 1 (border outputs see only padding)", geometry(2, 4, 3, 5, 8, 1, 1, 1)],
+  ["padding wider than the kernel", geometry(1, 3, 4, 5, 5, [3, 2], 2, [3, 2])],
+  // 1x1 kernels read the OIHW weight directly; 36 channels: a shifted last channel block
+  ["1x1 stride 2, 36 input channels", geometry(2, 36, 5, 3, 7, 1, 2, 0)],
+  ["1x1 stride 2, 36 output channels", geometry(2, 8, 5, 3, 36, 1, 2, 0)],
+  ["1x1 stride 1, 64 input channels, batch 1", geometry(1, 64, 3, 3, 5, 1, 1, 0)],
 ];
 
 for (const [name, s] of CASES) {
@@ -83,9 +94,11 @@ for (const [name, s] of CASES) {
 Deno.test("conv2d kernels with other tiles and a split weight-gradient reduction", async () => {
   const g = gpu();
   const before = convTiles(g);
-  // small odd workgroups, and a reduction split into many short ranges (split-K pass)
+  // small odd workgroups and channel blocks, every launch split into border regions, and a
+  // reduction split into many short ranges (split-K pass)
   setConvTiles(g, {
     gather: { wg: 3, bm: 8 },
+    launchMacs: 0,
     weight: { wg: 5, bm: 4 },
     minGroups: 10_000,
     minSpan: 7,
@@ -93,6 +106,10 @@ Deno.test("conv2d kernels with other tiles and a split weight-gradient reduction
   try {
     await checkAll(geometry(3, 5, 9, 8, 13, 3, 2, 1), 21);
     await checkAll(geometry(2, 6, 7, 7, 9, 1, 1, 0), 22);
+    await checkAll(geometry(2, 7, 4, 4, 6, 3, 1, 1), 23);
+    await checkAll(geometry(2, 12, 3, 2, 8, 3, 1, 2), 24); // regions without any tap
+    await checkAll(geometry(2, 12, 3, 3, 5, 1, 2, 0), 25); // direct 1x1, shifted last block
+    await checkAll(geometry(2, 8, 3, 3, 13, 1, 1, 1), 26); // the same forward, with padding
   } finally {
     setConvTiles(g, before);
   }
@@ -107,9 +124,12 @@ Deno.test("conv2d kernels give the same numbers when tensors are split into batc
   try {
     await checkAll(geometry(5, 4, 16, 16, 8, 3, 1, 1), 31);
     await checkAll(geometry(5, 4, 16, 16, 8, 1, 2, 0), 33); // pixels no tap reaches, filled with 0
+    await checkAll(geometry(5, 32, 8, 8, 4, 1, 1, 0), 35); // direct 1x1 input gradient
     // chunks and a split reduction in each chunk (partials summed across chunks)
     setConvTiles(g, { ...tiles, minGroups: 10_000, minSpan: 50 });
     await checkAll(geometry(5, 4, 16, 16, 8, 3, 1, 1), 32);
+    setConvTiles(g, { ...tiles, launchMacs: 0 }); // border regions in every chunk
+    await checkAll(geometry(5, 4, 16, 16, 8, 3, 1, 1), 34);
   } finally {
     g.maxBindingBytes = limit;
     setConvTiles(g, tiles);
