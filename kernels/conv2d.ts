@@ -11,7 +11,9 @@
 //   only receives taps kh with (ih + pad - kh) divisible by the stride, so the pixels are
 //   split into stride*stride "phases" with the same valid taps; each phase is a launch in
 //   which oh = t + q - j for the phase's pixel t and tap j (no wasted multiplies by 0).
-//   A 1x1 kernel's OIHW weight already is [O][C]: its input gradient reads it as it is.
+// A 1x1 kernel's OIHW weight [O][C] is read as it is, with no repack: the input gradient
+// takes vec4 runs over input channels from its rows, the forward takes 4 input channels
+// of each output channel per step.
 // Launches are further split into border regions (conv2d_regions.ts) where that saves more
 // multiplies by the zero padding than the extra launches cost, and only the kernel taps
 // some region uses are repacked (a 3x3 kernel on a 1x1 input uses only its centre).
