@@ -32,6 +32,15 @@ export async function infoCommand(argv: readonly string[], io: CliIO): Promise<n
   io.out(`adapter:      ${d.description}`);
   io.out(`vendor:       ${d.vendor || "unknown"}  architecture: ${d.architecture || "unknown"}`);
   io.out(`software:     ${d.fallback ? "yes (fallback adapter: a CPU implementation)" : "no"}`);
+  // WebGPU does not say which native API serves the adapter; report what was asked for
+  const backend = Deno.env.get("DENO_WEBGPU_BACKEND");
+  io.out(
+    `backend:      ${
+      backend
+        ? `${backend} (DENO_WEBGPU_BACKEND)`
+        : "Deno's default (Vulkan, Metal or DX12; GL when none is available); set DENO_WEBGPU_BACKEND to choose"
+    }`,
+  );
   io.out(`deno:         ${Deno.version.deno} (v8 ${Deno.version.v8})`);
   io.out(`features:     ${[...g.features].sort().join(", ") || "none"}`);
   io.out("limits:");
