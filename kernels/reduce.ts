@@ -4,7 +4,8 @@
 // WGSL has no float atomics, so long reductions run as partial sums in a first pass and
 // a second pass over the partials.
 
-import { type Gpu, grid1d, WGSL_FLAT_INDEX } from "./device.ts";
+import { type Gpu, GpuError, grid1d, type Kernel, WGSL_FLAT_INDEX } from "./device.ts";
+import { fill } from "./elementwise.ts";
 
 const WG = 64;
 // Each invocation sums at most this many elements of the reduced axis per pass.
@@ -13,7 +14,10 @@ const SPAN = 256;
 const SUM_AXIS = /* wgsl */ `
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
-struct Params { outer: u32, reduce: u32, inner: u32, parts: u32, span: u32, scale: f32 }
+struct Params {
+  outer: u32, reduce: u32, inner: u32, parts: u32, span: u32, scale: f32,
+  xBase: u32, outBase: u32, // element offsets into the bindings (for pieces of a long row)
+}
 @group(0) @binding(2) var<uniform> p: Params;
 ${WGSL_FLAT_INDEX}
 // One invocation per (o, part, i): sums x[o, part*span .. +span, i] into out[o, part, i].
@@ -27,12 +31,12 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let r0 = part * p.span;
   let r1 = min(r0 + p.span, p.reduce);
   var acc = 0.0;
-  var at = (o * p.reduce + r0) * p.inner + i;
+  var at = p.xBase + (o * p.reduce + r0) * p.inner + i;
   for (var r = r0; r < r1; r++) {
     acc += x[at];
     at += p.inner;
   }
-  out[t] = acc * p.scale;
+  out[p.outBase + t] = acc * p.scale;
 }`;
 
 const BROADCAST_AXIS = /* wgsl */ `
@@ -64,6 +68,10 @@ export function sumAxis(
   scale = 1,
 ): void {
   const kernel = g.kernel("sum", SUM_AXIS);
+  if (reduce * inner * 4 > g.maxBindingBytes) {
+    sumLongRows(g, kernel, x, out, outer, reduce, inner, scale);
+    return;
+  }
   let src = x;
   let length = reduce;
   const temps: GPUBuffer[] = [];
@@ -80,9 +88,62 @@ export function sumAxis(
   for (const t of temps) g.pool.release(t);
 }
 
+/**
+ * sumAxis when one row of the reduced axis is larger than a binding: the row is cut into
+ * pieces of as many rows as fit, each bound at an offset rounded down to the alignment;
+ * piece k writes its part sums into slot k of zero-filled partials, which are then reduced.
+ */
+function sumLongRows(
+  g: Gpu,
+  kernel: Kernel,
+  x: GPUBuffer,
+  out: GPUBuffer,
+  outer: number,
+  reduce: number,
+  inner: number,
+  scale: number,
+): void {
+  const what = `sum[${outer}x${reduce}x${inner}]`;
+  const rows = Math.floor((g.maxBindingBytes - g.storageAlign) / (inner * 4));
+  if (rows < 1) {
+    throw new GpuError(`${what}: one row of ${inner} values exceeds a storage binding`);
+  }
+  const pieces = Math.ceil(reduce / rows);
+  const slot = Math.ceil(rows / SPAN); // part sums per piece
+  const partialSize = outer * pieces * slot * inner;
+  const partial = g.pool.acquire(partialSize * 4, "sum partials");
+  fill(g, partial, partialSize, 0); // the last piece of a row may fill only part of its slot
+  const params = new ArrayBuffer(32);
+  const u = new Uint32Array(params);
+  new Float32Array(params)[5] = 1;
+  for (let o = 0; o < outer; o++) {
+    for (let k = 0; k < pieces; k++) {
+      const count = Math.min(rows, reduce - k * rows);
+      const start = (o * reduce + k * rows) * inner * 4;
+      const offset = start - (start % g.storageAlign);
+      const parts = Math.ceil(count / SPAN);
+      u.set([1, count, inner, parts, SPAN]); // one row of `count`, scale 1 (set above)
+      u[6] = (start - offset) / 4; // xBase: where the piece starts within its binding
+      u[7] = (o * pieces + k) * slot * inner; // outBase: the piece's slot
+      g.dispatch(
+        kernel,
+        [
+          { buffer: x, offset, size: start - offset + count * inner * 4 },
+          { buffer: partial, offset: 0, size: partialSize * 4 },
+        ],
+        u,
+        grid1d(parts * inner, WG),
+        what,
+      );
+    }
+  }
+  sumAxis(g, partial, out, outer, pieces * slot, inner, scale);
+  g.pool.release(partial);
+}
+
 function launch(
   g: Gpu,
-  kernel: ReturnType<Gpu["kernel"]>,
+  kernel: Kernel,
   x: GPUBuffer,
   out: GPUBuffer,
   outer: number,
@@ -95,7 +156,7 @@ function launch(
   const params = new ArrayBuffer(32);
   const u = new Uint32Array(params);
   new Float32Array(params)[5] = scale;
-  u.set([0, reduce, inner, parts, Math.max(span, 1)]);
+  u.set([0, reduce, inner, parts, Math.max(span, 1)]); // xBase and outBase stay 0
   const what = `sum[${outer}x${reduce}x${inner}]`;
   // chunks along `outer` keep each binding within the adapter's limit
   for (const c of g.chunks(what, outer, [reduce * inner * 4, parts * inner * 4])) {

@@ -118,6 +118,20 @@ Deno.test("launches split into chunks when a tensor exceeds one storage binding"
     const m = Tensor.fromArray(a, [100, 100]);
     const rowSums = Array.from({ length: 100 }, (_, r) => a.subarray(r * 100, r * 100 + 100).reduce((s, v) => s + v, 0));
     assertClose(await sum(m, 1).toArray(), rowSums, { atol: 1e-4, what: "chunked sum" });
+    // one reduced row larger than a binding: all 10,000 values, and 3 long rows
+    let total = 0;
+    for (const v of a) total += v;
+    assertClose([await sum(x).item()], [total], { atol: 1e-3, what: "sum of a row over the limit" });
+    const long = Tensor.fromArray(a.subarray(0, 9000), [3, 3000]);
+    const longSums = [0, 1, 2].map((r) => a.subarray(r * 3000, r * 3000 + 3000).reduce((s, v) => s + v, 0));
+    assertClose(await sum(long, 1).toArray(), longSums, { atol: 1e-3, what: "3 rows over the limit" });
+    const cols = Tensor.fromArray(a.subarray(0, 7 * 1400), [1400, 7]); // strided columns
+    const colMeans = Array.from({ length: 7 }, (_, c) => {
+      let t = 0;
+      for (let r = 0; r < 1400; r++) t += a[r * 7 + c];
+      return t / 1400;
+    });
+    assertClose(await mean(cols, 0).toArray(), colMeans, { atol: 1e-5, what: "column means over the limit" });
   } finally {
     g.maxBindingBytes = limit;
   }
