@@ -42,7 +42,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
 const BROADCAST_AXIS = /* wgsl */ `
 @group(0) @binding(0) var<storage, read> g: array<f32>;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
-struct Params { outer: u32, reduce: u32, inner: u32, scale: f32 }
+struct Params { outer: u32, reduce: u32, inner: u32, scale: f32, gBase: u32, outBase: u32 }
 @group(0) @binding(2) var<uniform> p: Params;
 ${WGSL_FLAT_INDEX}
 @compute @workgroup_size(${WG * 4})
@@ -51,7 +51,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   if (t >= p.outer * p.reduce * p.inner) { return; }
   let i = t % p.inner;
   let o = t / (p.inner * p.reduce);
-  out[t] = g[o * p.inner + i] * p.scale;
+  out[p.outBase + t] = g[p.gBase + o * p.inner + i] * p.scale;
 }`;
 
 /**
@@ -185,11 +185,40 @@ export function broadcastAxis(
   scale = 1,
 ): void {
   const kernel = g.kernel("broadcast", BROADCAST_AXIS);
-  const params = new ArrayBuffer(16);
+  const params = new ArrayBuffer(32);
   const u = new Uint32Array(params);
   new Float32Array(params)[3] = scale;
-  u.set([0, reduce, inner]);
   const what = `broadcast[${outer}x${reduce}x${inner}]`;
+  if (reduce * inner * 4 > g.maxBindingBytes) {
+    // one row of the output is larger than a binding: write it in pieces, each bound at an
+    // offset rounded down to the alignment (as sumLongRows reads them)
+    const rows = Math.floor((g.maxBindingBytes - g.storageAlign) / (inner * 4));
+    if (rows < 1) throw new GpuError(`${what}: one row of ${inner} values exceeds a storage binding`);
+    for (let o = 0; o < outer; o++) {
+      const gStart = o * inner * 4;
+      const gOffset = gStart - (gStart % g.storageAlign);
+      for (let r0 = 0; r0 < reduce; r0 += rows) {
+        const count = Math.min(rows, reduce - r0);
+        const start = (o * reduce + r0) * inner * 4;
+        const offset = start - (start % g.storageAlign);
+        u.set([1, count, inner]);
+        u[4] = (gStart - gOffset) / 4;
+        u[5] = (start - offset) / 4;
+        g.dispatch(
+          kernel,
+          [
+            { buffer: grad, offset: gOffset, size: gStart - gOffset + inner * 4 },
+            { buffer: out, offset, size: start - offset + count * inner * 4 },
+          ],
+          u,
+          grid1d(count * inner, WG * 4),
+          what,
+        );
+      }
+    }
+    return;
+  }
+  u.set([0, reduce, inner]); // gBase and outBase stay 0
   for (const c of g.chunks(what, outer, [inner * 4, reduce * inner * 4])) {
     u[0] = c.count;
     g.dispatch(

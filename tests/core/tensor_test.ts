@@ -132,6 +132,11 @@ Deno.test("launches split into chunks when a tensor exceeds one storage binding"
       return t / 1400;
     });
     assertClose(await mean(cols, 0).toArray(), colMeans, { atol: 1e-5, what: "column means over the limit" });
+    // and back: the gradient of a mean over rows larger than a binding
+    const w = Tensor.fromArray(a.subarray(0, 7 * 1400), [1400, 7], { requiresGrad: true });
+    sum(mean(w, 0)).backward();
+    assertClose(await w.grad!.toArray(), new Float32Array(7 * 1400).fill(1 / 1400), { atol: 1e-9, what: "mean backward over the limit" });
+    w.grad!.dispose();
   } finally {
     g.maxBindingBytes = limit;
   }
