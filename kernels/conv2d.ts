@@ -204,7 +204,7 @@ type GatherParams = Record<(typeof PARAM_NAMES)[number], number>;
  * channel's weights are vec4 runs along the reduced channels (a 1x1 forward's OIHW weight):
  * the loop takes 4 reduced channels per step, ci is a multiple of 4, and wQ is per channel.
  */
-function gatherSource(wg: number, bm: number, byChannel: boolean): string {
+function gatherSource(wg: number, bm: number, byChannel: boolean, store: StoreMode): string {
   const fields = PARAM_NAMES.map((f) => `${f}: ${SIGNED.has(f) ? "i32" : "u32"}`).join(", ");
   const m4 = bm / 4;
   const lines = (f: (i: number) => string, n: number) =>
@@ -233,7 +233,7 @@ ${
 @group(0) @binding(0) var<storage, read> src: array<f32>;
 @group(0) @binding(1) var<storage, read> wt: array<vec4f>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dst: ${STORE_TYPE[store]};
 struct Params { ${fields} }
 @group(0) @binding(4) var<uniform> p: Params;
 
@@ -287,24 +287,70 @@ fn store(v: vec4f, o: u32, off: vec4u, first: u32, total: u32, plane: u32) {
   if (o >= p.co) { return; }
   var b = 0.0;
   if (p.hasBias != 0u) { b = bias[o]; }
-  for (var e = 0u; e < 4u; e++) {
-    if (first + e < total) { dst[off[e] + o * plane] = v[e] + b; }
-  }
+${STORE_BODY[store]}
 }`;
 }
 
+/**
+ * How the gather writes its 4 positions per channel. "scalar": anywhere. "vec4": the 4
+ * positions are contiguous and 4-aligned in dst (one vec4 store). "spread": a 1x1 stride-2
+ * input gradient, each position (y, x) also owning the dx pixels (2y, 2x+1), (2y+1, 2x) and
+ * (2y+1, 2x+1) that no tap reaches: it writes them as zeros (vec2 stores), so dx needs no fill.
+ */
+type StoreMode = "scalar" | "vec4" | "spread";
+
+const STORE_TYPE: Record<StoreMode, string> = {
+  scalar: "array<f32>",
+  vec4: "array<vec4f>",
+  spread: "array<vec2f>",
+};
+
+const STORE_BODY: Record<StoreMode, string> = {
+  scalar: `  for (var e = 0u; e < 4u; e++) {
+    if (first + e < total) { dst[off[e] + o * plane] = v[e] + b; }
+  }`,
+  vec4: `  if (first < total) { dst[(off.x + o * plane) >> 2u] = v + vec4f(b); }`,
+  // off is the (even) index of dx[2y, 2x]; the row below starts wo (even) later
+  spread: `  for (var e = 0u; e < 4u; e++) {
+    if (first + e < total) {
+      let at = (off[e] + o * plane) >> 1u;
+      dst[at] = vec2f(v[e] + b, 0.0);
+      dst[at + (p.wo >> 1u)] = vec2f(0.0);
+    }
+  }`,
+};
+
 interface GatherKernel {
-  kernel: Kernel;
+  /** The pipeline for each way of storing (compiled on first use). */
+  kernel: (store: StoreMode) => Kernel;
   wg: number;
   bm: number;
 }
+
+const sources = new Map<string, string>();
 
 /** The gather kernel for `co` output channels (a smaller block when there are few). */
 function gatherKernel(g: Gpu, co: number, byChannel = true): GatherKernel {
   const t = convTiles(g).gather;
   const bm = Math.min(t.bm, Math.ceil(co / 4) * 4);
-  const kernel = g.kernel("conv2d gather", gatherSource(t.wg, bm, byChannel));
+  const kernel = (store: StoreMode) => {
+    const key = `${t.wg} ${bm} ${byChannel} ${store}`;
+    let src = sources.get(key);
+    if (!src) sources.set(key, src = gatherSource(t.wg, bm, byChannel, store));
+    return g.kernel("conv2d gather", src);
+  };
   return { kernel, wg: t.wg, bm };
+}
+
+/**
+ * Whether a region's 4 consecutive positions are always contiguous and 4-aligned in dst:
+ * whole rows of a multiple of 4 positions, or the whole plane when it is a multiple of 4.
+ */
+function contiguousQuads(ry: Axis, rx: Axis, ho: number, wo: number): boolean {
+  if (rx.outMul !== 1) return false;
+  if (rx.count % 4 === 0 && rx.outOff % 4 === 0 && wo % 4 === 0) return true;
+  const whole = rx.count === wo && ry.count === ho && ry.outMul === 1 && ry.outOff === 0;
+  return whole && (ho * wo) % 4 === 0;
 }
 
 /** How the gather indexes its weight binding (see the vec4 index in PARAM_NAMES). */
@@ -352,6 +398,7 @@ function launchGather(
   lay: WeightLayout,
   plan: RegionPlan,
   what: string,
+  spread = false,
 ): void {
   const asRange = (b: GPUBufferBinding) => ({
     buffer: b.buffer,
@@ -401,8 +448,13 @@ function launchGather(
       };
       const y = Math.min(blocks, g.maxWorkgroupsPerDim);
       const z = Math.ceil(blocks / y);
+      const store: StoreMode = spread
+        ? "spread"
+        : contiguousQuads(ry, rx, dims.ho, dims.wo)
+        ? "vec4"
+        : "scalar";
       g.dispatch(
-        k.kernel,
+        k.kernel(store),
         bound,
         new Uint32Array(PARAM_NAMES.map((f) => values[f] >>> 0)),
         [Math.ceil(dims.co / k.bm), y, z],
@@ -554,7 +606,11 @@ export function conv2dBackwardInput(
   const lay = direct
     ? { wt: w, wQ: 1, wT: 0, wR: s.c / 4, qLast: s.c - k.bm, kh0: 0, kw0: 0, winW: 1 }
     : packedLayout(repackWeight(g, w, s, true, k.bm, win), s.o, k.bm, win);
-  if (unreached) fill(g, dx, s.n * s.c * s.h * s.w, 0);
+  // A 1x1 stride-2 kernel on an even-sized input: the one launch also writes the zeros.
+  const spread = unreached && s.kh * s.kw === 1 && s.strideH === 2 && s.strideW === 2 &&
+    s.padH === 0 && s.padW === 0 && s.h % 2 === 0 && s.w % 2 === 0 && plans.length === 1 &&
+    plans[0].rows.length === 1 && plans[0].cols.length === 1;
+  if (unreached && !spread) fill(g, dx, s.n * s.c * s.h * s.w, 0);
   const inItem = s.o * oh * ow * 4;
   const outItem = s.c * s.h * s.w * 4;
   for (const ch of g.chunks(what, s.n, [inItem, outItem])) {
@@ -571,6 +627,7 @@ export function conv2dBackwardInput(
         lay,
         plan,
         what,
+        spread,
       );
     }
   }

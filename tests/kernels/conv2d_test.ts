@@ -85,6 +85,12 @@ const CASES: [string, Conv2dGeometry][] = [
   ["1x1 stride 2, 36 input channels", geometry(2, 36, 5, 3, 7, 1, 2, 0)],
   ["1x1 stride 2, 36 output channels", geometry(2, 8, 5, 3, 36, 1, 2, 0)],
   ["1x1 stride 1, 64 input channels, batch 1", geometry(1, 64, 3, 3, 5, 1, 1, 0)],
+  // 1x1 stride 2 on even inputs: the input gradient writes the unreached pixels' zeros itself
+  ["1x1 stride 2, even input, odd half width, batch 1", geometry(1, 12, 6, 10, 8, 1, 2, 0)],
+  ["1x1 stride 2, even input, 36 input channels", geometry(2, 36, 6, 6, 8, 1, 2, 0)],
+  // vec4 stores: whole planes of a multiple of 4 (rows of 6), rows of a multiple of 4
+  ["1x1 stride 1, 2x6 plane", geometry(2, 8, 2, 6, 12, 1, 1, 0)],
+  ["3x3 pad 1, 8 wide, batch 1", geometry(1, 5, 3, 8, 6, 3, 1, 1)],
 ];
 
 for (const [name, s] of CASES) {
@@ -125,6 +131,7 @@ Deno.test("conv2d kernels give the same numbers when tensors are split into batc
     await checkAll(geometry(5, 4, 16, 16, 8, 3, 1, 1), 31);
     await checkAll(geometry(5, 4, 16, 16, 8, 1, 2, 0), 33); // pixels no tap reaches, filled with 0
     await checkAll(geometry(5, 32, 8, 8, 4, 1, 1, 0), 35); // direct 1x1 input gradient
+    await checkAll(geometry(5, 32, 6, 10, 4, 1, 2, 0), 36); // zeros written by the gather
     // chunks and a split reduction in each chunk (partials summed across chunks)
     setConvTiles(g, { ...tiles, minGroups: 10_000, minSpan: 50 });
     await checkAll(geometry(5, 4, 16, 16, 8, 3, 1, 1), 32);
