@@ -105,3 +105,26 @@ export function kernelWindow(axes: readonly Axis[]): [number, number] {
   const hi = Math.max(...used.map((a) => a.kBase + (a.taps - 1) * a.kMul + 1));
   return [lo, hi];
 }
+
+/**
+ * The kernel indices [lo, hi) along one dimension that read inside the source for some
+ * output position: count positions reading srcSize pixels at t*stride - pad + k.
+ * Taps outside it read only padding (for every position). Empty: [0, 0).
+ */
+export function usedTaps(
+  count: number,
+  srcSize: number,
+  stride: number,
+  pad: number,
+  taps: number,
+): [number, number] {
+  const ok = (k: number) => {
+    const t = Math.max(0, Math.ceil((pad - k) / stride)); // first position with a source >= 0
+    return t < count && t * stride - pad + k < srcSize;
+  };
+  let lo = 0;
+  while (lo < taps && !ok(lo)) lo++;
+  let hi = taps;
+  while (hi > lo && !ok(hi - 1)) hi--;
+  return [lo, hi];
+}

@@ -8,11 +8,16 @@
 // blocked as [O/bm][N*OH*OW][bm] so each workgroup streams one contiguous run) and each
 // invocation gathers 4 input values. WGSL has no float atomics, so K is split into `splits` ranges that write
 // partial dW's, and a second pass sums them (adding the partials of later batch chunks).
+// Taps that read only padding at every position (a 3x3 kernel on a 1x1 input: all but the
+// centre) have a zero gradient: the columns cover only the window of taps that read some
+// pixel, and the summing pass writes the zeros of the others.
 
 import { type Gpu, grid1d } from "./device.ts";
 import { type Conv2dGeometry, conv2dOutputSize, describeConv } from "./conv2d.ts";
 import { convTiles } from "./conv2d_tiles.ts";
 import { sumAxis } from "./reduce.ts";
+import { usedTaps } from "./conv2d_regions.ts";
+import { fill } from "./elementwise.ts";
 
 const PARAM_NAMES = [
   "batch",
@@ -30,8 +35,15 @@ const PARAM_NAMES = [
   "padW",
   "span",
   "cols",
-  "pad",
+  "direct",
+  "fullKh",
+  "fullKw",
+  "kh0",
+  "kw0",
 ] as const;
+// kh, kw: the rows and columns of the tap window, whose first row and column are kh0, kw0;
+// padH, padW: the padding less kh0, kw0 (may be < 0, read back as i32). direct: part is dw
+// itself ([o][c][fullKh][fullKw]), and the taps outside the window are written as zeros.
 
 function weightGradSource(wg: number, bm: number): string {
   const lines = (f: (i: number) => string) => Array.from({ length: bm }, (_, i) => f(i)).join("\n");
@@ -48,17 +60,26 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   let o0 = wid.x * ${bm}u;
   let j0 = (wid.y * ${wg}u + lid.x) * 4u;
   let taps = p.kh * p.kw;
+  let fullTaps = p.fullKh * p.fullKw;
   var cOff: vec4i;
   var khv: vec4i;
   var kwv: vec4i;
+  var dst: vec4u; // the column of each of the 4 in its row of part
+  var firstTap: vec4<bool>;
   for (var e = 0u; e < 4u; e++) {
     let j = min(j0 + e, p.cols - 1u);
     let c = j / taps;
     let t = j - c * taps;
-    khv[e] = i32(t / p.kw) - i32(p.padH);
-    kwv[e] = i32(t % p.kw) - i32(p.padW);
+    let a = t / p.kw;
+    let b = t % p.kw;
+    khv[e] = i32(a) - i32(p.padH);
+    kwv[e] = i32(b) - i32(p.padW);
     cOff[e] = i32(c * p.h * p.w);
+    dst[e] = select(j, c * fullTaps + (a + p.kh0) * p.fullKw + b + p.kw0, p.direct != 0u);
+    firstTap[e] = t == 0u && j0 + e < p.cols;
   }
+  let rowLen = select(p.cols, p.cols / taps * fullTaps, p.direct != 0u);
+  let zeros = p.direct != 0u && taps < fullTaps;
   let plane = p.oh * p.ow;
 ${lines((i) => `  var acc${i} = vec4f(0.0);`)}
   let k0 = wid.z * p.span;
@@ -87,13 +108,27 @@ ${lines((i) => `    acc${i} += d${i >> 2}.${"xyzw"[i & 3]} * v;`)}
     }
   }
   let base = wid.z * p.o;
-${lines((i) => `  store(acc${i}, base, o0 + ${i}u, j0);`)}
+${lines((i) => `  store(acc${i}, (base + o0 + ${i}u) * rowLen, o0 + ${i}u, j0, dst);`)}
+  if (zeros) {
+    // the column at each channel's first window tap also writes the channel's zero taps
+    for (var e = 0u; e < 4u; e++) {
+      if (!firstTap[e]) { continue; }
+      let c0 = dst[e] - p.kh0 * p.fullKw - p.kw0;
+      for (var o = o0; o < min(o0 + ${bm}u, p.o); o++) {
+        for (var t = 0u; t < fullTaps; t++) {
+          let a = t / p.fullKw - p.kh0;
+          let b = t % p.fullKw - p.kw0;
+          if (a >= p.kh || b >= p.kw) { part[o * rowLen + c0 + t] = 0.0; }
+        }
+      }
+    }
+  }
 }
 
-fn store(v: vec4f, base: u32, o: u32, j0: u32) {
+fn store(v: vec4f, row: u32, o: u32, j0: u32, dst: vec4u) {
   if (o >= p.o) { return; }
   for (var e = 0u; e < 4u; e++) {
-    if (j0 + e < p.cols) { part[(base + o) * p.cols + j0 + e] = v[e]; }
+    if (j0 + e < p.cols) { part[row + dst[e]] = v[e]; }
   }
 }`;
 }
@@ -126,11 +161,15 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
 
 const SUM_WG = 64;
 
-// dw[i] (+)= sum over splits s of part[s, i]
+// dw[i] (+)= sum over splits s of part[s, j] for dw's element i = (row, tap (kh, kw)) and the
+// window's column j; 0 for a tap outside the window. part is [splits][rows][winH*winW].
 const SUM_SPLITS = /* wgsl */ `
 @group(0) @binding(0) var<storage, read> part: array<f32>;
 @group(0) @binding(1) var<storage, read_write> dw: array<f32>;
-struct Params { size: u32, splits: u32, accumulate: u32 }
+struct Params {
+  size: u32, splits: u32, accumulate: u32, partSize: u32,
+  kh: u32, kw: u32, kh0: u32, kw0: u32, winH: u32, winW: u32,
+}
 @group(0) @binding(2) var<uniform> p: Params;
 @compute @workgroup_size(${SUM_WG})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
@@ -138,7 +177,15 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   if (i >= p.size) { return; }
   var s = 0.0;
   if (p.accumulate != 0u) { s = dw[i]; }
-  for (var t = 0u; t < p.splits; t++) { s += part[t * p.size + i]; }
+  let taps = p.kh * p.kw;
+  let row = i / taps;
+  let t = i - row * taps;
+  let a = t / p.kw - p.kh0; // wraps around (large) below the window
+  let b = t % p.kw - p.kw0;
+  if (a < p.winH && b < p.winW) {
+    let j = (row * p.winH + a) * p.winW + b;
+    for (var r = 0u; r < p.splits; r++) { s += part[r * p.partSize + j]; }
+  }
   dw[i] = s;
 }`;
 
@@ -159,8 +206,16 @@ export function conv2dBackwardWeight(
   const wg = tiles.weight.wg;
   const bm = Math.min(tiles.weight.bm, Math.ceil(s.o / 4) * 4); // a smaller block for few channels
   const kernel = g.kernel("conv2d weight gradient", weightGradSource(wg, bm));
-  const cols = s.c * s.kh * s.kw;
-  const size = s.o * cols;
+  const [kh0, kh1] = usedTaps(oh, s.h, s.strideH, s.padH, s.kh);
+  const [kw0, kw1] = usedTaps(ow, s.w, s.strideW, s.padW, s.kw);
+  const [winH, winW] = [kh1 - kh0, kw1 - kw0];
+  const cols = s.c * winH * winW;
+  const size = s.o * cols; // of a partial dw (the window's taps)
+  const fullSize = s.o * s.c * s.kh * s.kw;
+  if (cols === 0) { // every tap reads only padding
+    fill(g, dw, fullSize, 0);
+    return;
+  }
   const channelBlocks = Math.ceil(s.o / bm);
   const colBlocks = Math.ceil(cols / (wg * 4));
   const xItem = s.c * s.h * s.w * 4;
@@ -207,22 +262,26 @@ export function conv2dBackwardWeight(
       o: s.o,
       oh,
       ow,
-      kh: s.kh,
-      kw: s.kw,
+      kh: winH,
+      kw: winW,
       strideH: s.strideH,
       strideW: s.strideW,
-      padH: s.padH,
-      padW: s.padW,
+      padH: (s.padH - kh0) >>> 0,
+      padW: (s.padW - kw0) >>> 0,
       span: ch.span,
       cols,
-      pad: 0,
+      direct: direct ? 1 : 0,
+      fullKh: s.kh,
+      fullKw: s.kw,
+      kh0,
+      kw0,
     };
     g.dispatch(
       kernel,
       [
         { buffer: x, offset: ch.start * xItem, size: ch.count * xItem },
         { buffer: dyb, offset: 0, size: ch.count * dybItem },
-        { buffer: part, offset: 0, size: ch.splits * size * 4 },
+        { buffer: part, offset: 0, size: (direct ? fullSize : ch.splits * size) * 4 },
       ],
       new Uint32Array(PARAM_NAMES.map((f) => values[f])),
       [channelBlocks, colBlocks, ch.splits],
@@ -234,10 +293,10 @@ export function conv2dBackwardWeight(
       [{ buffer: part, offset: 0, size: ch.splits * size * 4 }, {
         buffer: dw,
         offset: 0,
-        size: size * 4,
+        size: fullSize * 4,
       }],
-      new Uint32Array([size, ch.splits, i > 0 ? 1 : 0]),
-      grid1d(size, SUM_WG),
+      new Uint32Array([fullSize, ch.splits, i > 0 ? 1 : 0, size, s.kh, s.kw, kh0, kw0, winH, winW]),
+      grid1d(fullSize, SUM_WG),
       what,
     );
   });

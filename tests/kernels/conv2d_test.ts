@@ -91,6 +91,10 @@ const CASES: [string, Conv2dGeometry][] = [
   // vec4 stores: whole planes of a multiple of 4 (rows of 6), rows of a multiple of 4
   ["1x1 stride 1, 2x6 plane", geometry(2, 8, 2, 6, 12, 1, 1, 0)],
   ["3x3 pad 1, 8 wide, batch 1", geometry(1, 5, 3, 8, 6, 3, 1, 1)],
+  // weight gradient: taps that read only padding get zeros without being computed
+  ["3x3 pad 1 stride 2 on a 2x2 input, batch 1", geometry(1, 7, 2, 2, 9, 3, 2, 1)],
+  ["3x3 pad 1 on a 1x5 input (only the centre row)", geometry(2, 3, 1, 5, 5, 3, 1, 1)],
+  ["every tap of some positions reads only padding", geometry(2, 3, 1, 1, 4, 2, 5, 3)],
 ];
 
 for (const [name, s] of CASES) {
@@ -116,6 +120,7 @@ Deno.test("conv2d kernels with other tiles and a split weight-gradient reduction
     await checkAll(geometry(2, 12, 3, 2, 8, 3, 1, 2), 24); // regions without any tap
     await checkAll(geometry(2, 12, 3, 3, 5, 1, 2, 0), 25); // direct 1x1, shifted last block
     await checkAll(geometry(2, 8, 3, 3, 13, 1, 1, 1), 26); // the same forward, with padding
+    await checkAll(geometry(2, 9, 1, 1, 6, 3, 1, 1), 27); // split weight gradient, centre tap only
   } finally {
     setConvTiles(g, before);
   }
@@ -135,6 +140,7 @@ Deno.test("conv2d kernels give the same numbers when tensors are split into batc
     // chunks and a split reduction in each chunk (partials summed across chunks)
     setConvTiles(g, { ...tiles, minGroups: 10_000, minSpan: 50 });
     await checkAll(geometry(5, 4, 16, 16, 8, 3, 1, 1), 32);
+    await checkAll(geometry(5, 36, 1, 40, 4, 3, 1, 1), 37); // tap window summed across chunks
     setConvTiles(g, { ...tiles, launchMacs: 0 }); // border regions in every chunk
     await checkAll(geometry(5, 4, 16, 16, 8, 3, 1, 1), 34);
   } finally {
