@@ -127,8 +127,10 @@ ${lines((i) => `  store(acc${i}, (base + o0 + ${i}u) * rowLen, o0 + ${i}u, j0, d
 
 fn store(v: vec4f, row: u32, o: u32, j0: u32, dst: vec4u) {
   if (o >= p.o) { return; }
-  for (var e = 0u; e < 4u; e++) {
-    if (j0 + e < p.cols) { part[row + dst[e]] = v[e]; }
+${
+    ["x", "y", "z", "w"].map((c, e) =>
+      `  if (j0 + ${e}u < p.cols) { part[row + dst.${c}] = v.${c}; }`
+    ).join("\n")
   }
 }`;
 }
