@@ -36,6 +36,10 @@ interface StepResult {
 }
 
 async function measure(h: Harness, batch: number, size: number, steps: number): Promise<StepResult> {
+  // measure this case's own footprint, not what earlier benchmarks left in the pool
+  await h.gpu.sync();
+  h.gpu.pool.trim();
+  h.gpu.pool.resetPeak();
   const model = resnet18({ numClasses: 10 });
   const opt = new SGD(model.parameters(), { lr: 0.01, momentum: 0.9 });
   const x = Tensor.randn([batch, 3, size, size], { seed: 1 }).keep();

@@ -50,8 +50,6 @@ export class Gpu {
   readonly maxWorkgroupsPerDim: number;
   readonly storageAlign: number;
   readonly features: ReadonlySet<string>;
-  /** Launches recorded since the last submit. */
-  pendingLaunches = 0;
   /** Counters a benchmark or test can read: launches and submits since creation. */
   readonly counters = { launches: 0, submits: 0, readbacks: 0 };
 
@@ -186,7 +184,6 @@ export class Gpu {
     pass.setPipeline(kernel.pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
-    this.pendingLaunches++;
     this.counters.launches++;
   }
 
@@ -227,7 +224,6 @@ export class Gpu {
     this.device.queue.submit([commands]);
     this.#errors.push(this.device.popErrorScope(), this.device.popErrorScope());
     this.#uniformUsed = 0;
-    this.pendingLaunches = 0;
     this.#epoch++;
     this.counters.submits++;
   }
@@ -300,11 +296,6 @@ export class Gpu {
       out.push({ start, count: Math.min(per, count - start) });
     }
     return out;
-  }
-
-  /** Whether a launch still waits in the unsubmitted encoder. */
-  get hasPendingWork(): boolean {
-    return this.#encoder !== null;
   }
 
   #commandEncoder(): GPUCommandEncoder {

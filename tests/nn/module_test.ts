@@ -50,6 +50,9 @@ Deno.test("freezing by name, head replacement and truncation", () => {
   assert.ok(model.layer4!.parameters().every((p) => p.requiresGrad));
   assert.ok(!model.layer3!.parameters().some((p) => p.requiresGrad));
   assert.throws(() => model.setRequiresGrad(true, "layer9"), /no parameter name starts with layer9/);
+  assert.equal(model.getSubmodule("layer2.0.downsample.1"), model.layer2!.at(0).namedChildren().find(([n]) => n === "downsample")![1].namedChildren()[1][1]);
+  assert.equal(model.getSubmodule(""), model);
+  assert.throws(() => model.getSubmodule("layer2.7"), /no sub-module 'layer2.7'/);
   model.truncate(2, 3);
   assert.equal(model.layer3, undefined);
   assert.deepEqual(model.fc.weight.shape, [3, 128]);
