@@ -5,8 +5,10 @@
 // dW is a GEMM with M = O, N = C*KH*KW (the columns of OIHW) and a long K = N*OH*OW. Each
 // invocation keeps `bm` output channels x 4 columns of accumulators: the dy values of a
 // position are the same for the whole workgroup (uniform vec4 loads, from a copy of dy
-// blocked as [O/bm][N*OH*OW][bm] so each workgroup streams one contiguous run) and each
-// invocation gathers 4 input values. WGSL has no float atomics, so K is split into `splits` ranges that write
+// blocked as [O/bm][N*OH*OW][bm] so each workgroup streams one contiguous run; when each image
+// has one output position dy [N][O] is already that run and is read as it is) and each
+// invocation gathers 4 input values. Where an invocation's 4 columns are contiguous in dW
+// they are stored as one vec4 (short reductions are dominated by their stores). WGSL has no float atomics, so K is split into `splits` ranges that write
 // partial dW's, and a second pass sums them (adding the partials of later batch chunks).
 // Taps that read only padding at every position (a 3x3 kernel on a 1x1 input: all but the
 // centre) have a zero gradient: the columns cover only the window of taps that read some
@@ -45,12 +47,25 @@ const PARAM_NAMES = [
 // padH, padW: the padding less kh0, kw0 (may be < 0, read back as i32). direct: part is dw
 // itself ([o][c][fullKh][fullKw]), and the taps outside the window are written as zeros.
 
-function weightGradSource(wg: number, bm: number): string {
+/**
+ * `dyRows`: every image has one output position, so dy [n][o] already holds each position's
+ * channels contiguously: it is read as it is (vec4 runs at k * o + o0), with no blocked copy.
+ * `vecStore`: each invocation's 4 columns are contiguous and 4-aligned in part (the window
+ * is every tap and cols % 4 == 0), so they are written as one vec4.
+ */
+function weightGradSource(wg: number, bm: number, dyRows: boolean, vecStore: boolean): string {
   const lines = (f: (i: number) => string) => Array.from({ length: bm }, (_, i) => f(i)).join("\n");
+  // past the last channel (a partial last block) the index is clamped; those rows are not stored
+  const dyAt = (j: number) => dyRows ? `min(d + ${j}u, p.batch * p.o / 4u - 1u)` : `d + ${j}u`;
+  const storeBody = vecStore
+    ? `  if (j0 < p.cols) { part[(row + j0) >> 2u] = v; }`
+    : ["x", "y", "z", "w"].map((c, e) =>
+      `  if (j0 + ${e}u < p.cols) { part[row + dst.${c}] = v.${c}; }`
+    ).join("\n");
   return /* wgsl */ `
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> dyb: array<vec4f>;
-@group(0) @binding(2) var<storage, read_write> part: array<f32>;
+@group(0) @binding(2) var<storage, read_write> part: ${vecStore ? "array<vec4f>" : "array<f32>"};
 struct Params { ${PARAM_NAMES.map((f) => `${f}: u32`).join(", ")} }
 @group(0) @binding(3) var<uniform> p: Params;
 
@@ -94,8 +109,8 @@ ${lines((i) => `  var acc${i} = vec4f(0.0);`)}
     let ok = (bitcast<vec4u>(iy) < vec4u(p.h)) & (bitcast<vec4u>(ix) < vec4u(p.w));
     let at = select(vec4i(0), vec4i(i32(n * p.c * p.h * p.w)) + cOff + iy * wv + ix, ok);
     let v = vec4f(x[at.x], x[at.y], x[at.z], x[at.w]) * select(vec4f(0.0), vec4f(1.0), ok);
-    let d = (wid.x * p.batch * plane + k) * ${bm / 4}u;
-${Array.from({ length: bm / 4 }, (_, j) => `    let d${j} = dyb[d + ${j}u];`).join("\n")}
+    let d = ${dyRows ? `(k * p.o + o0) / 4u` : `(wid.x * p.batch * plane + k) * ${bm / 4}u`};
+${Array.from({ length: bm / 4 }, (_, j) => `    let d${j} = dyb[${dyAt(j)}];`).join("\n")}
 ${lines((i) => `    acc${i} += d${i >> 2}.${"xyzw"[i & 3]} * v;`)}
     ox++;
     if (ox == p.ow) {
@@ -109,7 +124,8 @@ ${lines((i) => `    acc${i} += d${i >> 2}.${"xyzw"[i & 3]} * v;`)}
   }
   let base = wid.z * p.o;
 ${lines((i) => `  store(acc${i}, (base + o0 + ${i}u) * rowLen, o0 + ${i}u, j0, dst);`)}
-  if (zeros) {
+${
+    vecStore ? "" : `  if (zeros) {
     // the column at each channel's first window tap also writes the channel's zero taps
     for (var e = 0u; e < 4u; e++) {
       if (!firstTap[e]) { continue; }
@@ -122,16 +138,13 @@ ${lines((i) => `  store(acc${i}, (base + o0 + ${i}u) * rowLen, o0 + ${i}u, j0, d
         }
       }
     }
+  }`
   }
 }
 
 fn store(v: vec4f, row: u32, o: u32, j0: u32, dst: vec4u) {
   if (o >= p.o) { return; }
-${
-    ["x", "y", "z", "w"].map((c, e) =>
-      `  if (j0 + ${e}u < p.cols) { part[row + dst.${c}] = v.${c}; }`
-    ).join("\n")
-  }
+${storeBody}
 }`;
 }
 
@@ -207,11 +220,13 @@ export function conv2dBackwardWeight(
   const tiles = convTiles(g);
   const wg = tiles.weight.wg;
   const bm = Math.min(tiles.weight.bm, Math.ceil(s.o / 4) * 4); // a smaller block for few channels
-  const kernel = g.kernel("conv2d weight gradient", weightGradSource(wg, bm));
+  const dyRows = oh * ow === 1 && s.o % 4 === 0;
   const [kh0, kh1] = usedTaps(oh, s.h, s.strideH, s.padH, s.kh);
   const [kw0, kw1] = usedTaps(ow, s.w, s.strideW, s.padW, s.kw);
   const [winH, winW] = [kh1 - kh0, kw1 - kw0];
   const cols = s.c * winH * winW;
+  const vecStore = winH * winW === s.kh * s.kw && cols % 4 === 0;
+  const kernel = g.kernel("conv2d weight gradient", weightGradSource(wg, bm, dyRows, vecStore));
   const size = s.o * cols; // of a partial dw (the window's taps)
   const fullSize = s.o * s.c * s.kh * s.kw;
   if (cols === 0) { // every tap reads only padding
@@ -222,8 +237,8 @@ export function conv2dBackwardWeight(
   const colBlocks = Math.ceil(cols / (wg * 4));
   const xItem = s.c * s.h * s.w * 4;
   const dyItem = s.o * oh * ow * 4;
-  const dybItem = channelBlocks * bm * oh * ow * 4;
-  const chunks = g.chunks(what, s.n, [xItem, dyItem, dybItem]);
+  const dybItem = dyRows ? 0 : channelBlocks * bm * oh * ow * 4;
+  const chunks = g.chunks(what, s.n, dyRows ? [xItem, dyItem] : [xItem, dyItem, dybItem]);
   const maxSplits = Math.floor(g.maxBindingBytes / (size * 4));
   if (maxSplits < 1) {
     throw new Error(
@@ -243,19 +258,21 @@ export function conv2dBackwardWeight(
   const part = direct ? dw : g.pool.acquire(most * size * 4, "conv2d weight-gradient partials");
   const sumKernel = g.kernel("conv2d sum weight partials", SUM_SPLITS);
   const blockKernel = g.kernel("conv2d block dy", blockSource(bm));
-  const dyb = g.pool.acquire(Math.max(...plan.map((c) => c.count)) * dybItem, "conv2d blocked dy");
+  const dyb = dyRows
+    ? null
+    : g.pool.acquire(Math.max(...plan.map((c) => c.count)) * dybItem, "conv2d blocked dy");
   plan.forEach((ch, i) => {
     const k = ch.count * oh * ow;
-    g.dispatch(
-      blockKernel,
-      [
-        { buffer: dy, offset: ch.start * dyItem, size: ch.count * dyItem },
-        { buffer: dyb, offset: 0, size: ch.count * dybItem },
-      ],
-      new Uint32Array([s.o, oh * ow, k, channelBlocks]),
-      grid1d(channelBlocks * k, BLOCK_WG),
-      what,
-    );
+    const dyRange = { buffer: dy, offset: ch.start * dyItem, size: ch.count * dyItem };
+    if (dyb) {
+      g.dispatch(
+        blockKernel,
+        [dyRange, { buffer: dyb, offset: 0, size: ch.count * dybItem }],
+        new Uint32Array([s.o, oh * ow, k, channelBlocks]),
+        grid1d(channelBlocks * k, BLOCK_WG),
+        what,
+      );
+    }
     const values: Record<(typeof PARAM_NAMES)[number], number> = {
       batch: ch.count,
       c: s.c,
@@ -282,7 +299,7 @@ export function conv2dBackwardWeight(
       kernel,
       [
         { buffer: x, offset: ch.start * xItem, size: ch.count * xItem },
-        { buffer: dyb, offset: 0, size: ch.count * dybItem },
+        dyb ? { buffer: dyb, offset: 0, size: ch.count * dybItem } : dyRange,
         { buffer: part, offset: 0, size: (direct ? fullSize : ch.splits * size) * 4 },
       ],
       new Uint32Array(PARAM_NAMES.map((f) => values[f])),
@@ -302,7 +319,7 @@ export function conv2dBackwardWeight(
       what,
     );
   });
-  g.pool.release(dyb);
+  if (dyb) g.pool.release(dyb);
   if (!direct) g.pool.release(part);
 }
 

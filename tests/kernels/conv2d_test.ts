@@ -95,6 +95,16 @@ const CASES: [string, Conv2dGeometry][] = [
   ["3x3 pad 1 stride 2 on a 2x2 input, batch 1", geometry(1, 7, 2, 2, 9, 3, 2, 1)],
   ["3x3 pad 1 on a 1x5 input (only the centre row)", geometry(2, 3, 1, 5, 5, 3, 1, 1)],
   ["every tap of some positions reads only padding", geometry(2, 3, 1, 1, 4, 2, 5, 3)],
+  // weight gradient with one output position: dy [n][o] is read as it is (o % 4 == 0)
+  ["1x1 stride 2 on a 2x2 input, 36 output channels", geometry(3, 8, 2, 2, 36, 1, 2, 0)],
+  ["1x1 stride 2 on a 2x2 input, batch 1", geometry(1, 12, 2, 2, 8, 1, 2, 0)],
+  ["one output position, 6 output channels (blocked copy)", geometry(2, 8, 2, 2, 6, 1, 2, 0)],
+  [
+    "3x3 stride 2 on a 2x2 input, one output position, 40 channels",
+    geometry(2, 8, 2, 2, 40, 3, 2, 1),
+  ],
+  // weight gradient vec4 stores (every tap used, columns a multiple of 4), odd column blocks
+  ["1x1 stride 1, 12 -> 20 channels, odd plane", geometry(2, 12, 3, 5, 20, 1, 1, 0)],
 ];
 
 for (const [name, s] of CASES) {
@@ -121,6 +131,7 @@ Deno.test("conv2d kernels with other tiles and a split weight-gradient reduction
     await checkAll(geometry(2, 12, 3, 3, 5, 1, 2, 0), 25); // direct 1x1, shifted last block
     await checkAll(geometry(2, 8, 3, 3, 13, 1, 1, 1), 26); // the same forward, with padding
     await checkAll(geometry(2, 9, 1, 1, 6, 3, 1, 1), 27); // split weight gradient, centre tap only
+    await checkAll(geometry(16, 8, 1, 1, 12, 1, 1, 0), 28); // split, dy read as it is, vec4 stores
   } finally {
     setConvTiles(g, before);
   }
@@ -141,6 +152,7 @@ Deno.test("conv2d kernels give the same numbers when tensors are split into batc
     setConvTiles(g, { ...tiles, minGroups: 10_000, minSpan: 50 });
     await checkAll(geometry(5, 4, 16, 16, 8, 3, 1, 1), 32);
     await checkAll(geometry(5, 36, 1, 40, 4, 3, 1, 1), 37); // tap window summed across chunks
+    await checkAll(geometry(5, 16, 12, 12, 8, 1, 13, 0), 38); // one output position per image
     setConvTiles(g, { ...tiles, launchMacs: 0 }); // border regions in every chunk
     await checkAll(geometry(5, 4, 16, 16, 8, 3, 1, 1), 34);
   } finally {
