@@ -14,6 +14,8 @@
 // A 1x1 kernel's OIHW weight [O][C] is read as it is, with no repack: the input gradient
 // takes vec4 runs over input channels from its rows, the forward takes 4 input channels
 // of each output channel per step.
+// The input gradient of a conv with very few input channels (the stem) is a GEMM and a
+// col2im instead (conv2d_input_grad_cols.ts).
 // Launches are further split into border regions (conv2d_regions.ts) where that saves more
 // multiplies by the zero padding than the extra launches cost, and only the kernel taps
 // some region uses are repacked (a 3x3 kernel on a 1x1 input uses only its centre).
@@ -26,6 +28,7 @@ import { type Gpu, grid1d, type Kernel } from "./device.ts";
 import { convTiles } from "./conv2d_tiles.ts";
 import { type Axis, kernelWindow, planRegions, type RegionPlan } from "./conv2d_regions.ts";
 import { fill } from "./elementwise.ts";
+import { colsPathFits, conv2dBackwardInputCols } from "./conv2d_input_grad_cols.ts";
 
 /** The geometry of one conv2d: input [n, c, h, w], weight [o, c, kh, kw]. */
 export interface Conv2dGeometry {
@@ -580,6 +583,10 @@ export function conv2dBackwardInput(
   s: Conv2dGeometry,
 ): void {
   const { oh, ow } = conv2dOutputSize(s);
+  if (s.c <= convTiles(g).colsMaxChannels && colsPathFits(g, s)) {
+    conv2dBackwardInputCols(g, dy, w, dx, s);
+    return;
+  }
   const what = `conv2d backward-input ${describeConv(s)}`;
   const k = gatherKernel(g, s.c);
   const rowPhases = phases(s.h, s.strideH, s.padH, s.kh);

@@ -21,6 +21,11 @@ export interface ConvTiles {
   readonly launchMacs: number;
   /** The weight gradient: invocations per workgroup, output channels each (x4 columns). */
   readonly weight: { readonly wg: number; readonly bm: number };
+  /**
+   * Input gradients of convs with at most this many input channels (the stem: 3) run as a
+   * GEMM into columns and a col2im (conv2d_input_grad_cols.ts) instead of the gather.
+   */
+  readonly colsMaxChannels: number;
   /** The weight gradient splits its long reduction until about this many workgroups run. */
   readonly minGroups: number;
   /** ... but keeps at least this many positions per split. */
@@ -32,6 +37,8 @@ export const SOFTWARE_CONV_TILES: ConvTiles = {
   // ~30 us per dispatch at ~6 G multiply-adds/s
   launchMacs: 200_000,
   weight: { wg: 8, bm: 32 },
+  // 3 channels fill 3 of the gather's 32 accumulator rows: columns + col2im run ~2x faster
+  colsMaxChannels: 4,
   minGroups: 64,
   minSpan: 512,
 };
@@ -40,6 +47,7 @@ export const GPU_CONV_TILES: ConvTiles = {
   gather: { wg: 64, bm: 8 },
   launchMacs: 2_000_000,
   weight: { wg: 64, bm: 8 },
+  colsMaxChannels: 4,
   minGroups: 512,
   minSpan: 256,
 };

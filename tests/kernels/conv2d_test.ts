@@ -105,6 +105,9 @@ const CASES: [string, Conv2dGeometry][] = [
   ],
   // weight gradient vec4 stores (every tap used, columns a multiple of 4), odd column blocks
   ["1x1 stride 1, 12 -> 20 channels, odd plane", geometry(2, 12, 3, 5, 20, 1, 1, 0)],
+  // input gradient through columns + col2im (C <= 4): odd planes, strides 3, batch 1
+  ["columns: 4 input channels, 5x5 stride 3 pad 2", geometry(3, 4, 11, 10, 6, 5, 3, 2)],
+  ["columns: 1 input channel, 7x7 stride 2 pad 3, 36 outputs", geometry(1, 1, 13, 9, 36, 7, 2, 3)],
 ];
 
 for (const [name, s] of CASES) {
@@ -120,6 +123,7 @@ Deno.test("conv2d kernels with other tiles and a split weight-gradient reduction
     gather: { wg: 3, bm: 8 },
     launchMacs: 0,
     weight: { wg: 5, bm: 4 },
+    colsMaxChannels: 0, // few-channel input gradients through the gather too
     minGroups: 10_000,
     minSpan: 7,
   });
@@ -131,6 +135,8 @@ Deno.test("conv2d kernels with other tiles and a split weight-gradient reduction
     await checkAll(geometry(2, 12, 3, 3, 5, 1, 2, 0), 25); // direct 1x1, shifted last block
     await checkAll(geometry(2, 8, 3, 3, 13, 1, 1, 1), 26); // the same forward, with padding
     await checkAll(geometry(2, 9, 1, 1, 6, 3, 1, 1), 27); // split weight gradient, centre tap only
+    await checkAll(geometry(1, 3, 19, 17, 8, 7, 2, 3), 29); // the stem's shape through the gather
+    await checkAll(geometry(2, 3, 9, 11, 5, [3, 5], [2, 1], [1, 2]), 30);
     await checkAll(geometry(16, 8, 1, 1, 12, 1, 1, 0), 28); // split, dy read as it is, vec4 stores
   } finally {
     setConvTiles(g, before);
@@ -148,6 +154,8 @@ Deno.test("conv2d kernels give the same numbers when tensors are split into batc
     await checkAll(geometry(5, 4, 16, 16, 8, 1, 2, 0), 33); // pixels no tap reaches, filled with 0
     await checkAll(geometry(5, 32, 8, 8, 4, 1, 1, 0), 35); // direct 1x1 input gradient
     await checkAll(geometry(5, 32, 6, 10, 4, 1, 2, 0), 36); // zeros written by the gather
+    await checkAll(geometry(5, 3, 16, 16, 8, 7, 2, 3), 39); // columns over the limit: the gather
+    await checkAll(geometry(2, 3, 6, 6, 4, 3, 2, 1), 40); // columns within the limit
     // chunks and a split reduction in each chunk (partials summed across chunks)
     setConvTiles(g, { ...tiles, minGroups: 10_000, minSpan: 50 });
     await checkAll(geometry(5, 4, 16, 16, 8, 3, 1, 1), 32);

@@ -84,7 +84,8 @@ Deno.test("conv2d backward launches no weight gradient for a frozen weight, no i
     return { x, w, b, backward: () => y.backward(seed) };
   };
   const isWeightGrad = (n: string) => /weight gradient|weight partials|block dy/.test(n);
-  const isInputGrad = (n: string) => /gather|repack/.test(n);
+  // the gather, or (3 input channels) the columns path: transposed weight, GEMM, col2im
+  const isInputGrad = (n: string) => /gather|repack|col2im|transpose weight|^gemm/.test(n);
 
   const all = make(true, true);
   const allNames = launchedKernels(all.backward);
