@@ -12,7 +12,8 @@ import type { Gpu } from "./device.ts";
 import { type Conv2dGeometry, conv2dOutputSize, describeConv } from "./conv2d.ts";
 import { gemm } from "./gemm.ts";
 
-const COL2IM_WG = 64;
+// 32: a 32-pixel row (the stem at 32x32) fills its workgroup (64 cost ~0.5 ms there)
+const COL2IM_WG = 32;
 
 // One invocation per dx element, on a (column, row, image x channel) grid: integer division
 // is slow on CPU drivers, so each axis divides once and then steps tap by tap (the next tap
