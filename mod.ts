@@ -3,7 +3,7 @@
 // Re-exports only; the code lives in kernels/, nn/ and data/.
 
 // the GPU
-export { Gpu, GpuError, gpu, initGpu } from "./kernels/device.ts";
+export { Gpu, gpu, GpuError, initGpu } from "./kernels/device.ts";
 export type { PoolStats } from "./kernels/buffer_pool.ts";
 
 // tensors and autograd

@@ -11,7 +11,12 @@ import type { BenchRow, Harness } from "./harness.ts";
 /** Forward multiply-adds x2 of ResNet18's convs and fc for one image of side `size`. */
 export function resnet18Flops(size: number, numClasses = 10): number {
   let flops = 0;
-  const conv = (c: number, o: number, k: number, out: number) => (flops += 2 * c * o * k * k * out * out);
+  const conv = (
+    c: number,
+    o: number,
+    k: number,
+    out: number,
+  ) => (flops += 2 * c * o * k * k * out * out);
   let side = Math.floor((size + 6 - 7) / 2) + 1; // stem 7x7/2 pad 3
   conv(3, 64, 7, side);
   side = Math.floor((side + 2 - 3) / 2) + 1; // max pool 3x3/2 pad 1
@@ -35,7 +40,12 @@ interface StepResult {
   peakBytes: number[];
 }
 
-async function measure(h: Harness, batch: number, size: number, steps: number): Promise<StepResult> {
+async function measure(
+  h: Harness,
+  batch: number,
+  size: number,
+  steps: number,
+): Promise<StepResult> {
   // measure this case's own footprint, not what earlier benchmarks left in the pool
   await h.gpu.sync();
   h.gpu.pool.trim();
@@ -80,10 +90,16 @@ async function measure(h: Harness, batch: number, size: number, steps: number): 
 }
 
 /** PyTorch's times for the same step, or null when Debian's python3-torch is not installed. */
-async function pytorchStep(batch: number, size: number): Promise<{ train_ms: number; eval_ms: number } | null> {
+async function pytorchStep(
+  batch: number,
+  size: number,
+): Promise<{ train_ms: number; eval_ms: number } | null> {
   try {
     const script = new URL("./pytorch_step.py", import.meta.url).pathname;
-    const out = await new Deno.Command("/usr/bin/python3", { args: [script, String(batch), String(size)], stderr: "null" }).output();
+    const out = await new Deno.Command("/usr/bin/python3", {
+      args: [script, String(batch), String(size)],
+      stderr: "null",
+    }).output();
     return out.success ? JSON.parse(new TextDecoder().decode(out.stdout)) : null;
   } catch {
     return null;
@@ -98,18 +114,24 @@ export async function benchTrainStep(h: Harness): Promise<BenchRow[]> {
     const torch = h.quick ? null : await pytorchStep(batch, size);
     const flat = r.peakBytes.every((p) => p === r.peakBytes[0]);
     const mb = (r.peakBytes.at(-1)! / 2 ** 20).toFixed(0);
-    const vs = (ours: number, theirs?: number) => theirs ? `, ${(theirs / ours).toFixed(2)}x PyTorch` : "";
+    const vs = (ours: number, theirs?: number) =>
+      theirs ? `, ${(theirs / ours).toFixed(2)}x PyTorch` : "";
     const fwd = resnet18Flops(size) * batch;
     rows.push({
       op: "resnet18 train step",
-      shape: `N${batch} 3x${size}x${size}: ${(batch / r.trainMs * 1000).toFixed(1)} img/s${vs(r.trainMs, torch?.train_ms)}; ` +
+      shape:
+        `N${batch} 3x${size}x${size}: ${(batch / r.trainMs * 1000).toFixed(1)} img/s${
+          vs(r.trainMs, torch?.train_ms)
+        }; ` +
         `pool peak ${mb} MiB ${flat ? "flat" : "GROWING"}`,
       ms: r.trainMs,
       flops: 3 * fwd, // forward + the two backward products
     });
     rows.push({
       op: "resnet18 eval forward",
-      shape: `N${batch} 3x${size}x${size}: ${(batch / r.evalMs * 1000).toFixed(1)} img/s${vs(r.evalMs, torch?.eval_ms)}`,
+      shape: `N${batch} 3x${size}x${size}: ${(batch / r.evalMs * 1000).toFixed(1)} img/s${
+        vs(r.evalMs, torch?.eval_ms)
+      }`,
       ms: r.evalMs,
       flops: fwd,
     });

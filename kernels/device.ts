@@ -271,7 +271,11 @@ export class Gpu {
    * Splits `count` items (e.g. images of a batch) into runs so that each binding of
    * `bytesPerItem[i] * run` bytes fits one storage binding and starts at an aligned offset.
    */
-  chunks(what: string, count: number, bytesPerItem: readonly number[]): { start: number; count: number }[] {
+  chunks(
+    what: string,
+    count: number,
+    bytesPerItem: readonly number[],
+  ): { start: number; count: number }[] {
     const largest = Math.max(...bytesPerItem, 1);
     let per = Math.max(1, Math.floor(this.maxBindingBytes / largest));
     if (largest > this.maxBindingBytes) {

@@ -53,7 +53,9 @@ export function runMap(
   n: number,
   scalars: readonly number[] = [],
 ): void {
-  if (inputs.length !== spec.inputs) throw new Error(`${spec.name}: expected ${spec.inputs} inputs`);
+  if (inputs.length !== spec.inputs) {
+    throw new Error(`${spec.name}: expected ${spec.inputs} inputs`);
+  }
   if (inputs.includes(out)) throw new Error(`${spec.name}: output must not alias an input`);
   const kernel = g.kernel(spec.name, mapSource(spec));
   const params = new ArrayBuffer(32);
@@ -96,7 +98,11 @@ fn keep(index: u32, seed: u32, prob: f32) -> bool {
 };
 const RELU: MapSpec = { name: "relu", inputs: 1, expr: "max(a, 0.0)" };
 // PyTorch's threshold_backward passes the gradient where the output is positive.
-const RELU_BACKWARD: MapSpec = { name: "relu_backward", inputs: 2, expr: "select(0.0, a, b > 0.0)" };
+const RELU_BACKWARD: MapSpec = {
+  name: "relu_backward",
+  inputs: 2,
+  expr: "select(0.0, a, b > 0.0)",
+};
 
 /** out = value */
 export function fill(g: Gpu, out: GPUBuffer, n: number, value: number): void {
@@ -119,7 +125,14 @@ export function mul(g: Gpu, a: GPUBuffer, b: GPUBuffer, out: GPUBuffer, n: numbe
 }
 
 /** out = x * scale + shift */
-export function scale(g: Gpu, x: GPUBuffer, out: GPUBuffer, n: number, scale: number, shift = 0): void {
+export function scale(
+  g: Gpu,
+  x: GPUBuffer,
+  out: GPUBuffer,
+  n: number,
+  scale: number,
+  shift = 0,
+): void {
   runMap(g, SCALE, [x], out, n, [scale, shift]);
 }
 
@@ -137,7 +150,14 @@ export function relu(g: Gpu, x: GPUBuffer, y: GPUBuffer, n: number): void {
  * out = x * mask / (1 - p), the mask drawn from `seed` (the same seed gives the same mask,
  * which is how the backward pass reproduces it).
  */
-export function dropout(g: Gpu, x: GPUBuffer, out: GPUBuffer, n: number, p: number, seed: number): void {
+export function dropout(
+  g: Gpu,
+  x: GPUBuffer,
+  out: GPUBuffer,
+  n: number,
+  p: number,
+  seed: number,
+): void {
   // the seed travels as the bits of an f32: keep them those of a normal finite float, since
   // a NaN or denormal pattern may not survive the trip
   const bits = ((seed >>> 0) & 0x3fffffff) | 0x00800000;

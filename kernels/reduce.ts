@@ -193,7 +193,9 @@ export function broadcastAxis(
     // one row of the output is larger than a binding: write it in pieces, each bound at an
     // offset rounded down to the alignment (as sumLongRows reads them)
     const rows = Math.floor((g.maxBindingBytes - g.storageAlign) / (inner * 4));
-    if (rows < 1) throw new GpuError(`${what}: one row of ${inner} values exceeds a storage binding`);
+    if (rows < 1) {
+      throw new GpuError(`${what}: one row of ${inner} values exceeds a storage binding`);
+    }
     for (let o = 0; o < outer; o++) {
       const gStart = o * inner * 4;
       const gOffset = gStart - (gStart % g.storageAlign);

@@ -1,7 +1,7 @@
 // The layers ResNet18 and its fine-tuning recipes need, with PyTorch's names, defaults and
 // initialisation. Field names are the state-dict names (`running_mean`, not runningMean).
 
-import { hostTensor, type HostTensor } from "./io/host_tensor.ts";
+import { type HostTensor, hostTensor } from "./io/host_tensor.ts";
 import { defaultBias, defaultWeight, xavierUniform } from "./init.ts";
 import { Module } from "./module.ts";
 import { relu } from "./ops/basic.ts";
@@ -137,12 +137,20 @@ export class ReLU extends Module {
 }
 
 export class MaxPool2d extends Module {
-  constructor(readonly kernelSize: Pair, readonly stride: Pair = kernelSize, readonly padding: Pair = 0) {
+  constructor(
+    readonly kernelSize: Pair,
+    readonly stride: Pair = kernelSize,
+    readonly padding: Pair = 0,
+  ) {
     super();
   }
 
   forward(x: Tensor): Tensor {
-    return maxPool2d(x, { kernelSize: this.kernelSize, stride: this.stride, padding: this.padding });
+    return maxPool2d(x, {
+      kernelSize: this.kernelSize,
+      stride: this.stride,
+      padding: this.padding,
+    });
   }
 }
 

@@ -124,7 +124,10 @@ export abstract class Module {
     const out: StateDict = new Map();
     let next = 0; // the readbacks come in the order of `tensors`
     for (const [name, v] of entries) {
-      out.set(name, v instanceof Tensor ? hostTensor("f32", [...v.shape], new Float32Array(bytes[next++])) : v);
+      out.set(
+        name,
+        v instanceof Tensor ? hostTensor("f32", [...v.shape], new Float32Array(bytes[next++])) : v,
+      );
     }
     return out;
   }
@@ -227,7 +230,9 @@ export function describeProblems(r: LoadReport): string {
     lines.push(`  unexpected (${r.unexpected.length}): ${r.unexpected.join(", ")}`);
   }
   for (const m of r.mismatched) {
-    lines.push(`  shape mismatch: ${m.name} is [${m.expected}] in the model, [${m.got}] in the file`);
+    lines.push(
+      `  shape mismatch: ${m.name} is [${m.expected}] in the model, [${m.got}] in the file`,
+    );
   }
   lines.push("  (load with { strict: false } to take only the entries that fit)");
   return lines.join("\n");

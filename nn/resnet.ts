@@ -4,7 +4,15 @@
 
 import { add, relu } from "./ops/basic.ts";
 import { kaimingNormal } from "./init.ts";
-import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Linear, MaxPool2d, ReLU, Sequential } from "./layers.ts";
+import {
+  AdaptiveAvgPool2d,
+  BatchNorm2d,
+  Conv2d,
+  Linear,
+  MaxPool2d,
+  ReLU,
+  Sequential,
+} from "./layers.ts";
 import { Module } from "./module.ts";
 import { Rng } from "./random.ts";
 import { Tensor } from "./tensor.ts";
@@ -71,17 +79,24 @@ export class ResNet extends Module {
       throw new Error(`resnet18: stages must be 1, 2, 3 or 4, got ${stages}`);
     }
     const rng = new Rng(options.seed ?? 0);
-    this.conv1 = new Conv2d(options.inChannels ?? 3, 64, 7, { stride: 2, padding: 3, bias: false, rng });
+    this.conv1 = new Conv2d(options.inChannels ?? 3, 64, 7, {
+      stride: 2,
+      padding: 3,
+      bias: false,
+      rng,
+    });
     this.bn1 = new BatchNorm2d(64);
     let inPlanes = 64;
     const layers: Sequential[] = [];
     for (let s = 0; s < stages; s++) {
       const planes = PLANES[s];
       const stride = s === 0 ? 1 : 2;
-      layers.push(new Sequential(
-        new BasicBlock(inPlanes, planes, stride, rng),
-        new BasicBlock(planes, planes, 1, rng),
-      ));
+      layers.push(
+        new Sequential(
+          new BasicBlock(inPlanes, planes, stride, rng),
+          new BasicBlock(planes, planes, 1, rng),
+        ),
+      );
       inPlanes = planes;
     }
     [this.layer1, this.layer2, this.layer3, this.layer4] = layers;
@@ -125,7 +140,10 @@ export class ResNet extends Module {
   }
 
   /** Replaces the head with a new one for `numClasses` (nn.Linear init, or xavier). */
-  replaceHead(numClasses: number, options: { init?: "default" | "xavier"; seed?: number } = {}): Linear {
+  replaceHead(
+    numClasses: number,
+    options: { init?: "default" | "xavier"; seed?: number } = {},
+  ): Linear {
     const old = this.fc;
     this.fc = new Linear(this.featureChannels, numClasses, {
       init: options.init,
@@ -139,7 +157,11 @@ export class ResNet extends Module {
    * Keeps the stem and the first `k` stages, dropping the rest, with a new head for
    * `numClasses` (the "small dataset, different data" recipe: early features transfer best).
    */
-  truncate(k: number, numClasses: number, options: { init?: "default" | "xavier"; seed?: number } = {}): this {
+  truncate(
+    k: number,
+    numClasses: number,
+    options: { init?: "default" | "xavier"; seed?: number } = {},
+  ): this {
     if (!Number.isInteger(k) || k < 1 || k > this.stages.length) {
       throw new Error(`truncate: k must be between 1 and ${this.stages.length}, got ${k}`);
     }
@@ -154,7 +176,9 @@ export class ResNet extends Module {
 
   /** Every BatchNorm2d below, for freezing statistics with `lockedEval`. */
   batchNorms(): BatchNorm2d[] {
-    return this.namedModules().map(([, m]) => m).filter((m): m is BatchNorm2d => m instanceof BatchNorm2d);
+    return this.namedModules().map(([, m]) => m).filter((m): m is BatchNorm2d =>
+      m instanceof BatchNorm2d
+    );
   }
 }
 

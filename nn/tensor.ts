@@ -190,7 +190,9 @@ export class Tensor {
   /** The GPU buffer (may be larger than size*4: buffers come from a pool). */
   get buffer(): GPUBuffer {
     if (!this.#storage) {
-      throw new Error(`tensor${this.name ? ` '${this.name}'` : ""} [${this.shape}] used after dispose()`);
+      throw new Error(
+        `tensor${this.name ? ` '${this.name}'` : ""} [${this.shape}] used after dispose()`,
+      );
     }
     return this.#storage.buffer;
   }
@@ -207,7 +209,9 @@ export class Tensor {
   /** Copies the values to the CPU as floats (one GPU round trip). */
   async toArray(): Promise<Float32Array> {
     const [bytes] = await gpu().read([{ buffer: this.buffer, size: this.size * 4 }]);
-    return this.dtype === "i32" ? Float32Array.from(new Int32Array(bytes)) : new Float32Array(bytes);
+    return this.dtype === "i32"
+      ? Float32Array.from(new Int32Array(bytes))
+      : new Float32Array(bytes);
   }
 
   /** Copies the values of an i32 tensor (labels, counts) to the CPU. */

@@ -19,9 +19,14 @@ export function randomArray(n: number, seed: number, scale = 1): Float32Array {
 export function assertClose(
   actual: ArrayLike<number>,
   expected: ArrayLike<number>,
-  { atol = 1e-5, rtol = 1e-4, what = "values" }: { atol?: number; rtol?: number; what?: string } = {},
+  { atol = 1e-5, rtol = 1e-4, what = "values" }: { atol?: number; rtol?: number; what?: string } =
+    {},
 ): void {
-  assert.equal(actual.length, expected.length, `${what}: length ${actual.length} != ${expected.length}`);
+  assert.equal(
+    actual.length,
+    expected.length,
+    `${what}: length ${actual.length} != ${expected.length}`,
+  );
   let worst = -1;
   let worstExcess = 0;
   for (let i = 0; i < actual.length; i++) {

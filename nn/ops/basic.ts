@@ -13,7 +13,9 @@ function sameShape(op: string, a: Tensor, b: Tensor): void {
 }
 
 function f32(op: string, ...ts: Tensor[]): void {
-  for (const t of ts) if (t.dtype !== "f32") throw new Error(`${op}: expects f32 tensors, got ${t}`);
+  for (const t of ts) {
+    if (t.dtype !== "f32") throw new Error(`${op}: expects f32 tensors, got ${t}`);
+  }
 }
 
 /** a + b (same shapes; the residual connection). */

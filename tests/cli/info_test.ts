@@ -9,7 +9,14 @@ Deno.test("info names the adapter, the backend asked for, features and limits", 
   const io = memoryIO();
   assert.equal(await runCli(["info"], io), 0);
   const text = io.text();
-  for (const line of [/^adapter: +\S/m, /^backend: +\S/m, /^features: /m, /maxStorageBufferBindingSize +\d+/m]) {
+  for (
+    const line of [
+      /^adapter: +\S/m,
+      /^backend: +\S/m,
+      /^features: /m,
+      /maxStorageBufferBindingSize +\d+/m,
+    ]
+  ) {
     assert.match(text, line);
   }
   const asked = Deno.env.get("DENO_WEBGPU_BACKEND");

@@ -47,16 +47,22 @@ Deno.test("elementwise ops and reductions match CPU loops", async () => {
   const m = Tensor.fromArray(a.subarray(0, 6 * 7 * 5), [6, 7, 5]);
   const byDim1 = new Float64Array(6 * 5);
   for (let i = 0; i < 6; i++) {
-    for (let j = 0; j < 7; j++) for (let k = 0; k < 5; k++) byDim1[i * 5 + k] += a[(i * 7 + j) * 5 + k];
+    for (let j = 0; j < 7; j++) {
+      for (let k = 0; k < 5; k++) byDim1[i * 5 + k] += a[(i * 7 + j) * 5 + k];
+    }
   }
   const s1 = sum(m, 1);
   assert.deepEqual(s1.shape, [6, 5]);
   assertClose(await s1.toArray(), byDim1, { what: "sum(dim=1)" });
-  assertClose(await mean(m, -1).toArray(), Array.from({ length: 42 }, (_, r) => {
-    let t = 0;
-    for (let k = 0; k < 5; k++) t += a[r * 5 + k];
-    return t / 5;
-  }), { what: "mean(dim=-1)" });
+  assertClose(
+    await mean(m, -1).toArray(),
+    Array.from({ length: 42 }, (_, r) => {
+      let t = 0;
+      for (let k = 0; k < 5; k++) t += a[r * 5 + k];
+      return t / 5;
+    }),
+    { what: "mean(dim=-1)" },
+  );
 });
 
 Deno.test("autograd: a tensor used twice gets the sum of its gradients", async () => {
@@ -116,26 +122,43 @@ Deno.test("launches split into chunks when a tensor exceeds one storage binding"
     const x = Tensor.fromArray(a);
     assertClose(await add(x, x).toArray(), a.map((v) => 2 * v), { what: "chunked add" });
     const m = Tensor.fromArray(a, [100, 100]);
-    const rowSums = Array.from({ length: 100 }, (_, r) => a.subarray(r * 100, r * 100 + 100).reduce((s, v) => s + v, 0));
+    const rowSums = Array.from(
+      { length: 100 },
+      (_, r) => a.subarray(r * 100, r * 100 + 100).reduce((s, v) => s + v, 0),
+    );
     assertClose(await sum(m, 1).toArray(), rowSums, { atol: 1e-4, what: "chunked sum" });
     // one reduced row larger than a binding: all 10,000 values, and 3 long rows
     let total = 0;
     for (const v of a) total += v;
-    assertClose([await sum(x).item()], [total], { atol: 1e-3, what: "sum of a row over the limit" });
+    assertClose([await sum(x).item()], [total], {
+      atol: 1e-3,
+      what: "sum of a row over the limit",
+    });
     const long = Tensor.fromArray(a.subarray(0, 9000), [3, 3000]);
-    const longSums = [0, 1, 2].map((r) => a.subarray(r * 3000, r * 3000 + 3000).reduce((s, v) => s + v, 0));
-    assertClose(await sum(long, 1).toArray(), longSums, { atol: 1e-3, what: "3 rows over the limit" });
+    const longSums = [0, 1, 2].map((r) =>
+      a.subarray(r * 3000, r * 3000 + 3000).reduce((s, v) => s + v, 0)
+    );
+    assertClose(await sum(long, 1).toArray(), longSums, {
+      atol: 1e-3,
+      what: "3 rows over the limit",
+    });
     const cols = Tensor.fromArray(a.subarray(0, 7 * 1400), [1400, 7]); // strided columns
     const colMeans = Array.from({ length: 7 }, (_, c) => {
       let t = 0;
       for (let r = 0; r < 1400; r++) t += a[r * 7 + c];
       return t / 1400;
     });
-    assertClose(await mean(cols, 0).toArray(), colMeans, { atol: 1e-5, what: "column means over the limit" });
+    assertClose(await mean(cols, 0).toArray(), colMeans, {
+      atol: 1e-5,
+      what: "column means over the limit",
+    });
     // and back: the gradient of a mean over rows larger than a binding
     const w = Tensor.fromArray(a.subarray(0, 7 * 1400), [1400, 7], { requiresGrad: true });
     sum(mean(w, 0)).backward();
-    assertClose(await w.grad!.toArray(), new Float32Array(7 * 1400).fill(1 / 1400), { atol: 1e-9, what: "mean backward over the limit" });
+    assertClose(await w.grad!.toArray(), new Float32Array(7 * 1400).fill(1 / 1400), {
+      atol: 1e-9,
+      what: "mean backward over the limit",
+    });
     w.grad!.dispose();
   } finally {
     g.maxBindingBytes = limit;
@@ -177,15 +200,24 @@ Deno.test("tidy keeps what it returns and frees the rest", async () => {
 
 Deno.test("errors name the op and say what to do", async () => {
   using _ = new Scope();
-  assert.throws(() => add(Tensor.ones([2, 3]), Tensor.ones([3, 2])), /add: shapes \[2,3\] and \[3,2\] differ/);
+  assert.throws(
+    () => add(Tensor.ones([2, 3]), Tensor.ones([3, 2])),
+    /add: shapes \[2,3\] and \[3,2\] differ/,
+  );
   const x = Tensor.ones([2]);
   x.dispose();
   assert.throws(() => scale(x, 2), /used after dispose/);
   // no adapter: the message says what to install
   const original = navigator.gpu.requestAdapter;
-  Object.defineProperty(navigator.gpu, "requestAdapter", { value: () => Promise.resolve(null), configurable: true });
+  Object.defineProperty(navigator.gpu, "requestAdapter", {
+    value: () => Promise.resolve(null),
+    configurable: true,
+  });
   try {
-    await assert.rejects(Gpu.create(), (e: Error) => e instanceof GpuError && /mesa-vulkan-drivers/.test(e.message));
+    await assert.rejects(
+      Gpu.create(),
+      (e: Error) => e instanceof GpuError && /mesa-vulkan-drivers/.test(e.message),
+    );
   } finally {
     Object.defineProperty(navigator.gpu, "requestAdapter", { value: original, configurable: true });
   }
@@ -199,6 +231,9 @@ Deno.test("a lost device is reported, not waited on forever", async () => {
   const g2 = await Gpu.create(); // a device of its own, so the shared one is untouched
   const buffer = g2.upload(new Float32Array([1, 2, 3]));
   g2.device.destroy();
-  await assert.rejects(g2.read([{ buffer, size: 12 }]), (e: Error) => e instanceof GpuError && /device lost/.test(e.message));
+  await assert.rejects(
+    g2.read([{ buffer, size: 12 }]),
+    (e: Error) => e instanceof GpuError && /device lost/.test(e.message),
+  );
   assert.throws(() => g2.upload(new Float32Array(1)), /device lost/);
 });

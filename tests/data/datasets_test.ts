@@ -215,7 +215,10 @@ Deno.test("ImageFolder refuses an empty class folder (a directory with nothing i
   try {
     for (const cls of ["a", "b"]) {
       await Deno.mkdir(`${root}/${cls}`);
-      await Deno.copyFile(new URL("../fixtures/data/png/rgb8.png", import.meta.url), `${root}/${cls}/x.png`);
+      await Deno.copyFile(
+        new URL("../fixtures/data/png/rgb8.png", import.meta.url),
+        `${root}/${cls}/x.png`,
+      );
     }
     await Deno.mkdir(`${root}/c`);
     assert.throws(() => new ImageFolder(root), /class folder ".*\/c" holds no readable/);

@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { hostTensor } from "../../nn/io/host_tensor.ts";
-import { BatchNorm2d, Conv2d, Dropout, Flatten, Linear, ReLU, Sequential } from "../../nn/layers.ts";
+import {
+  BatchNorm2d,
+  Conv2d,
+  Dropout,
+  Flatten,
+  Linear,
+  ReLU,
+  Sequential,
+} from "../../nn/layers.ts";
 import { sum } from "../../nn/ops/basic.ts";
 import { resnet18 } from "../../nn/resnet.ts";
 import { noGrad, Scope, Tensor } from "../../nn/tensor.ts";
@@ -9,8 +17,21 @@ import { gpuReady } from "../helpers.ts";
 await gpuReady;
 
 Deno.test("Sequential names children 0, 1, ... and collects nested parameters", () => {
-  const net = new Sequential(new Conv2d(3, 4, 3, { padding: 1 }), new BatchNorm2d(4), new ReLU(), new Flatten(), new Linear(4 * 8 * 8, 2));
-  assert.deepEqual(net.namedParameters().map(([n]) => n), ["0.weight", "0.bias", "1.weight", "1.bias", "4.weight", "4.bias"]);
+  const net = new Sequential(
+    new Conv2d(3, 4, 3, { padding: 1 }),
+    new BatchNorm2d(4),
+    new ReLU(),
+    new Flatten(),
+    new Linear(4 * 8 * 8, 2),
+  );
+  assert.deepEqual(net.namedParameters().map(([n]) => n), [
+    "0.weight",
+    "0.bias",
+    "1.weight",
+    "1.bias",
+    "4.weight",
+    "4.bias",
+  ]);
   assert.deepEqual(net.namedBuffers().map(([n]) => n), ["1.running_mean", "1.running_var"]);
   using _ = new Scope();
   assert.deepEqual(net.forward(Tensor.rand([2, 3, 8, 8])).shape, [2, 2]);
@@ -24,10 +45,13 @@ Deno.test("loadStateDict: strict lists every problem and loads nothing; non-stri
   const before = await target.fc.weight.toArray();
   source.set("extra.weight", hostTensor("f32", [1], new Float32Array(1)));
   source.delete("layer1.0.conv1.weight");
-  assert.throws(() => target.loadStateDict(source), (e: Error) =>
-    /missing \(1\): layer1\.0\.conv1\.weight/.test(e.message) &&
-    /unexpected \(1\): extra\.weight/.test(e.message) &&
-    /fc\.weight is \[2,512\] in the model, \[1000,512\] in the file/.test(e.message));
+  assert.throws(
+    () => target.loadStateDict(source),
+    (e: Error) =>
+      /missing \(1\): layer1\.0\.conv1\.weight/.test(e.message) &&
+      /unexpected \(1\): extra\.weight/.test(e.message) &&
+      /fc\.weight is \[2,512\] in the model, \[1000,512\] in the file/.test(e.message),
+  );
   assert.deepEqual(await target.fc.weight.toArray(), before, "strict failure loads nothing");
   const report = target.loadStateDict(source, { strict: false });
   assert.deepEqual(report.mismatched.map((m) => m.name), ["fc.weight", "fc.bias"]);
@@ -49,8 +73,14 @@ Deno.test("freezing by name, head replacement and truncation", () => {
   model.setRequiresGrad(true, "layer4");
   assert.ok(model.layer4!.parameters().every((p) => p.requiresGrad));
   assert.ok(!model.layer3!.parameters().some((p) => p.requiresGrad));
-  assert.throws(() => model.setRequiresGrad(true, "layer9"), /no parameter name starts with layer9/);
-  assert.equal(model.getSubmodule("layer2.0.downsample.1"), model.layer2!.at(0).namedChildren().find(([n]) => n === "downsample")![1].namedChildren()[1][1]);
+  assert.throws(
+    () => model.setRequiresGrad(true, "layer9"),
+    /no parameter name starts with layer9/,
+  );
+  assert.equal(
+    model.getSubmodule("layer2.0.downsample.1"),
+    model.layer2!.at(0).namedChildren().find(([n]) => n === "downsample")![1].namedChildren()[1][1],
+  );
   assert.equal(model.getSubmodule(""), model);
   assert.throws(() => model.getSubmodule("layer2.7"), /no sub-module 'layer2.7'/);
   model.truncate(2, 3);
@@ -77,7 +107,13 @@ Deno.test("BatchNorm2d counts batches, and lockedEval keeps running statistics f
   bn.forward(x);
   assert.deepEqual(await bn.running_mean.toArray(), mean1);
   const sd = await bn.stateDict();
-  assert.deepEqual([...sd.keys()], ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"]);
+  assert.deepEqual([...sd.keys()], [
+    "weight",
+    "bias",
+    "running_mean",
+    "running_var",
+    "num_batches_tracked",
+  ]);
   assert.equal(sd.get("num_batches_tracked")!.data[0], 1n);
   bn.dispose();
 });

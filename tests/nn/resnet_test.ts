@@ -28,7 +28,9 @@ const labels: Record<string, number[]> = JSON.parse(fixture.metadata!.labels);
 
 function fixtureModel() {
   const model = resnet18({ numClasses: 10 });
-  const shapes = new Map<string, readonly number[]>([...model.namedParameters(), ...model.namedBuffers()].map(([n, t]) => [n, t.shape]));
+  const shapes = new Map<string, readonly number[]>(
+    [...model.namedParameters(), ...model.namedBuffers()].map(([n, t]) => [n, t.shape]),
+  );
   model.loadStateDict(fixtureStateDict(keys.map((k) => [k, shapes.get(k) ?? []])));
   return model;
 }
@@ -58,8 +60,24 @@ Deno.test("resnet18 has torchvision's state-dict names, order and sizes", async 
 // 6e-3 and up to 60% in layer2. So case a checks its eval logits tightly, its train
 // logits, loss and statistics to the conditioning, and only the head's gradients.
 const CASES = [
-  { name: "a", shape: [2, 3, 32, 32], seed: 7, trainTol: 2e-2, statTol: 1e-2, gradTol: 5e-2, grads: ["fc."] },
-  { name: "b", shape: [1, 3, 64, 64], seed: 8, trainTol: 1e-4, statTol: 1e-4, gradTol: 2e-3, grads: [""] },
+  {
+    name: "a",
+    shape: [2, 3, 32, 32],
+    seed: 7,
+    trainTol: 2e-2,
+    statTol: 1e-2,
+    gradTol: 5e-2,
+    grads: ["fc."],
+  },
+  {
+    name: "b",
+    shape: [1, 3, 64, 64],
+    seed: 8,
+    trainTol: 1e-4,
+    statTol: 1e-4,
+    gradTol: 2e-3,
+    grads: [""],
+  },
 ];
 
 for (const c of CASES) {
@@ -68,20 +86,33 @@ for (const c of CASES) {
     const model = fixtureModel();
     const x = normalInput(c.shape, c.seed);
     const y = Tensor.fromArray(Int32Array.from(labels[c.name]));
-    const relTo = (ref: Float32Array, tol: number) => ({ atol: tol * Math.max(...ref.map(Math.abs)), rtol: 0 });
+    const relTo = (ref: Float32Array, tol: number) => ({
+      atol: tol * Math.max(...ref.map(Math.abs)),
+      rtol: 0,
+    });
 
     model.eval();
     const evalRef = expected(`${c.name}.eval_logits`);
     const evalLogits = noGrad(() => model.forward(x));
-    assertClose(await evalLogits.toArray(), evalRef, { ...relTo(evalRef, 2e-5), what: "eval logits" });
+    assertClose(await evalLogits.toArray(), evalRef, {
+      ...relTo(evalRef, 2e-5),
+      what: "eval logits",
+    });
 
     model.train();
     const logits = model.forward(x);
     const loss = crossEntropy(logits, y);
     loss.backward();
     const trainRef = expected(`${c.name}.train_logits`);
-    assertClose(await logits.toArray(), trainRef, { ...relTo(trainRef, c.trainTol), what: "train logits" });
-    assertClose([await loss.item()], expected(`${c.name}.loss`), { atol: c.trainTol, rtol: 0, what: "loss" });
+    assertClose(await logits.toArray(), trainRef, {
+      ...relTo(trainRef, c.trainTol),
+      what: "train logits",
+    });
+    assertClose([await loss.item()], expected(`${c.name}.loss`), {
+      atol: c.trainTol,
+      rtol: 0,
+      what: "loss",
+    });
 
     // running statistics after one train-mode forward (momentum 0.1, unbiased variance)
     for (const [bufName, buf] of model.namedBuffers()) {
@@ -97,7 +128,11 @@ for (const c of CASES) {
       const [, norm, maxAbs] = expected(`${c.name}.grad_stats.${pName}`);
       let sq = 0;
       for (const v of g) sq += v * v;
-      assertClose([Math.sqrt(sq)], [norm], { atol: c.gradTol * norm, rtol: 0, what: `|grad| of ${pName}` });
+      assertClose([Math.sqrt(sq)], [norm], {
+        atol: c.gradTol * norm,
+        rtol: 0,
+        what: `|grad| of ${pName}`,
+      });
       const idx = entry(`${c.name}.grad_index.${pName}`).data as Int32Array;
       assertClose(Array.from(idx, (i) => g[i]), expected(`${c.name}.grad_sample.${pName}`), {
         atol: c.gradTol * maxAbs,

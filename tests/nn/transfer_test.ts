@@ -22,13 +22,20 @@ for (const lockBatchNorm of [false, true]) {
     model.freezeExcept("fc");
     for (const bn of model.batchNorms()) bn.lockedEval = lockBatchNorm;
     model.train();
-    const opt = new SGD(model.parameters().filter((p) => p.requiresGrad), { lr: 0.1, momentum: 0.9, weightDecay: 1e-4 });
+    const opt = new SGD(model.parameters().filter((p) => p.requiresGrad), {
+      lr: 0.1,
+      momentum: 0.9,
+      weightDecay: 1e-4,
+    });
     const params = await snapshot(model.namedParameters());
     const buffers = await snapshot(model.namedBuffers());
     for (let step = 0; step < 2; step++) {
       using _ = new Scope();
       opt.zeroGrad();
-      const loss = crossEntropy(model.forward(Tensor.randn([4, 3, 16, 16], { seed: step })), Tensor.fromArray(new Int32Array([0, 1, 2, 1])));
+      const loss = crossEntropy(
+        model.forward(Tensor.randn([4, 3, 16, 16], { seed: step })),
+        Tensor.fromArray(new Int32Array([0, 1, 2, 1])),
+      );
       loss.backward();
       opt.step();
     }
