@@ -3,7 +3,6 @@
 // the same run, so "% of ceiling" survives a busy or slow machine.
 
 import type { Gpu } from "../kernels/device.ts";
-import { isSoftwareAdapter } from "../kernels/gemm_tiles.ts";
 import type { BenchRow, Harness } from "./harness.ts";
 
 const CHAINS = 16; // independent accumulators per invocation: hides FMA latency
@@ -35,9 +34,9 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 /** Times the FMA microkernel; its row's flops/ms is the ceiling in GFLOP/s. */
 export async function benchPeak(h: Harness): Promise<BenchRow> {
   const g: Gpu = h.gpu;
-  const workgroup = isSoftwareAdapter(g) ? 8 : 256;
+  const workgroup = g.profile.software ? 8 : 256;
   // enough workgroups to fill every core or SM several times over
-  const groups = isSoftwareAdapter(g) ? 256 : 4096;
+  const groups = g.profile.software ? 256 : 4096;
   const iterations = h.quick ? ITERATIONS / 4 : ITERATIONS;
   const kernel = g.kernel("peak fma", peakSource(workgroup));
   const out = g.pool.acquire(groups * workgroup * 16, "peak fma out");

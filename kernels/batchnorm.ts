@@ -20,38 +20,11 @@
 //   backward: (a, b, c, mean)              with dx = a * dy + b * (x - mean) + c
 
 import { type Gpu, grid1d, type Kernel, WGSL_FLAT_INDEX } from "./device.ts";
+import { type BatchNormTuning, tuning } from "./tuning.ts";
 
-/** Tile parameters of the family, kept in one place so they can be tuned per adapter. */
-export interface BatchNormTiles {
-  /** Workgroup size of every kernel here. */
-  wg: number;
-  /** Elements one pass-1 lane aims to visit. */
-  span: number;
-  /** Most pass-1 lanes per channel and chunk (pass 2 loops over them). */
-  maxLanes: number;
-  /** Consecutive elements one invocation of the elementwise kernels handles. */
-  perInvocation: number;
-}
-
-// A software rasteriser (llvmpipe) has few cores and wants long loops per invocation; a
-// GPU wants many short ones with one element each, for coalesced loads.
-export const SOFTWARE_BN_TILES: BatchNormTiles = {
-  wg: 64,
-  span: 256,
-  maxLanes: 128,
-  perInvocation: 16,
-};
-export const GPU_BN_TILES: BatchNormTiles = { wg: 256, span: 32, maxLanes: 1024, perInvocation: 1 };
-
-let forced: BatchNormTiles | null = null;
-
-/** Forces the tile parameters (null: by adapter); tests use it to run the other set. */
-export function forceBatchNormTiles(tiles: BatchNormTiles | null): void {
-  forced = tiles;
-}
-
-export function batchNormTiles(g: Gpu): BatchNormTiles {
-  return forced ?? (g.describe().fallback ? SOFTWARE_BN_TILES : GPU_BN_TILES);
+/** The family's tile parameters, from the one tuning table (tuning.ts). */
+export function batchNormTiles(g: Gpu): BatchNormTuning {
+  return tuning(g).batchnorm;
 }
 
 /** Sizes of an NCHW activation as batch normalisation sees it. */
@@ -152,7 +125,7 @@ function partials(
   const width = kind === "moments" ? 3 : 2;
   const kernel = g.kernel(`batchnorm ${kind}`, partialsSource(tiles.wg, kind));
   const item = shape.c * shape.hw * 4;
-  const chunks = g.chunks(what, shape.n, kind === "moments" ? [item] : [item, item]);
+  const chunks = g.chunks(what, shape.n, kind === "moments" ? [item] : [item, item], true);
   const lanesOf = (count: number) =>
     Math.max(1, Math.min(tiles.maxLanes, Math.ceil((count * shape.hw) / tiles.span)));
   const stride = chunks.reduce((s, ch) => s + lanesOf(ch.count), 0);
@@ -336,7 +309,7 @@ function channelMap(
   const kernel = g.kernel(spec.name, source);
   const item = shape.c * shape.hw * 4;
   const params = new Uint32Array(4);
-  for (const ch of g.chunks(what, shape.n, inputs.map(() => item).concat(item))) {
+  for (const ch of g.chunks(what, shape.n, inputs.map(() => item).concat(item), true)) {
     const total = ch.count * shape.c * shape.hw;
     params.set([total, shape.c, shape.hw]);
     const range = (buffer: GPUBuffer) => ({

@@ -509,7 +509,7 @@ export function conv2dForward(
     : packedLayout(repackWeight(g, w, s, false, k.bm, win), s.c, k.bm, win);
   const inItem = s.c * s.h * s.w * 4;
   const outItem = s.o * oh * ow * 4;
-  for (const ch of g.chunks(what, s.n, [inItem, outItem])) {
+  for (const ch of g.chunks(what, s.n, [inItem, outItem], true)) {
     launchGather(
       g,
       k,
@@ -620,7 +620,7 @@ export function conv2dBackwardInput(
   if (unreached && !spread) fill(g, dx, s.n * s.c * s.h * s.w, 0);
   const inItem = s.o * oh * ow * 4;
   const outItem = s.c * s.h * s.w * 4;
-  for (const ch of g.chunks(what, s.n, [inItem, outItem])) {
+  for (const ch of g.chunks(what, s.n, [inItem, outItem], true)) {
     for (const plan of plans) {
       launchGather(
         g,

@@ -277,7 +277,7 @@ export function conv2dBackwardWeight(
   const xItem = s.c * s.h * s.w * 4;
   const dyItem = s.o * oh * ow * 4;
   const dybItem = dyRows ? 0 : channelBlocks * bm * oh * ow * 4;
-  const chunks = g.chunks(what, s.n, dyRows ? [xItem, dyItem] : [xItem, dyItem, dybItem]);
+  const chunks = g.chunks(what, s.n, dyRows ? [xItem, dyItem] : [xItem, dyItem, dybItem], true);
   const maxSplits = Math.floor(g.maxBindingBytes / (size * 4));
   if (maxSplits < 1) {
     throw new Error(

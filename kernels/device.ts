@@ -4,16 +4,18 @@
 
 import { GpuError } from "./errors.ts";
 import { BufferPool } from "./buffer_pool.ts";
+import { type AdapterProfile, adapterProfile } from "./profile.ts";
 
 export { GpuError };
 
 /** A storage binding: a whole buffer, or a byte range of one (for chunked launches). */
 export type Binding = GPUBuffer | { buffer: GPUBuffer; offset: number; size: number };
 
-/** A compiled compute pipeline with the name used in error messages. */
+/** @deprecated a pipeline compiled by the legacy Gpu.kernel() */
 export interface Kernel {
   readonly pipeline: GPUComputePipeline;
   readonly name: string;
+  readonly layout: GPUBindGroupLayout;
 }
 
 const NO_ADAPTER_HELP = "No WebGPU adapter found. Install a GPU driver with Vulkan support, or, " +
@@ -37,7 +39,7 @@ const WANTED_LIMITS = [
   "minUniformBufferOffsetAlignment",
 ] as const;
 
-const WANTED_FEATURES: GPUFeatureName[] = ["timestamp-query", "shader-f16"];
+const WANTED_FEATURES: GPUFeatureName[] = ["timestamp-query", "shader-f16", "subgroups"];
 
 // Uniform parameters of all launches in one submit share one buffer, written once at submit.
 const UNIFORM_ARENA_BYTES = 1 << 18;
@@ -48,20 +50,33 @@ export class Gpu {
   maxBindingBytes: number;
   readonly maxBufferBytes: number;
   readonly maxWorkgroupsPerDim: number;
-  readonly storageAlign: number;
+  /**
+   * minStorageBufferOffsetAlignment. Any larger power of two is valid too: tests raise it to
+   * 256 (the WebGPU default, common on GPUs) to run chunked launches as such adapters do.
+   */
+  storageAlign: number;
   readonly features: ReadonlySet<string>;
+  /** What the adapter is; every variant and tile choice is made from it (tuning.ts). */
+  readonly profile: AdapterProfile;
+  /** Compiled kernels by family name and variant key (kernel.ts owns the entries). */
+  readonly kernelCache = new Map<string, unknown>();
   /** Counters a benchmark or test can read: launches and submits since creation. */
   readonly counters = { launches: 0, submits: 0, readbacks: 0 };
 
   #encoder: GPUCommandEncoder | null = null;
   #pass: GPUComputePassEncoder | null = null;
   #epoch = 1; // incremented at every submit; see BufferPool
-  #kernels = new Map<string, Kernel>();
   #uniformAlign: number;
-  #uniformCpu = new Uint8Array(UNIFORM_ARENA_BYTES);
+  #uniformCpu = new ArrayBuffer(UNIFORM_ARENA_BYTES);
+  /** The uniform arena as words: kernel.ts packs parameters straight into it. */
+  readonly uniformU32 = new Uint32Array(this.#uniformCpu);
+  readonly uniformI32 = new Int32Array(this.#uniformCpu);
+  readonly uniformF32 = new Float32Array(this.#uniformCpu);
   #uniformUsed = 0;
   #uniformGpu: GPUBuffer;
   #errors: Promise<GPUError | null>[] = [];
+  /** Set while timeGpu() records: the pass writes timestamps at its start and end. */
+  #timing: { querySet: GPUQuerySet; passes: number } | null = null;
   #lost: GPUDeviceLostInfo | null = null;
 
   private constructor(
@@ -75,6 +90,7 @@ export class Gpu {
     this.storageAlign = l.minStorageBufferOffsetAlignment;
     this.#uniformAlign = Math.max(16, l.minUniformBufferOffsetAlignment);
     this.features = new Set(device.features);
+    this.profile = adapterProfile(adapter, device);
     this.pool = new BufferPool(device, () => this.#epoch, () => this.flush());
     this.#uniformGpu = device.createBuffer({
       label: "uniform arena",
@@ -109,29 +125,98 @@ export class Gpu {
     };
   }
 
-  /** Compiles `wgsl` once (cached by its text); `name` labels the op in errors. */
-  kernel(name: string, wgsl: string, entryPoint = "main"): Kernel {
-    const key = entryPoint + "\0" + wgsl;
-    let k = this.#kernels.get(key);
+  /** Compiles one kernel's WGSL; kernel.ts caches the result. `name` labels it in errors. */
+  compile(name: string, wgsl: string): GPUComputePipeline {
+    this.#checkAlive(name);
+    const module = this.device.createShaderModule({ label: name, code: wgsl });
+    return this.device.createComputePipeline({
+      label: name,
+      layout: "auto",
+      compute: { module, entryPoint: "main" },
+    });
+  }
+
+  /**
+   * Reserves `words` (a multiple of 4) of this submit's uniform arena and returns the index
+   * of the first; the caller fills uniformU32/I32/F32 there before the submit.
+   */
+  uniformSlot(words: number, what: string): number {
+    this.#checkAlive(what);
+    if (this.#uniformUsed + words * 4 > UNIFORM_ARENA_BYTES) this.flush();
+    const at = this.#uniformUsed;
+    this.#uniformUsed = Math.ceil((at + words * 4) / this.#uniformAlign) * this.#uniformAlign;
+    this.uniformU32.fill(0, at / 4, at / 4 + words);
+    return at / 4;
+  }
+
+  /** The arena range that uniformSlot returned, as a binding resource. */
+  uniformResource(word: number, words: number): GPUBufferBinding {
+    return { buffer: this.#uniformGpu, offset: word * 4, size: words * 4 };
+  }
+
+  /** A storage binding resource, checked against the binding limit and marked used. */
+  storageResource(
+    buffer: GPUBuffer,
+    offset: number,
+    size: number,
+    index: number,
+    what: string,
+  ): GPUBufferBinding {
+    if (size > this.maxBindingBytes) {
+      throw new GpuError(
+        `${what}: binding ${index} is ${size} bytes, over the ${this.maxBindingBytes}-byte ` +
+          `storage binding limit of this adapter; the launcher must split it into chunks`,
+      );
+    }
+    this.pool.markUsed(buffer);
+    return { buffer, offset, size };
+  }
+
+  /** Records one dispatch of `pipeline` with a bind group of `entries` (see kernel.ts). */
+  record(
+    pipeline: GPUComputePipeline,
+    layout: GPUBindGroupLayout,
+    entries: GPUBindGroupEntry[],
+    groups: readonly [number, number?, number?],
+    what: string,
+  ): void {
+    const [x, y = 1, z = 1] = groups;
+    if (x === 0 || y === 0 || z === 0) return; // nothing to do (an empty tensor)
+    const limit = this.maxWorkgroupsPerDim;
+    if (
+      !(x <= limit && y <= limit && z <= limit && x > 0 && y > 0 && z > 0) ||
+      !Number.isInteger(x + y + z)
+    ) {
+      const g = [x, y, z].find((v) => !(v <= limit && v > 0 && Number.isInteger(v)));
+      throw new GpuError(
+        `${what}: ${g} workgroups in one dimension (limit ${limit}); ` +
+          `the launcher must split this launch`,
+      );
+    }
+    const pass = this.#computePass();
+    const bindGroup = this.device.createBindGroup({ label: what, layout, entries });
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(x, y, z);
+    this.counters.launches++;
+  }
+
+  // ---- legacy API, removed once every family is defined with kernel.ts ----
+  #legacy = new Map<string, Kernel>();
+
+  /** @deprecated use defineKernel (kernel.ts) */
+  kernel(name: string, wgsl: string): Kernel {
+    const key = name + "\0" + wgsl;
+    let k = this.#legacy.get(key);
     if (!k) {
-      this.#checkAlive(name);
-      const module = this.device.createShaderModule({ label: name, code: wgsl });
-      const pipeline = this.device.createComputePipeline({
-        label: name,
-        layout: "auto",
-        compute: { module, entryPoint },
-      });
-      k = { pipeline, name };
-      this.#kernels.set(key, k);
+      const pipeline = this.compile(name, wgsl);
+      k = { pipeline, name, layout: pipeline.getBindGroupLayout(0) };
+      this.#legacy.set(key, k);
     }
     return k;
   }
 
-  /**
-   * Records one launch. Storage bindings take @binding(0..n-1) of @group(0) in the order
-   * given; `params` (if any) is the uniform block at @binding(n). `what` names the op and
-   * its shapes for error messages.
-   */
+  /** @deprecated use defineKernel (kernel.ts) */
   dispatch(
     kernel: Kernel,
     bindings: readonly Binding[],
@@ -139,52 +224,19 @@ export class Gpu {
     groups: readonly [number, number?, number?],
     what: string = kernel.name,
   ): void {
-    this.#checkAlive(what);
-    const [x, y = 1, z = 1] = groups;
-    if (x === 0 || y === 0 || z === 0) return; // nothing to do (an empty tensor)
-    for (const g of [x, y, z]) {
-      if (g > this.maxWorkgroupsPerDim || !Number.isInteger(g) || g < 0) {
-        throw new GpuError(
-          `${what}: ${g} workgroups in one dimension (limit ${this.maxWorkgroupsPerDim}); ` +
-            `the launcher must split this launch`,
-        );
-      }
-    }
-    if (params && this.#uniformUsed + params.byteLength > UNIFORM_ARENA_BYTES) this.flush();
+    const words = params ? Math.max(4, Math.ceil(params.byteLength / 16) * 4) : 0;
+    const at = params ? this.uniformSlot(words, what) : 0;
     const entries: GPUBindGroupEntry[] = bindings.map((b, i) => {
       const r = "buffer" in b ? b : { buffer: b, offset: 0, size: b.size };
-      if (r.size > this.maxBindingBytes) {
-        throw new GpuError(
-          `${what}: binding ${i} is ${r.size} bytes, over the ${this.maxBindingBytes}-byte ` +
-            `storage binding limit of this adapter; the launcher must split it into chunks`,
-        );
-      }
-      this.pool.markUsed(r.buffer);
-      return { binding: i, resource: { buffer: r.buffer, offset: r.offset, size: r.size } };
+      return { binding: i, resource: this.storageResource(r.buffer, r.offset, r.size, i, what) };
     });
     if (params) {
-      const offset = this.#uniformUsed;
-      this.#uniformCpu.set(
+      new Uint8Array(this.uniformU32.buffer, at * 4, params.byteLength).set(
         new Uint8Array(params.buffer, params.byteOffset, params.byteLength),
-        offset,
       );
-      const size = Math.ceil(params.byteLength / 16) * 16;
-      this.#uniformUsed = Math.ceil((offset + size) / this.#uniformAlign) * this.#uniformAlign;
-      entries.push({
-        binding: bindings.length,
-        resource: { buffer: this.#uniformGpu, offset, size },
-      });
+      entries.push({ binding: bindings.length, resource: this.uniformResource(at, words) });
     }
-    const pass = this.#computePass();
-    const bindGroup = this.device.createBindGroup({
-      label: what,
-      layout: kernel.pipeline.getBindGroupLayout(0),
-      entries,
-    });
-    pass.setPipeline(kernel.pipeline);
-    pass.setBindGroup(0, bindGroup);
-    pass.dispatchWorkgroups(x, y, z);
-    this.counters.launches++;
+    this.record(kernel.pipeline, kernel.layout, entries, groups, what);
   }
 
   /** Records a buffer-to-buffer copy in submission order with the launches. */
@@ -268,32 +320,78 @@ export class Gpu {
   }
 
   /**
+   * Milliseconds the GPU spends on the launches `record` makes: from timestamp queries when
+   * the adapter has them and the launches share one compute pass, else wall-clock time of
+   * the submit and wait minus that of an empty one (coarser: good for comparing variants
+   * whose runs take well over a millisecond).
+   */
+  async timeGpu(record: () => void): Promise<number> {
+    await this.sync();
+    if (this.features.has("timestamp-query")) {
+      const querySet = this.device.createQuerySet({ type: "timestamp", count: 2 });
+      const resolved = this.device.createBuffer({
+        size: 16,
+        usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+      });
+      this.#timing = { querySet, passes: 0 };
+      try {
+        const submits = this.counters.submits;
+        record();
+        const passes = this.#timing.passes;
+        this.#endPass();
+        this.#timing = null;
+        if (passes === 1 && this.counters.submits === submits && this.#encoder) {
+          this.#encoder.resolveQuerySet(querySet, 0, 2, resolved, 0);
+          const [bytes] = await this.read([{ buffer: resolved, size: 16 }]);
+          const [t0, t1] = new BigUint64Array(bytes);
+          if (t1 > t0) return Number(t1 - t0) / 1e6;
+        }
+      } finally {
+        this.#timing = null;
+        querySet.destroy();
+        resolved.destroy();
+      }
+    }
+    await this.sync();
+    const empty = performance.now();
+    await this.sync();
+    const overhead = performance.now() - empty;
+    const t0 = performance.now();
+    record();
+    await this.sync();
+    return Math.max(performance.now() - t0 - overhead, 0);
+  }
+
+  /**
    * Splits `count` items (e.g. images of a batch) into runs so that each binding of
-   * `bytesPerItem[i] * run` bytes fits one storage binding and starts at an aligned offset.
+   * `bytesPerItem[i] * run` bytes fits one storage binding, with room to start it at the
+   * aligned offset below the run's first item (kernel.ts bindings declared with `offset`).
+   * `aligned` (legacy kernels without element offsets) makes every run start aligned.
    */
   chunks(
     what: string,
     count: number,
     bytesPerItem: readonly number[],
+    aligned = false,
   ): { start: number; count: number }[] {
     const largest = Math.max(...bytesPerItem, 1);
-    let per = Math.max(1, Math.floor(this.maxBindingBytes / largest));
-    if (largest > this.maxBindingBytes) {
+    const room = this.maxBindingBytes - (aligned ? 0 : this.storageAlign);
+    if (largest > room) {
       throw new GpuError(
         `${what}: one item needs a ${largest}-byte binding, over this adapter's ` +
           `${this.maxBindingBytes}-byte storage binding limit; use a smaller image size`,
       );
     }
-    if (per < count) {
-      // offsets start*bytes must be multiples of the alignment for every binding
+    let per = count <= Math.floor(this.maxBindingBytes / largest)
+      ? count
+      : Math.max(1, Math.floor(room / largest));
+    if (aligned && per < count) {
       const step = bytesPerItem.reduce(
         (s, b) => lcm(s, this.storageAlign / gcd(b, this.storageAlign)),
         1,
       );
       per = Math.floor(per / step) * step;
-      if (per === 0) {
-        throw new GpuError(`${what}: cannot split ${count} items into aligned chunks`);
-      }
+      if (per === 0) throw new GpuError(`${what}: cannot split ${count} items into aligned chunks`);
     }
     const out = [];
     for (let start = 0; start < count; start += per) {
@@ -312,7 +410,20 @@ export class Gpu {
   }
 
   #computePass(): GPUComputePassEncoder {
-    if (!this.#pass) this.#pass = this.#commandEncoder().beginComputePass();
+    if (!this.#pass) {
+      const t = this.#timing;
+      this.#pass = this.#commandEncoder().beginComputePass(
+        t && t.passes++ === 0
+          ? {
+            timestampWrites: {
+              querySet: t.querySet,
+              beginningOfPassWriteIndex: 0,
+              endOfPassWriteIndex: 1,
+            },
+          }
+          : undefined,
+      );
+    }
     return this.#pass;
   }
 

@@ -62,7 +62,7 @@ export function runMap(
   const u = new Uint32Array(params);
   const f = new Float32Array(params);
   scalars.forEach((s, i) => (f[2 + i] = s));
-  for (const c of g.chunks(spec.name, n, [4])) {
+  for (const c of g.chunks(spec.name, n, [4], true)) {
     u[0] = c.count;
     u[1] = c.start;
     const range = (buffer: GPUBuffer) => ({ buffer, offset: c.start * 4, size: c.count * 4 });

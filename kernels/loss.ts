@@ -207,7 +207,7 @@ export function logSumExpRows(
 ): void {
   const kernel = g.kernel("log_sum_exp", rowSource("lse"));
   const what = `log_sum_exp[${rows}x${classes}]`;
-  for (const c of g.chunks(what, rows, [classes * 4, 4])) {
+  for (const c of g.chunks(what, rows, [classes * 4, 4], true)) {
     g.dispatch(
       kernel,
       [rowsOf(logits, c.start, c.count, classes * 4), rowsOf(lse, c.start, c.count, 4)],
@@ -234,7 +234,7 @@ export function crossEntropyForward(
   const kernel = g.kernel("cross_entropy", rowSource("loss"));
   const what = `cross_entropy[${rows}x${classes}]`;
   const rowLoss = g.pool.acquire(rows * 4, "cross-entropy row losses");
-  for (const c of g.chunks(what, rows, [classes * 4, 4, 4])) {
+  for (const c of g.chunks(what, rows, [classes * 4, 4, 4], true)) {
     g.dispatch(
       kernel,
       [
@@ -270,7 +270,7 @@ export function crossEntropyBackward(
   logSumExpRows(g, logits, lse, rows, classes);
   const kernel = g.kernel("cross_entropy_backward", elementSource("grad"));
   const what = `cross_entropy_backward[${rows}x${classes}]`;
-  for (const c of g.chunks(what, rows, [classes * 4, 4, 4])) {
+  for (const c of g.chunks(what, rows, [classes * 4, 4, 4], true)) {
     g.dispatch(
       kernel,
       [
@@ -300,7 +300,7 @@ export function softmaxRows(
   logSumExpRows(g, logits, lse, rows, classes);
   const kernel = g.kernel("softmax", elementSource("softmax"));
   const what = `softmax[${rows}x${classes}]`;
-  for (const c of g.chunks(what, rows, [classes * 4, 4])) {
+  for (const c of g.chunks(what, rows, [classes * 4, 4], true)) {
     g.dispatch(
       kernel,
       [
@@ -326,7 +326,7 @@ export function argmaxRows(
 ): void {
   const kernel = g.kernel("argmax", top1Source("argmax"));
   const what = `argmax[${rows}x${classes}]`;
-  for (const c of g.chunks(what, rows, [classes * 4, 4])) {
+  for (const c of g.chunks(what, rows, [classes * 4, 4], true)) {
     g.dispatch(
       kernel,
       [rowsOf(logits, c.start, c.count, classes * 4), rowsOf(index, c.start, c.count, 4)],
@@ -355,7 +355,7 @@ export function countCorrect(
   const kernel = g.kernel("count_correct", top1Source(mode));
   const what = `count_correct[${rows}x${classes}]`;
   const countBytes = countInvalid ? 8 : 4;
-  for (const c of g.chunks(what, rows, [classes * 4, 4])) {
+  for (const c of g.chunks(what, rows, [classes * 4, 4], true)) {
     g.dispatch(
       kernel,
       [

@@ -232,7 +232,7 @@ function runChunked(
 ): void {
   const width = T === "vec4f" ? 4 : 1;
   const items = n / width;
-  for (const c of g.chunks(what, items, buffers.map(() => 4 * width))) {
+  for (const c of g.chunks(what, items, buffers.map(() => 4 * width), true)) {
     params[0] = c.count;
     const bindings: Binding[] = buffers.map((buffer) => ({
       buffer,

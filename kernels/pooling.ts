@@ -10,29 +10,11 @@
 
 import { type Gpu, grid1d, WGSL_FLAT_INDEX } from "./device.ts";
 import { broadcastAxis, sumAxis } from "./reduce.ts";
+import { type PoolTuning, tuning } from "./tuning.ts";
 
-/** Tile parameters of the family, kept in one place so they can be tuned per adapter. */
-export interface PoolTiles {
-  /** Workgroup of the windowed kernels: x along a row, y across rows (z: planes). */
-  wgX: number;
-  wgY: number;
-  /** Workgroup size of the flat (adaptive) kernels. */
-  wg: number;
-}
-
-// llvmpipe runs 8 lanes at a time; a GPU wants wide rows for coalesced loads.
-export const SOFTWARE_POOL_TILES: PoolTiles = { wgX: 8, wgY: 8, wg: 64 };
-export const GPU_POOL_TILES: PoolTiles = { wgX: 32, wgY: 4, wg: 256 };
-
-let forced: PoolTiles | null = null;
-
-/** Forces the tile parameters (null: by adapter); tests use it to run the other set. */
-export function forcePoolTiles(tiles: PoolTiles | null): void {
-  forced = tiles;
-}
-
-export function poolTiles(g: Gpu): PoolTiles {
-  return forced ?? (g.describe().fallback ? SOFTWARE_POOL_TILES : GPU_POOL_TILES);
+/** The family's tile parameters, from the one tuning table (tuning.ts). */
+export function poolTiles(g: Gpu): PoolTuning {
+  return tuning(g).pool;
 }
 
 /** Sizes of a pooling: planes = n * c, input h x w, output oh x ow, window, stride, padding. */
@@ -71,7 +53,7 @@ function paramsOf(s: Pool2dShape, planeBase: number): Uint32Array {
 }
 
 /** The window constants and helpers shared by the windowed kernels. */
-function windowSource(s: Pool2dShape, includePad: boolean, t: PoolTiles): string {
+function windowSource(s: Pool2dShape, includePad: boolean, t: PoolTuning): string {
   return /* wgsl */ `
 const KH = ${s.kh}; const KW = ${s.kw};
 const SH = ${s.sh}; const SW = ${s.sw};
@@ -96,7 +78,7 @@ ${WGSL_FLAT_INDEX}
 @compute @workgroup_size(${t.wgX}, ${t.wgY})`;
 }
 
-function maxForwardSource(s: Pool2dShape, t: PoolTiles, saveArgmax: boolean): string {
+function maxForwardSource(s: Pool2dShape, t: PoolTuning, saveArgmax: boolean): string {
   return /* wgsl */ `
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
@@ -136,7 +118,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 }`;
 }
 
-function maxBackwardSource(s: Pool2dShape, t: PoolTiles): string {
+function maxBackwardSource(s: Pool2dShape, t: PoolTuning): string {
   return /* wgsl */ `
 @group(0) @binding(0) var<storage, read> dy: array<f32>;
 @group(0) @binding(1) var<storage, read> argmax: array<u32>;
@@ -171,7 +153,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 }`;
 }
 
-function avgForwardSource(s: Pool2dShape, t: PoolTiles, includePad: boolean): string {
+function avgForwardSource(s: Pool2dShape, t: PoolTuning, includePad: boolean): string {
   return /* wgsl */ `
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
@@ -200,7 +182,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 }`;
 }
 
-function avgBackwardSource(s: Pool2dShape, t: PoolTiles, includePad: boolean): string {
+function avgBackwardSource(s: Pool2dShape, t: PoolTuning, includePad: boolean): string {
   return /* wgsl */ `
 @group(0) @binding(0) var<storage, read> dy: array<f32>;
 @group(0) @binding(1) var<storage, read_write> dx: array<f32>;
@@ -314,7 +296,7 @@ function launchWindowed(
   const kernel = g.kernel(name, source);
   const [gw, gh] = gridOver === "outputs" ? [s.ow, s.oh] : [s.w, s.h];
   const groups = [Math.ceil(gw / t.wgX), Math.ceil(gh / t.wgY)] as const;
-  for (const ch of g.chunks(what, s.n * s.c, perPlane.map((v) => v * 4))) {
+  for (const ch of g.chunks(what, s.n * s.c, perPlane.map((v) => v * 4), true)) {
     const bindings = buffers.map((buffer, i) => ({
       buffer,
       offset: ch.start * perPlane[i] * 4,
@@ -342,7 +324,7 @@ function launchAdaptive(
   const wg = poolTiles(g).wg;
   const kernel = g.kernel(name, source);
   const params = new Uint32Array(8);
-  for (const ch of g.chunks(what, s.n * s.c, perPlane.map((v) => v * 4))) {
+  for (const ch of g.chunks(what, s.n * s.c, perPlane.map((v) => v * 4), true)) {
     const bindings = buffers.map((buffer, i) => ({
       buffer,
       offset: ch.start * perPlane[i] * 4,

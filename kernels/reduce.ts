@@ -159,7 +159,7 @@ function launch(
   u.set([0, reduce, inner, parts, Math.max(span, 1)]); // xBase and outBase stay 0
   const what = `sum[${outer}x${reduce}x${inner}]`;
   // chunks along `outer` keep each binding within the adapter's limit
-  for (const c of g.chunks(what, outer, [reduce * inner * 4, parts * inner * 4])) {
+  for (const c of g.chunks(what, outer, [reduce * inner * 4, parts * inner * 4], true)) {
     u[0] = c.count;
     g.dispatch(
       kernel,
@@ -221,7 +221,7 @@ export function broadcastAxis(
     return;
   }
   u.set([0, reduce, inner]); // gBase and outBase stay 0
-  for (const c of g.chunks(what, outer, [inner * 4, reduce * inner * 4])) {
+  for (const c of g.chunks(what, outer, [inner * 4, reduce * inner * 4], true)) {
     u[0] = c.count;
     g.dispatch(
       kernel,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { forceBatchNormTiles, GPU_BN_TILES, SOFTWARE_BN_TILES } from "../../kernels/batchnorm.ts";
+import { GPU_TUNING, overrideTuning, SOFTWARE_TUNING } from "../../kernels/tuning.ts";
 import { gpu } from "../../kernels/device.ts";
 import { mul, sum } from "../../nn/ops/basic.ts";
 import { batchNorm2d, type BatchNormOptions } from "../../nn/ops/norm.ts";
@@ -261,8 +261,9 @@ Deno.test("batchnorm2d in chunks along the batch gives the same numbers", async 
 
 Deno.test("batchnorm2d: both tile sets (software driver, GPU) give the reference numbers", async () => {
   // Only one of them runs by default on a given adapter; force each in turn.
-  for (const tiles of [SOFTWARE_BN_TILES, GPU_BN_TILES]) {
-    forceBatchNormTiles(tiles);
+  for (const { batchnorm: tiles } of [SOFTWARE_TUNING, GPU_TUNING]) {
+    // subgroup reductions need the feature; they are tested where the adapter has it
+    overrideTuning(gpu(), { batchnorm: { ...tiles, subgroups: false } });
     try {
       using _ = new Scope();
       const shape: Shape4 = [2, 3, 37, 41]; // several lanes per channel with either set
@@ -280,7 +281,7 @@ Deno.test("batchnorm2d: both tile sets (software driver, GPU) give the reference
       await checkGradients([3, 5, 2, 3], {}, 91);
       await checkGradients([2, 3, 3, 5], { training: false }, 92);
     } finally {
-      forceBatchNormTiles(null);
+      overrideTuning(gpu(), null);
     }
   }
 });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { gpu, GpuError } from "../../kernels/device.ts";
 import { gemm, type GemmOptions } from "../../kernels/gemm.ts";
-import { GPU_TILES, setGemmTiles, SOFTWARE_TILES } from "../../kernels/gemm_tiles.ts";
+import { GPU_TUNING, overrideTuning, SOFTWARE_TUNING } from "../../kernels/tuning.ts";
 import { assertClose, gpuReady, randomArray } from "../helpers.ts";
 
 await gpuReady;
@@ -124,18 +124,22 @@ Deno.test("gemm splits operands larger than one storage binding and gets the sam
 
 Deno.test("gemm with the GPU tile shape gives the same numbers", async () => {
   const g = gpu();
-  setGemmTiles(g, GPU_TILES);
+  const gpuTiles = GPU_TUNING.gemm.registers;
+  const softTiles = SOFTWARE_TUNING.gemm.registers;
+  overrideTuning(g, { gemm: { variant: "registers", registers: gpuTiles } });
   try {
     await check({ m: 70, n: 67, k: 19 }, true);
     await check({ m: 64, n: 128, k: 16, transA: true, transB: true, batch: 2 });
   } finally {
-    setGemmTiles(g, null);
+    overrideTuning(g, null);
   }
-  setGemmTiles(g, { ...SOFTWARE_TILES, mFastest: false, tm: 4 });
+  overrideTuning(g, {
+    gemm: { variant: "registers", registers: { ...softTiles, mFastest: false, tm: 4 } },
+  });
   try {
     await check({ m: 21, n: 36, k: 10, transB: true }, true);
   } finally {
-    setGemmTiles(g, null);
+    overrideTuning(g, null);
   }
 });
 

@@ -1,11 +1,7 @@
 import assert from "node:assert/strict";
 import { gpu } from "../../kernels/device.ts";
-import {
-  forcePoolTiles,
-  GPU_POOL_TILES,
-  poolOutputSize,
-  SOFTWARE_POOL_TILES,
-} from "../../kernels/pooling.ts";
+import { poolOutputSize } from "../../kernels/pooling.ts";
+import { GPU_TUNING, overrideTuning, SOFTWARE_TUNING } from "../../kernels/tuning.ts";
 import { adaptiveAvgPool2d, avgPool2d, maxPool2d } from "../../nn/ops/pooling.ts";
 import { Scope, Tensor } from "../../nn/tensor.ts";
 import { Rng } from "../../nn/random.ts";
@@ -296,8 +292,8 @@ Deno.test("pooling rejects shapes PyTorch rejects, with the op's name", () => {
 
 Deno.test("pooling: both tile sets (software driver, GPU) give the reference numbers", async () => {
   // Only one of them runs by default on a given adapter; force each in turn.
-  for (const tiles of [SOFTWARE_POOL_TILES, GPU_POOL_TILES]) {
-    forcePoolTiles(tiles);
+  for (const { pool: tiles } of [SOFTWARE_TUNING, GPU_TUNING]) {
+    overrideTuning(gpu(), { pool: tiles });
     try {
       for (const spec of [SPECS[0], SPECS[3]]) {
         using _ = new Scope();
@@ -328,7 +324,7 @@ Deno.test("pooling: both tile sets (software driver, GPU) give the reference num
         });
       }
     } finally {
-      forcePoolTiles(null);
+      overrideTuning(gpu(), null);
     }
   }
 });

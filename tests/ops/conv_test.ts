@@ -59,15 +59,15 @@ for (const { name, s, bias } of FD_CASES) {
 function launchedKernels(fn: () => void): string[] {
   const g = gpu();
   const names: string[] = [];
-  const original = g.dispatch;
-  g.dispatch = function (kernel, ...rest) {
-    names.push(kernel.name);
-    return original.call(this, kernel, ...rest);
+  const original = g.record;
+  g.record = function (pipeline, ...rest) {
+    names.push(pipeline.label);
+    return original.call(this, pipeline, ...rest);
   };
   try {
     fn();
   } finally {
-    g.dispatch = original;
+    g.record = original;
   }
   return names;
 }
