@@ -3,6 +3,7 @@
 // Large tensors are processed in chunks so no binding exceeds the adapter's limit.
 
 import { type Gpu, grid1d, WGSL_FLAT_INDEX } from "./device.ts";
+import { defineKernel } from "./kernel.ts";
 
 const WG = 256;
 
@@ -21,17 +22,20 @@ interface MapSpec {
 
 const NAMES = ["a", "b", "c"];
 
-function mapSource(spec: MapSpec): string {
-  const decls = NAMES.slice(0, spec.inputs).map((n, i) =>
-    `@group(0) @binding(${i}) var<storage, read> ${n}_: array<f32>;`
-  );
-  const loads = NAMES.slice(0, spec.inputs).map((n) => `let ${n} = ${n}_[i];`);
-  if (spec.accumulate) loads.push("let o = out[i];");
-  return /* wgsl */ `
-${decls.join("\n")}
-@group(0) @binding(${spec.inputs}) var<storage, read_write> out: array<f32>;
-struct Params { n: u32, base: u32, s0: f32, s1: f32, s2: f32 }
-@group(0) @binding(${spec.inputs + 1}) var<uniform> p: Params;
+// One family for every map: the spec is the variant (its name is its key). Every binding
+// takes an element offset, so a chunk may start anywhere in its buffers.
+const MAP = defineKernel({
+  name: "map",
+  key: (spec: MapSpec) => spec.name,
+  bindings: (spec: MapSpec) => [
+    ...NAMES.slice(0, spec.inputs).map((n) => ({ name: n + "_", type: "f32", offset: true })),
+    { name: "out", type: "f32", access: "read_write" as const, offset: true },
+  ],
+  params: { n: "u32", base: "u32", s0: "f32", s1: "f32", s2: "f32" },
+  body: (spec: MapSpec) => {
+    const loads = NAMES.slice(0, spec.inputs).map((n) => `let ${n} = ${n}_[p.${n}_Off + i];`);
+    if (spec.accumulate) loads.push("let o = out[p.outOff + i];");
+    return /* wgsl */ `
 ${WGSL_FLAT_INDEX}
 ${spec.helpers ?? ""}
 @compute @workgroup_size(${WG})
@@ -40,9 +44,10 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   if (i >= p.n) { return; }
   let s0 = p.s0; let s1 = p.s1; let s2 = p.s2; let index = p.base + i;
   ${loads.join(" ")}
-  out[i] = ${spec.expr};
+  out[p.outOff + i] = ${spec.expr};
 }`;
-}
+  },
+});
 
 /** Runs a map kernel over `n` f32 elements of `inputs` into `out`. */
 export function runMap(
@@ -57,21 +62,16 @@ export function runMap(
     throw new Error(`${spec.name}: expected ${spec.inputs} inputs`);
   }
   if (inputs.includes(out)) throw new Error(`${spec.name}: output must not alias an input`);
-  const kernel = g.kernel(spec.name, mapSource(spec));
-  const params = new ArrayBuffer(32);
-  const u = new Uint32Array(params);
-  const f = new Float32Array(params);
-  scalars.forEach((s, i) => (f[2 + i] = s));
-  for (const c of g.chunks(spec.name, n, [4], true)) {
-    u[0] = c.count;
-    u[1] = c.start;
+  const kernel = MAP.get(g, spec);
+  const [s0 = 0, s1 = 0, s2 = 0] = scalars;
+  const what = `${spec.name}[n=${n}]`;
+  for (const c of g.chunks(spec.name, n, [4])) {
     const range = (buffer: GPUBuffer) => ({ buffer, offset: c.start * 4, size: c.count * 4 });
-    g.dispatch(
-      kernel,
+    kernel.dispatch(
       [...inputs.map(range), range(out)],
-      u,
+      { n: c.count, base: c.start, s0, s1, s2 },
       grid1d(c.count, WG),
-      `${spec.name}[n=${n}]`,
+      what,
     );
   }
 }

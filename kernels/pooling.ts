@@ -10,6 +10,7 @@
 
 import { type Gpu, grid1d, WGSL_FLAT_INDEX } from "./device.ts";
 import { broadcastAxis, sumAxis } from "./reduce.ts";
+import { defineKernel } from "./kernel.ts";
 import { type PoolTuning, tuning } from "./tuning.ts";
 
 /** The family's tile parameters, from the one tuning table (tuning.ts). */
@@ -40,17 +41,34 @@ export function poolOutputSize(size: number, kernel: number, stride: number, pad
 
 // Sizes come in as uniforms; the window (kernel, stride, padding) is baked into the WGSL as
 // constants, so the window loops unroll and divisions by the stride become cheap. ResNet18
-// has one window shape, so few pipelines are compiled.
-const PARAMS = /* wgsl */ `
-struct Params { planeBase: u32, h: u32, w: u32, oh: u32, ow: u32, negInf: f32 }`;
+// has one window shape, so few pipelines are compiled. -inf cannot be written as a WGSL
+// literal, so it comes in as a parameter.
+const WINDOW_PARAMS = {
+  planeBase: "u32",
+  h: "u32",
+  w: "u32",
+  oh: "u32",
+  ow: "u32",
+  negInf: "f32",
+} as const;
 
-function paramsOf(s: Pool2dShape, planeBase: number): Uint32Array {
-  const u = new Uint32Array(8);
-  u.set([planeBase, s.h, s.w, s.oh, s.ow]);
-  // -inf cannot be written as a WGSL literal, so it comes in as a parameter
-  new Float32Array(u.buffer)[5] = -Infinity;
-  return u;
+/** A windowed kernel's variant: the window, the tiles, and argmax saving / padding counted. */
+interface WindowVariant {
+  s: Pool2dShape;
+  t: PoolTuning;
+  flag: boolean;
 }
+
+const windowKey = ({ s, t, flag }: WindowVariant) =>
+  `k${s.kh}x${s.kw} s${s.sh}x${s.sw} p${s.ph}x${s.pw} wg${t.wgX}x${t.wgY} ${+flag}`;
+
+const f32In = (name: string) => ({ name, type: "f32", offset: true });
+const f32Out = (name: string) => ({
+  name,
+  type: "f32",
+  access: "read_write" as const,
+  offset: true,
+});
 
 /** The window constants and helpers shared by the windowed kernels. */
 function windowSource(s: Pool2dShape, includePad: boolean, t: PoolTuning): string {
@@ -80,11 +98,6 @@ ${WGSL_FLAT_INDEX}
 
 function maxForwardSource(s: Pool2dShape, t: PoolTuning, saveArgmax: boolean): string {
   return /* wgsl */ `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> y: array<f32>;
-${saveArgmax ? "@group(0) @binding(2) var<storage, read_write> argmax: array<u32>;" : ""}
-${PARAMS}
-@group(0) @binding(${saveArgmax ? 3 : 2}) var<uniform> p: Params;
 ${windowSource(s, false, t)}
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let ox = gid.x;
@@ -103,7 +116,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
       let ix = xs + kx;
       if (ix < 0 || ix >= i32(p.w)) { continue; }
       let i = u32(iy) * p.w + u32(ix);
-      let v = x[base + i];
+      let v = x[p.xOff + base + i];
       // strictly greater: ties keep the first in scan order; NaN wins, as in PyTorch (tested
       // on its bits: drivers may fold v != v to false)
       if (v > best || (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u) {
@@ -113,18 +126,13 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     }
   }
   let o = (plane * p.oh + oy) * p.ow + ox;
-  y[o] = best;
-  ${saveArgmax ? "argmax[o] = at;" : ""}
+  y[p.yOff + o] = best;
+  ${saveArgmax ? "argmax[p.argmaxOff + o] = at;" : ""}
 }`;
 }
 
 function maxBackwardSource(s: Pool2dShape, t: PoolTuning): string {
   return /* wgsl */ `
-@group(0) @binding(0) var<storage, read> dy: array<f32>;
-@group(0) @binding(1) var<storage, read> argmax: array<u32>;
-@group(0) @binding(2) var<storage, read_write> dx: array<f32>;
-${PARAMS}
-@group(0) @binding(3) var<uniform> p: Params;
 ${windowSource(s, false, t)}
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let ix = gid.x;
@@ -146,19 +154,15 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
       let ox = ox0 + k;
       let ok = rowOk && ox < p.ow && i32(ox) * SW - PW <= i32(ix);
       let o = row + min(ox, p.ow - 1u);
-      acc += select(0.0, dy[o], ok && argmax[o] == here);
+      acc += select(0.0, dy[p.dyOff + o], ok && argmax[p.argmaxOff + o] == here);
     }
   }
-  dx[(plane * p.h + iy) * p.w + ix] = acc;
+  dx[p.dxOff + (plane * p.h + iy) * p.w + ix] = acc;
 }`;
 }
 
 function avgForwardSource(s: Pool2dShape, t: PoolTuning, includePad: boolean): string {
   return /* wgsl */ `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> y: array<f32>;
-${PARAMS}
-@group(0) @binding(2) var<uniform> p: Params;
 ${windowSource(s, includePad, t)}
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let ox = gid.x;
@@ -175,19 +179,15 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     for (var kx = 0; kx < KW; kx++) {
       let ix = xs + kx;
       if (ix < 0 || ix >= i32(p.w)) { continue; }
-      acc += x[base + u32(iy) * p.w + u32(ix)];
+      acc += x[p.xOff + base + u32(iy) * p.w + u32(ix)];
     }
   }
-  y[(plane * p.oh + oy) * p.ow + ox] = acc / divisor(i32(oy), i32(ox));
+  y[p.yOff + (plane * p.oh + oy) * p.ow + ox] = acc / divisor(i32(oy), i32(ox));
 }`;
 }
 
 function avgBackwardSource(s: Pool2dShape, t: PoolTuning, includePad: boolean): string {
   return /* wgsl */ `
-@group(0) @binding(0) var<storage, read> dy: array<f32>;
-@group(0) @binding(1) var<storage, read_write> dx: array<f32>;
-${PARAMS}
-@group(0) @binding(2) var<uniform> p: Params;
 ${windowSource(s, includePad, t)}
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let ix = gid.x;
@@ -204,24 +204,21 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     for (var k = 0u; k < COVER_W; k++) {
       let ox = ox0 + k;
       if (ox >= p.ow || i32(ox) * SW - PW > i32(ix)) { break; }
-      acc += dy[base + oy * p.ow + ox] / divisor(i32(oy), i32(ox));
+      acc += dy[p.dyOff + base + oy * p.ow + ox] / divisor(i32(oy), i32(ox));
     }
   }
-  dx[(plane * p.h + iy) * p.w + ix] = acc;
+  dx[p.dxOff + (plane * p.h + iy) * p.w + ix] = acc;
 }`;
 }
 
 // Adaptive pooling: output row oy averages input rows floor(oy*h/oh) .. ceil((oy+1)*h/oh)-1.
+const ADAPTIVE_PARAMS = { planes: "u32", h: "u32", w: "u32", oh: "u32", ow: "u32" } as const;
 const ADAPTIVE = /* wgsl */ `
-struct Params { planes: u32, h: u32, w: u32, oh: u32, ow: u32 }
 fn startOf(o: u32, size: u32, out: u32) -> u32 { return (o * size) / out; }
 fn endOf(o: u32, size: u32, out: u32) -> u32 { return ((o + 1u) * size + out - 1u) / out; }`;
 
 function adaptiveForwardSource(wg: number): string {
   return /* wgsl */ `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> y: array<f32>;
-@group(0) @binding(2) var<uniform> p: Params;
 ${WGSL_FLAT_INDEX}
 ${ADAPTIVE}
 @compute @workgroup_size(${wg})
@@ -237,17 +234,14 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let x1 = endOf(ox, p.w, p.ow);
   var acc = 0.0;
   for (var iy = y0; iy < y1; iy++) {
-    for (var ix = x0; ix < x1; ix++) { acc += x[base + iy * p.w + ix]; }
+    for (var ix = x0; ix < x1; ix++) { acc += x[p.xOff + base + iy * p.w + ix]; }
   }
-  y[o] = acc / f32((y1 - y0) * (x1 - x0));
+  y[p.yOff + o] = acc / f32((y1 - y0) * (x1 - x0));
 }`;
 }
 
 function adaptiveBackwardSource(wg: number): string {
   return /* wgsl */ `
-@group(0) @binding(0) var<storage, read> dy: array<f32>;
-@group(0) @binding(1) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(2) var<uniform> p: Params;
 ${WGSL_FLAT_INDEX}
 ${ADAPTIVE}
 @compute @workgroup_size(${wg})
@@ -270,11 +264,76 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
       let x0 = startOf(ox, p.w, p.ow);
       let x1 = endOf(ox, p.w, p.ow);
       if (ix < x0 || ix >= x1) { continue; }
-      acc += dy[base + oy * p.ow + ox] / f32((y1 - y0) * (x1 - x0));
+      acc += dy[p.dyOff + base + oy * p.ow + ox] / f32((y1 - y0) * (x1 - x0));
     }
   }
-  dx[i] = acc;
+  dx[p.dxOff + i] = acc;
 }`;
+}
+
+const MAX_FORWARD = defineKernel({
+  name: "maxpool2d",
+  key: windowKey,
+  bindings: (v: WindowVariant) => [
+    f32In("x"),
+    f32Out("y"),
+    ...(v.flag
+      ? [{ name: "argmax", type: "u32", access: "read_write" as const, offset: true }]
+      : []),
+  ],
+  params: WINDOW_PARAMS,
+  body: (v: WindowVariant) => maxForwardSource(v.s, v.t, v.flag),
+});
+const MAX_BACKWARD = defineKernel({
+  name: "maxpool2d backward",
+  key: windowKey,
+  bindings: [f32In("dy"), { name: "argmax", type: "u32", offset: true }, f32Out("dx")],
+  params: WINDOW_PARAMS,
+  body: (v: WindowVariant) => maxBackwardSource(v.s, v.t),
+});
+const AVG_FORWARD = defineKernel({
+  name: "avgpool2d",
+  key: windowKey,
+  bindings: [f32In("x"), f32Out("y")],
+  params: WINDOW_PARAMS,
+  body: (v: WindowVariant) => avgForwardSource(v.s, v.t, v.flag),
+});
+const AVG_BACKWARD = defineKernel({
+  name: "avgpool2d backward",
+  key: windowKey,
+  bindings: [f32In("dy"), f32Out("dx")],
+  params: WINDOW_PARAMS,
+  body: (v: WindowVariant) => avgBackwardSource(v.s, v.t, v.flag),
+});
+const ADAPTIVE_FORWARD = defineKernel({
+  name: "adaptive avgpool2d",
+  key: (wg: number) => `wg${wg}`,
+  bindings: [f32In("x"), f32Out("y")],
+  params: ADAPTIVE_PARAMS,
+  body: adaptiveForwardSource,
+});
+const ADAPTIVE_BACKWARD = defineKernel({
+  name: "adaptive avgpool2d backward",
+  key: (wg: number) => `wg${wg}`,
+  bindings: [f32In("dy"), f32Out("dx")],
+  params: ADAPTIVE_PARAMS,
+  body: adaptiveBackwardSource,
+});
+
+type WindowFamily = typeof AVG_FORWARD;
+
+/** The byte ranges of planes [start, start + count) of buffers holding `perPlane` values each. */
+function planeRanges(
+  buffers: readonly GPUBuffer[],
+  perPlane: readonly number[],
+  start: number,
+  count: number,
+) {
+  return buffers.map((buffer, i) => ({
+    buffer,
+    offset: start * perPlane[i] * 4,
+    size: count * perPlane[i] * 4,
+  }));
 }
 
 /**
@@ -284,8 +343,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
  */
 function launchWindowed(
   g: Gpu,
-  name: string,
-  source: string,
+  family: WindowFamily,
+  flag: boolean,
   buffers: readonly GPUBuffer[],
   perPlane: readonly number[],
   s: Pool2dShape,
@@ -293,19 +352,20 @@ function launchWindowed(
   what: string,
 ): void {
   const t = poolTiles(g);
-  const kernel = g.kernel(name, source);
+  const kernel = family.get(g, { s, t, flag });
   const [gw, gh] = gridOver === "outputs" ? [s.ow, s.oh] : [s.w, s.h];
   const groups = [Math.ceil(gw / t.wgX), Math.ceil(gh / t.wgY)] as const;
-  for (const ch of g.chunks(what, s.n * s.c, perPlane.map((v) => v * 4), true)) {
-    const bindings = buffers.map((buffer, i) => ({
-      buffer,
-      offset: ch.start * perPlane[i] * 4,
-      size: ch.count * perPlane[i] * 4,
-    }));
+  for (const ch of g.chunks(what, s.n * s.c, perPlane.map((v) => v * 4))) {
+    const bindings = planeRanges(buffers, perPlane, ch.start, ch.count);
     // planes run along z, at most maxWorkgroupsPerDim per launch
     for (let base = 0; base < ch.count; base += g.maxWorkgroupsPerDim) {
       const planes = Math.min(g.maxWorkgroupsPerDim, ch.count - base);
-      g.dispatch(kernel, bindings, paramsOf(s, base), [groups[0], groups[1], planes], what);
+      kernel.dispatch(
+        bindings,
+        { planeBase: base, h: s.h, w: s.w, oh: s.oh, ow: s.ow, negInf: -Infinity },
+        [groups[0], groups[1], planes],
+        what,
+      );
     }
   }
 }
@@ -313,8 +373,7 @@ function launchWindowed(
 /** Launches an adaptive kernel (one invocation per element, flat) over chunks of planes. */
 function launchAdaptive(
   g: Gpu,
-  name: string,
-  source: string,
+  family: typeof ADAPTIVE_FORWARD,
   buffers: readonly GPUBuffer[],
   perPlane: readonly number[],
   s: AdaptiveShape,
@@ -322,16 +381,14 @@ function launchAdaptive(
   what: string,
 ): void {
   const wg = poolTiles(g).wg;
-  const kernel = g.kernel(name, source);
-  const params = new Uint32Array(8);
-  for (const ch of g.chunks(what, s.n * s.c, perPlane.map((v) => v * 4), true)) {
-    const bindings = buffers.map((buffer, i) => ({
-      buffer,
-      offset: ch.start * perPlane[i] * 4,
-      size: ch.count * perPlane[i] * 4,
-    }));
-    params.set([ch.count, s.h, s.w, s.oh, s.ow]);
-    g.dispatch(kernel, bindings, params, grid1d(ch.count * perItem, wg), what);
+  const kernel = family.get(g, wg);
+  for (const ch of g.chunks(what, s.n * s.c, perPlane.map((v) => v * 4))) {
+    kernel.dispatch(
+      planeRanges(buffers, perPlane, ch.start, ch.count),
+      { planes: ch.count, h: s.h, w: s.w, oh: s.oh, ow: s.ow },
+      grid1d(ch.count * perItem, wg),
+      what,
+    );
   }
 }
 
@@ -351,8 +408,7 @@ export function maxPool2dForward(
   const inPlane = s.h * s.w, outPlane = s.oh * s.ow;
   const buffers = argmax ? [x, y, argmax] : [x, y];
   const per = argmax ? [inPlane, outPlane, outPlane] : [inPlane, outPlane];
-  const source = maxForwardSource(s, poolTiles(g), argmax !== null);
-  launchWindowed(g, "maxpool2d", source, buffers, per, s, "outputs", describe("maxpool2d", s));
+  launchWindowed(g, MAX_FORWARD, !!argmax, buffers, per, s, "outputs", describe("maxpool2d", s));
 }
 
 /** dx = sum of dy over the outputs whose saved argmax is this input element. */
@@ -366,8 +422,8 @@ export function maxPool2dBackward(
   const inPlane = s.h * s.w, outPlane = s.oh * s.ow;
   launchWindowed(
     g,
-    "maxpool2d backward",
-    maxBackwardSource(s, poolTiles(g)),
+    MAX_BACKWARD,
+    false,
     [dy, argmax, dx],
     [outPlane, outPlane, inPlane],
     s,
@@ -386,8 +442,8 @@ export function avgPool2dForward(
 ): void {
   launchWindowed(
     g,
-    "avgpool2d",
-    avgForwardSource(s, poolTiles(g), includePad),
+    AVG_FORWARD,
+    includePad,
     [x, y],
     [s.h * s.w, s.oh * s.ow],
     s,
@@ -405,8 +461,8 @@ export function avgPool2dBackward(
 ): void {
   launchWindowed(
     g,
-    "avgpool2d backward",
-    avgBackwardSource(s, poolTiles(g), includePad),
+    AVG_BACKWARD,
+    includePad,
     [dy, dx],
     [s.oh * s.ow, s.h * s.w],
     s,
@@ -443,8 +499,7 @@ export function adaptiveAvgPool2dForward(
   }
   launchAdaptive(
     g,
-    "adaptive avgpool2d",
-    adaptiveForwardSource(poolTiles(g).wg),
+    ADAPTIVE_FORWARD,
     [x, y],
     [hw, s.oh * s.ow],
     s,
@@ -466,8 +521,7 @@ export function adaptiveAvgPool2dBackward(
   }
   launchAdaptive(
     g,
-    "adaptive avgpool2d backward",
-    adaptiveBackwardSource(poolTiles(g).wg),
+    ADAPTIVE_BACKWARD,
     [dy, dx],
     [s.oh * s.ow, hw],
     s,

@@ -78,3 +78,24 @@ export function weightedSum(y: ArrayLike<number>, w: ArrayLike<number>): number 
   for (let i = 0; i < y.length; i++) s += y[i] * w[i];
   return s;
 }
+
+/**
+ * Runs `f` with a smaller storage binding limit and/or a larger offset alignment (256 is
+ * the WebGPU default and common on GPUs), so launches are chunked at unaligned offsets as
+ * such adapters would chunk them; restores both afterwards.
+ */
+export async function withBindingLimits<T>(
+  limits: { maxBindingBytes?: number; storageAlign?: number },
+  f: () => T | Promise<T>,
+): Promise<T> {
+  const g = await gpuReady;
+  const before = { maxBindingBytes: g.maxBindingBytes, storageAlign: g.storageAlign };
+  g.maxBindingBytes = limits.maxBindingBytes ?? g.maxBindingBytes;
+  g.storageAlign = limits.storageAlign ?? g.storageAlign;
+  try {
+    return await f();
+  } finally {
+    g.maxBindingBytes = before.maxBindingBytes;
+    g.storageAlign = before.storageAlign;
+  }
+}
