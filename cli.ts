@@ -4,7 +4,6 @@
 import { consoleIO } from "./cli/io.ts";
 import { runCli } from "./cli/main.ts";
 
-export { parseBenchArgs } from "./cli/commands/bench.ts";
 export { runCli };
 
 if (import.meta.main) {

@@ -17,6 +17,7 @@ export const FAMILIES = [
   { name: "loss", file: "./loss.ts", fn: "benchLoss" },
   { name: "optim", file: "./optim.ts", fn: "benchOptim" },
   { name: "train", file: "./train_step.ts", fn: "benchTrainStep" },
+  { name: "host", file: "./host_overhead.ts", fn: "benchHostOverhead" },
 ] as const;
 
 export interface Ceilings {

@@ -40,7 +40,7 @@ interface StepResult {
   peakBytes: number[];
 }
 
-async function measure(
+export async function measure(
   h: Harness,
   batch: number,
   size: number,

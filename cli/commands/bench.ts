@@ -1,6 +1,8 @@
 // `bench`: the kernel and end-to-end benchmarks of bench/main.ts.
 
 import { FAMILIES, runBenchmarks } from "../../bench/main.ts";
+import { runTuning } from "../../bench/tune.ts";
+import { initGpu } from "../../kernels/device.ts";
 import { type CommandSpec, helpText, parseArgs } from "../args.ts";
 import type { CliIO } from "../io.ts";
 
@@ -8,9 +10,15 @@ export const BENCH_SPEC: CommandSpec = {
   name: "bench",
   summary:
     "kernel benchmarks: ms, GFLOP/s or GB/s, and the fraction of ceilings measured in the same run",
-  usage: ["bench [--quick] [--only a,b,...]"],
+  usage: ["bench [--quick] [--only a,b,...]", "bench --tune [--quick]"],
   flags: [
     { name: "quick", type: "bool", help: "fewer shapes and repeats" },
+    {
+      name: "tune",
+      type: "bool",
+      help:
+        "measure the kernel variants of ResNet18 steps on this adapter and remember the winners",
+    },
     {
       name: "only",
       type: "list",
@@ -19,19 +27,18 @@ export const BENCH_SPEC: CommandSpec = {
   ],
 };
 
-/** Parses `bench` options (kept for callers of the first cli.ts). */
-export function parseBenchArgs(args: readonly string[]): { quick: boolean; only?: string[] } {
-  const parsed = parseArgs(BENCH_SPEC, args);
-  const only = parsed.values.get("only") as string[] | undefined;
-  return { quick: Boolean(parsed.values.get("quick")), ...(only ? { only } : {}) };
-}
-
 export async function benchCommand(argv: readonly string[], io: CliIO): Promise<number> {
   const parsed = parseArgs(BENCH_SPEC, argv);
   if (parsed.help) {
     io.out(helpText(BENCH_SPEC));
     return 0;
   }
-  await runBenchmarks({ ...parseBenchArgs(argv), log: io.out });
+  const quick = Boolean(parsed.values.get("quick"));
+  if (parsed.values.get("tune")) {
+    await runTuning(await initGpu(), quick, io.out);
+    return 0;
+  }
+  const only = parsed.values.get("only") as string[] | undefined;
+  await runBenchmarks({ quick, ...(only ? { only } : {}), log: io.out });
   return 0;
 }

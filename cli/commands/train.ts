@@ -1,7 +1,9 @@
 // `train`: a run on --data (recipe + flags), a resumed run (--resume), or, with no data flag,
 // the embedded Fashion-MNIST transfer experiment.
 
-import { initGpu } from "../../kernels/device.ts";
+import { gpu, initGpu } from "../../kernels/device.ts";
+import { enableAutotune, tuningFile } from "../autotune.ts";
+import { tuneResnetStep } from "../../train/autotune.ts";
 import { loadTrainState, type TrainState } from "../../train/checkpoint.ts";
 import { ConfigError, type TrainConfig } from "../../train/config.ts";
 import { runDefaultExperiment } from "../../train/default_experiment.ts";
@@ -127,6 +129,21 @@ export async function trainCommand(argv: readonly string[], io: CliIO): Promise<
       io.out(`run directory: ${path}`);
     }
     for (const note of prepared.notes) io.out(note);
+    if (await enableAutotune(gpu())) {
+      const c = prepared.config;
+      const measured = await tuneResnetStep(gpu(), {
+        batch: c.batchSize,
+        inChannels: prepared.spec.inChannels,
+        size: c.imageSize,
+        numClasses: prepared.spec.numClasses,
+      });
+      if (measured) {
+        io.out(
+          `autotune: timed the kernel variants of ${measured} shape classes on this adapter ` +
+            `(kept in ${tuningFile()}; WEBGPU_RESNET_AUTOTUNE=0 turns this off)`,
+        );
+      }
+    }
     const result = await guarded(() => fit(prepared, run, { log: io.out, sink: io.sink, stop }));
     if (result.interrupted) {
       io.out(

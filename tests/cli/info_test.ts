@@ -15,6 +15,11 @@ Deno.test("info names the adapter, the backend asked for, features and limits", 
       /^backend: +\S/m,
       /^features: /m,
       /maxStorageBufferBindingSize +\d+/m,
+      /^profile: +(software|gpu) \(vendor /m,
+      /storage offset alignment \d+/m,
+      /^ +gemm +(registers|tiled) /m,
+      /^ +conv2d +(gather|implicit-gemm) /m,
+      /^ +batchnorm +(subgroup|workgroup) reductions/m,
     ]
   ) {
     assert.match(text, line);
