@@ -125,15 +125,25 @@ export class Gpu {
     };
   }
 
-  /** Compiles one kernel's WGSL; kernel.ts caches the result. `name` labels it in errors. */
-  compile(name: string, wgsl: string): GPUComputePipeline {
+  /**
+   * Compiles one kernel's WGSL with the given bind group layout ("auto" when none); kernel.ts
+   * caches the result. `name` labels it in errors.
+   */
+  compile(name: string, wgsl: string, layout?: GPUBindGroupLayout): GPUComputePipeline {
     this.#checkAlive(name);
     const module = this.device.createShaderModule({ label: name, code: wgsl });
     return this.device.createComputePipeline({
       label: name,
-      layout: "auto",
+      layout: layout
+        ? this.device.createPipelineLayout({ label: name, bindGroupLayouts: [layout] })
+        : "auto",
       compute: { module, entryPoint: "main" },
     });
+  }
+
+  /** The uniform arena, for bind groups that take its slots as dynamic offsets. */
+  get uniformArena(): GPUBuffer {
+    return this.#uniformGpu;
   }
 
   /**
@@ -154,14 +164,8 @@ export class Gpu {
     return { buffer: this.#uniformGpu, offset: word * 4, size: words * 4 };
   }
 
-  /** A storage binding resource, checked against the binding limit and marked used. */
-  storageResource(
-    buffer: GPUBuffer,
-    offset: number,
-    size: number,
-    index: number,
-    what: string,
-  ): GPUBufferBinding {
+  /** Checks a storage binding against the binding limit and marks its buffer used. */
+  useStorage(buffer: GPUBuffer, size: number, index: number, what: string): void {
     if (size > this.maxBindingBytes) {
       throw new GpuError(
         `${what}: binding ${index} is ${size} bytes, over the ${this.maxBindingBytes}-byte ` +
@@ -169,14 +173,16 @@ export class Gpu {
       );
     }
     this.pool.markUsed(buffer);
-    return { buffer, offset, size };
   }
 
-  /** Records one dispatch of `pipeline` with a bind group of `entries` (see kernel.ts). */
+  /**
+   * Records one dispatch of `pipeline` with `bindGroup` (see kernel.ts); `uniformOffset` is
+   * the dynamic offset of its uniform slot, if it takes one.
+   */
   record(
     pipeline: GPUComputePipeline,
-    layout: GPUBindGroupLayout,
-    entries: GPUBindGroupEntry[],
+    bindGroup: GPUBindGroup,
+    uniformOffset: number | null,
     groups: readonly [number, number?, number?],
     what: string,
   ): void {
@@ -194,9 +200,9 @@ export class Gpu {
       );
     }
     const pass = this.#computePass();
-    const bindGroup = this.device.createBindGroup({ label: what, layout, entries });
     pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup);
+    if (uniformOffset === null) pass.setBindGroup(0, bindGroup);
+    else pass.setBindGroup(0, bindGroup, [uniformOffset]);
     pass.dispatchWorkgroups(x, y, z);
     this.counters.launches++;
   }
@@ -228,7 +234,8 @@ export class Gpu {
     const at = params ? this.uniformSlot(words, what) : 0;
     const entries: GPUBindGroupEntry[] = bindings.map((b, i) => {
       const r = "buffer" in b ? b : { buffer: b, offset: 0, size: b.size };
-      return { binding: i, resource: this.storageResource(r.buffer, r.offset, r.size, i, what) };
+      this.useStorage(r.buffer, r.size, i, what);
+      return { binding: i, resource: r };
     });
     if (params) {
       new Uint8Array(this.uniformU32.buffer, at * 4, params.byteLength).set(
@@ -236,7 +243,8 @@ export class Gpu {
       );
       entries.push({ binding: bindings.length, resource: this.uniformResource(at, words) });
     }
-    this.record(kernel.pipeline, kernel.layout, entries, groups, what);
+    const bindGroup = this.device.createBindGroup({ label: what, layout: kernel.layout, entries });
+    this.record(kernel.pipeline, bindGroup, null, groups, what);
   }
 
   /** Records a buffer-to-buffer copy in submission order with the launches. */

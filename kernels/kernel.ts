@@ -60,10 +60,31 @@ interface ParamSlot {
   type: ParamType;
 }
 
-/** A compiled variant: launch it with bindings in declaration order and named parameters. */
+// Every buffer gets a number once, for the bind-group cache keys (never reused, so a key
+// naming a destroyed buffer is simply never asked for again).
+const bufferIds = new WeakMap<GPUBuffer, number>();
+let nextBufferId = 1;
+
+function bufferId(b: GPUBuffer): number {
+  let id = bufferIds.get(b);
+  if (id === undefined) bufferIds.set(b, id = nextBufferId++);
+  return id;
+}
+
+/** Bind groups kept per kernel before the cache starts over (a training step uses far fewer). */
+const BIND_GROUPS_PER_KERNEL = 512;
+
+/**
+ * A compiled variant: launch it with bindings in declaration order and named parameters.
+ * Its bind group layout is explicit, with the uniform block at a dynamic offset, so the bind
+ * group of a set of storage ranges is made once and reused by every later launch on the
+ * same ranges (a training step launches the same kernels on the same pooled buffers every
+ * step): creating bind groups is most of WebGPU's own cost per launch.
+ */
 export class CompiledKernel<P extends string> {
   readonly #offsetSlots: (number | -1)[];
   readonly #elementBytes: number[];
+  readonly #bindGroups = new Map<string, GPUBindGroup>();
 
   constructor(
     readonly gpu: Gpu,
@@ -92,15 +113,17 @@ export class CompiledKernel<P extends string> {
     what: string = this.name,
   ): void {
     const g = this.gpu;
-    if (bindings.length !== this.bindings.length) {
+    const n = bindings.length;
+    if (n !== this.bindings.length) {
       throw new GpuError(
-        `${what}: ${bindings.length} bindings given, the kernel declares ${this.bindings.length}`,
+        `${what}: ${n} bindings given, the kernel declares ${this.bindings.length}`,
       );
     }
     const at = g.uniformSlot(this.words, what);
     const u = g.uniformU32;
-    const entries: GPUBindGroupEntry[] = new Array(bindings.length + 1);
-    for (let i = 0; i < bindings.length; i++) {
+    const ranges: GPUBufferBinding[] = new Array(n);
+    let key = "";
+    for (let i = 0; i < n; i++) {
       const b = bindings[i];
       let buffer: GPUBuffer, offset: number, size: number;
       if ("buffer" in b) ({ buffer, offset, size } = b);
@@ -125,7 +148,9 @@ export class CompiledKernel<P extends string> {
             `of the ${g.storageAlign}-byte offset alignment (declare it with offset: true)`,
         );
       }
-      entries[i] = { binding: i, resource: g.storageResource(buffer, offset, size, i, what) };
+      g.useStorage(buffer, size, i, what);
+      ranges[i] = { buffer, offset, size };
+      key += `${bufferId(buffer)}:${offset}:${size} `;
     }
     const slots = this.slots;
     for (let i = 0; i < slots.length; i++) {
@@ -139,12 +164,38 @@ export class CompiledKernel<P extends string> {
       else if (s.type === "i32") g.uniformI32[at + i] = v;
       else u[at + i] = v;
     }
-    entries[bindings.length] = {
-      binding: bindings.length,
-      resource: g.uniformResource(at, this.words),
-    };
-    g.record(this.pipeline, this.layout, entries, groups, what);
+    let group = this.#bindGroups.get(key);
+    if (!group) {
+      const entries: GPUBindGroupEntry[] = ranges.map((resource, i) => ({ binding: i, resource }));
+      entries.push({
+        binding: n,
+        resource: { buffer: g.uniformArena, offset: 0, size: this.words * 4 },
+      });
+      if (this.#bindGroups.size >= BIND_GROUPS_PER_KERNEL) this.#bindGroups.clear();
+      group = g.device.createBindGroup({ label: this.name, layout: this.layout, entries });
+      this.#bindGroups.set(key, group);
+    }
+    g.record(this.pipeline, group, at * 4, groups, what);
   }
+}
+
+/** The bind group layout of a kernel's declarations: storage bindings, then the uniforms. */
+function bindGroupLayout(
+  g: Gpu,
+  name: string,
+  bindings: readonly BindingDecl[],
+): GPUBindGroupLayout {
+  const entries: GPUBindGroupLayoutEntry[] = bindings.map((b, i) => ({
+    binding: i,
+    visibility: GPUShaderStage.COMPUTE,
+    buffer: { type: b.access === "read_write" ? "storage" : "read-only-storage" },
+  }));
+  entries.push({
+    binding: bindings.length,
+    visibility: GPUShaderStage.COMPUTE,
+    buffer: { type: "uniform", hasDynamicOffset: true },
+  });
+  return g.device.createBindGroupLayout({ label: name, entries });
 }
 
 /** A kernel family: `get(g, variant)` gives the compiled variant, built on first use. */
@@ -171,12 +222,13 @@ export class KernelFamily<V, P extends string> {
     }
     const words = Math.max(4, Math.ceil(slots.length / 4) * 4);
     const code = this.source(variant, bindings, slots);
-    const pipeline = g.compile(this.spec.name, code);
+    const layout = bindGroupLayout(g, this.spec.name, bindings);
+    const pipeline = g.compile(this.spec.name, code, layout);
     const k = new CompiledKernel<P>(
       g,
       this.spec.name,
       pipeline,
-      pipeline.getBindGroupLayout(0),
+      layout,
       bindings,
       slots,
       words,
