@@ -3,6 +3,7 @@
 import { FAMILIES, runBenchmarks } from "../../bench/main.ts";
 import { runTuning } from "../../bench/tune.ts";
 import { initGpu } from "../../kernels/device.ts";
+import { enableAutotune } from "../autotune.ts";
 import { type CommandSpec, helpText, parseArgs } from "../args.ts";
 import type { CliIO } from "../io.ts";
 
@@ -39,6 +40,8 @@ export async function benchCommand(argv: readonly string[], io: CliIO): Promise<
     return 0;
   }
   const only = parsed.values.get("only") as string[] | undefined;
+  // rows run with the winners `bench --tune` (or `train`) measured, as training would
+  await enableAutotune(await initGpu());
   await runBenchmarks({ quick, ...(only ? { only } : {}), log: io.out });
   return 0;
 }
