@@ -14,6 +14,7 @@
 import { type Binding, type Gpu, GpuError } from "./device.ts";
 import { defineKernel, type Params } from "./kernel.ts";
 import { BIAS_M, BIAS_N, BIAS_NONE, type GemmLayout, registersBody } from "./gemm_registers.ts";
+import { tiledBody, type TiledVariant } from "./gemm_tiled.ts";
 import { type GemmVariant, type RegisterGemmTiles, tuning } from "./tuning.ts";
 import { choose } from "./autotune.ts";
 
@@ -79,6 +80,17 @@ const REGISTERS = defineKernel({
   body: registersBody,
 });
 
+const TILED = defineKernel({
+  name: "gemm tiled",
+  key: (v: TiledVariant) => {
+    const t = v.tiles;
+    return `${layoutKey(v)} ${t.bm}x${t.bn}x${t.bk} ${t.tm}x${t.tn}`;
+  },
+  bindings,
+  params: PARAMS,
+  body: tiledBody,
+});
+
 /** The part of one operand a launch binds: a byte range and the element offset inside it. */
 interface Span {
   binding: Binding;
@@ -125,11 +137,21 @@ function launchable(g: Gpu, variant: GemmVariant, layout: GemmLayout): Launchabl
       mFastest: r.mFastest,
     };
   }
+  if (variant === "tiled") {
+    const tiles = t.tiled;
+    const k = TILED.get(g, { ...layout, tiles });
+    return {
+      dispatch: (b, p, grid, what) => k.dispatch(b, p, grid, what),
+      bm: tiles.bm,
+      bn: tiles.bn,
+      mFastest: false,
+    };
+  }
   throw new GpuError(`gemm: the ${variant} variant is not available`);
 }
 
 /** The GEMM variants that can run a product; the autotuner times these. */
-export const GEMM_VARIANTS: readonly GemmVariant[] = ["registers"];
+export const GEMM_VARIANTS: readonly GemmVariant[] = ["registers", "tiled"];
 
 /** The shape class a measured choice is remembered for: transposes and rounded sizes. */
 function shapeClass(o: GemmOptions, batch: number): string {
