@@ -160,6 +160,29 @@ function shapeClass(o: GemmOptions, batch: number): string {
     (batch > 1 ? ` b${r(batch)}` : "");
 }
 
+/**
+ * Records the product `o` again with `variant` on scratch buffers of the sizes it binds, for
+ * the autotuner to time. The buffers go back to the pool right after recording: launches
+ * recorded later that take them run after these (the pool keeps uploads away from them).
+ */
+function replay(
+  g: Gpu,
+  o: GemmOptions,
+  bytes: { a: number; b: number; c: number; bias: number },
+  variant: GemmVariant,
+): void {
+  const scratch = (size: number, label: string) => g.pool.acquire(Math.max(size, 4), label);
+  const a = scratch(bytes.a, "gemm tuning A");
+  const b = scratch(bytes.b, "gemm tuning B");
+  const c = scratch(bytes.c, "gemm tuning C");
+  const bias = o.bias ? scratch(bytes.bias, "gemm tuning bias") : undefined;
+  try {
+    gemm(g, a, b, c, { ...o, bias, variant });
+  } finally {
+    for (const x of [a, b, c, bias]) if (x) g.pool.release(x);
+  }
+}
+
 /** C = op(A)·op(B) (+ bias), or C += ... with `accumulate`. Records the launches on `g`. */
 export function gemm(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, o: GemmOptions): void {
   const { m, n, k } = o;
@@ -183,16 +206,27 @@ export function gemm(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, o: GemmOp
     if (elements * 4 > buf.size) {
       throw new GpuError(`${what}: ${name} holds ${buf.size} bytes, needs ${elements * 4}`);
     }
+    return elements * 4;
   };
-  need(a, sA, m * k, "A");
-  need(b, sB, k * n, "B");
-  need(c, sC, m * n, "C");
+  const bytes = {
+    a: need(a, sA, m * k, "A"),
+    b: need(b, sB, k * n, "B"),
+    c: need(c, sC, m * n, "C"),
+    bias: 0,
+  };
   const biasAxis = o.biasAxis ?? "n";
-  if (o.bias) need(o.bias, 0, biasAxis === "n" ? n : m, "bias");
+  if (o.bias) bytes.bias = need(o.bias, 0, biasAxis === "n" ? n : m, "bias");
   if (m === 0 || n === 0 || batch === 0) return;
 
   const variant = o.variant ??
-    choose(g, "gemm", shapeClass(o, batch), GEMM_VARIANTS, tuning(g).gemm.variant);
+    choose(
+      g,
+      "gemm",
+      shapeClass(o, batch),
+      GEMM_VARIANTS,
+      tuning(g).gemm.variant,
+      (v) => replay(g, o, bytes, v as GemmVariant),
+    );
   const lda = transA ? m : k;
   const ldb = transB ? k : n;
   const layout = {

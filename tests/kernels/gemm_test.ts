@@ -1,7 +1,21 @@
 import assert from "node:assert/strict";
-import { gpu, GpuError } from "../../kernels/device.ts";
+import {
+  pendingClasses,
+  setAutotune,
+  tune,
+  tuningResults,
+  type TuningStore,
+} from "../../kernels/autotune.ts";
+import { type Gpu, gpu, GpuError } from "../../kernels/device.ts";
 import { gemm, GEMM_VARIANTS, type GemmOptions } from "../../kernels/gemm.ts";
-import { GPU_TUNING, overrideTuning, SOFTWARE_TUNING, withTuning } from "../../kernels/tuning.ts";
+import {
+  type GemmVariant,
+  GPU_TUNING,
+  overrideTuning,
+  SOFTWARE_TUNING,
+  tuning,
+  withTuning,
+} from "../../kernels/tuning.ts";
 import { assertClose, gpuReady, randomArray } from "../helpers.ts";
 
 await gpuReady;
@@ -188,6 +202,64 @@ Deno.test("tiled gemm tiles the kernel cannot run are refused, naming the field"
     assert.throws(() => overrideTuning(g, { gemm: { tiled } }), message);
   }
   overrideTuning(g, null);
+});
+
+/** An in-memory TuningStore that remembers what was saved. */
+function memoryStore(initial: Record<string, string> = {}) {
+  const saved: Record<string, string>[] = [];
+  const store: TuningStore = {
+    load: () => Promise.resolve({ ...initial }),
+    save: (_adapter, winners) => {
+      saved.push({ ...winners });
+      return Promise.resolve();
+    },
+  };
+  return { store, saved };
+}
+
+/** The labels of the pipelines `f` records (which variant ran). */
+function pipelinesOf(g: Gpu, f: () => void | Promise<void>): Promise<string[]> {
+  const labels: string[] = [];
+  const record = g.record;
+  g.record = (pipeline, ...rest) => {
+    labels.push(pipeline.label);
+    return record.call(g, pipeline, ...rest);
+  };
+  return Promise.resolve(f()).then(() => labels).finally(() => {
+    g.record = record;
+  });
+}
+
+Deno.test("gemm autotuning times both variants for a shape class and then runs the winner", async () => {
+  const g = gpu();
+  const o = { m: 64, n: 48, k: 40 };
+  const { store, saved } = memoryStore();
+  await setAutotune(g, { enabled: true, store });
+  try {
+    // the first product runs the table's variant and queues its shape class
+    const first = await pipelinesOf(g, () => check(o));
+    assert.deepEqual(first, [`gemm ${tuning(g).gemm.variant}`]);
+    assert.deepEqual(pendingClasses(g), ["gemm nn 64x64x32"]);
+    assert.equal(await tune(g, 2), 1);
+    const winner = saved.at(-1)?.["gemm nn 64x64x32"];
+    assert.ok(GEMM_VARIANTS.includes(winner as GemmVariant), `a winner was saved: ${winner}`);
+    const timed = tuningResults(g).timings["gemm nn 64x64x32"];
+    assert.deepEqual(Object.keys(timed).sort(), [...GEMM_VARIANTS].sort());
+    // the next product of that class (other sizes that round the same) runs the winner
+    const second = await pipelinesOf(g, () => check({ m: 60, n: 50, k: 36 }));
+    assert.deepEqual(second, [`gemm ${winner}`]);
+    assert.deepEqual(pendingClasses(g), []);
+    // a winner loaded from the store is used without measuring
+    await setAutotune(g, {
+      enabled: true,
+      store: memoryStore({ "gemm tn 16x16x16": "tiled" }).store,
+    });
+    const loaded = await pipelinesOf(g, () => check({ m: 16, n: 16, k: 16, transA: true }, true));
+    assert.deepEqual(loaded, ["gemm tiled"]);
+    assert.deepEqual(pendingClasses(g), []);
+  } finally {
+    await setAutotune(g, { enabled: false });
+  }
 });
 
 Deno.test("gemm rejects aliasing and undersized buffers with the op's name", () => {
