@@ -24,7 +24,7 @@ const LANE = ["x", "y", "z", "w"];
 /**
  * The cooperative load of one operand's tile, as WGSL: `fetch` reads this invocation's share
  * of the tile for the step starting at K index `k0` into registers, `store` writes them to
- * the tile buffer starting at vec4 index `at`. The tile is kept K-major (bk rows of `span`
+ * the tile buffer starting at vec4 index `tileAt`. The tile is kept K-major (bk rows of `span`
  * values along M or N, vec4 along M or N), whichever way the operand is stored.
  */
 function tileLoad(o: {
@@ -54,8 +54,8 @@ function tileLoad(o: {
   for (const s of range(Math.ceil(units / threads))) {
     const r = `${name}${s}`;
     // the last round may cover fewer units than there are invocations
-    const guard = (s + 1) * threads > units ? `if (tid + ${s * threads}u < ${units}u) ` : "";
-    const u = `(tid + ${s * threads}u)`;
+    const u = s === 0 ? "tid" : `(tid + ${s * threads}u)`;
+    const guard = (s + 1) * threads > units ? `if (${u} < ${units}u) ` : "";
     const row = `(${u} / ${perRow}u)`;
     const col = `(${u} % ${perRow}u * ${width}u)`;
     const zero = vec ? "vec4f(0.0)" : "0.0";
@@ -76,17 +76,16 @@ function tileLoad(o: {
     const cell = (kOff: string, lane: string) =>
       `${name}s[tileAt + (${kk}${kOff}) * ${span / 4}u + ${mn} / 4u]${lane}`;
     store.push(`${guard}{`);
-    if (kRows && vec) store.push(`  ${cell("", "")} = ${r};`);
-    else if (kRows) store.push(`  ${cell("", `[${mn} % 4u]`)} = ${r};`);
+    if (vec && kRows) store.push(`  ${cell("", "")} = ${r};`);
     else if (vec) {
+      // a vec4 along K goes to four rows of the tile
       for (const t of range(4)) {
         store.push(`  ${cell(` + ${t}u`, `[${mn} % 4u]`)} = ${r}.${LANE[t]};`);
       }
     } else store.push(`  ${cell("", `[${mn} % 4u]`)} = ${r};`);
     store.push(`}`);
   }
-  const tidy = (ls: string[]) => ls.map((l) => l.replaceAll("tid + 0u", "tid"));
-  return { regs, fetch: tidy(fetch), store: tidy(store) };
+  return { regs, fetch, store };
 }
 
 /** The WGSL body of one variant (gemm.ts declares the bindings and parameters). */

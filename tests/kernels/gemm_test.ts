@@ -201,6 +201,10 @@ Deno.test("tiled gemm tiles the kernel cannot run are refused, naming the field"
     assert.throws(() => overrideTuning(g, { gemm: { tiled } }), RangeError);
     assert.throws(() => overrideTuning(g, { gemm: { tiled } }), message);
   }
+  // the tables' own tiles pass
+  for (const t of [SOFTWARE_TUNING, GPU_TUNING]) {
+    overrideTuning(g, { gemm: { tiled: t.gemm.tiled } });
+  }
   overrideTuning(g, null);
 });
 
