@@ -244,8 +244,11 @@ export async function withTuning<T>(
 const MAX_INVOCATIONS = 256;
 const MAX_WORKGROUP_BYTES = 16384;
 
-/** Why the tiled GEMM cannot run `t` (a RangeError naming the field), or nothing. */
-function checkTiledGemm(t: Partial<TiledGemmTiles>, where: string): void {
+/**
+ * Throws a RangeError naming the field (`where` + ".bm", ...) when the workgroup-memory tiled
+ * GEMM cannot run the tiles `t`; the conv family's implicit GEMM may check its tiles with it.
+ */
+export function checkTiledGemm(t: Partial<TiledGemmTiles>, where: string): void {
   const { bm = NaN, bn = NaN, bk = NaN, tm = NaN, tn = NaN } = t;
   const fail = (field: string, why: string) => {
     throw new RangeError(`${where}${field}: ${why} (got ${JSON.stringify(t)})`);
