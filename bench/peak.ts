@@ -3,22 +3,25 @@
 // the same run, so "% of ceiling" survives a busy or slow machine.
 
 import type { Gpu } from "../kernels/device.ts";
+import { defineKernel } from "../kernels/kernel.ts";
 import type { BenchRow, Harness } from "./harness.ts";
 
 const CHAINS = 16; // independent accumulators per invocation: hides FMA latency
 const ITERATIONS = 2048;
 
-function peakSource(workgroup: number): string {
-  const vars = Array.from(
-    { length: CHAINS },
-    (_, i) => `var v${i} = vec4f(f32(gid.x) * 1e-9 + ${i}.0 * 1e-3);`,
-  );
-  const fmas = Array.from({ length: CHAINS }, (_, i) => `v${i} = fma(v${i}, m, c);`);
-  const total = Array.from({ length: CHAINS }, (_, i) => `v${i}`).join(" + ");
-  return /* wgsl */ `
-@group(0) @binding(0) var<storage, read_write> out: array<vec4f>;
-struct Params { iterations: u32, scale: f32 }
-@group(0) @binding(1) var<uniform> p: Params;
+const PEAK = defineKernel({
+  name: "peak fma",
+  key: (workgroup: number) => `${workgroup}`,
+  bindings: [{ name: "out", type: "vec4f", access: "read_write" }],
+  params: { iterations: "u32", scale: "f32" },
+  body: (workgroup) => {
+    const vars = Array.from(
+      { length: CHAINS },
+      (_, i) => `var v${i} = vec4f(f32(gid.x) * 1e-9 + ${i}.0 * 1e-3);`,
+    );
+    const fmas = Array.from({ length: CHAINS }, (_, i) => `v${i} = fma(v${i}, m, c);`);
+    const total = Array.from({ length: CHAINS }, (_, i) => `v${i}`).join(" + ");
+    return /* wgsl */ `
 @compute @workgroup_size(${workgroup})
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let m = vec4f(p.scale);
@@ -29,7 +32,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   }
   out[gid.x] = ${total};
 }`;
-}
+  },
+});
 
 /** Times the FMA microkernel; its row's flops/ms is the ceiling in GFLOP/s. */
 export async function benchPeak(h: Harness): Promise<BenchRow> {
@@ -38,14 +42,11 @@ export async function benchPeak(h: Harness): Promise<BenchRow> {
   // enough workgroups to fill every core or SM several times over
   const groups = g.profile.software ? 256 : 4096;
   const iterations = h.quick ? ITERATIONS / 4 : ITERATIONS;
-  const kernel = g.kernel("peak fma", peakSource(workgroup));
+  const kernel = PEAK.get(g, workgroup);
   const out = g.pool.acquire(groups * workgroup * 16, "peak fma out");
-  const params = new ArrayBuffer(8);
-  new Uint32Array(params)[0] = iterations;
-  new Float32Array(params)[1] = 0.999;
   try {
     const ms = await h.time(() =>
-      g.dispatch(kernel, [out], new Uint32Array(params), [groups], "peak fma")
+      kernel.dispatch([out], { iterations, scale: 0.999 }, [groups], "peak fma")
     );
     return {
       op: "peak fma",

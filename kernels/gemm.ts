@@ -14,6 +14,7 @@
 import { type Binding, type Gpu, GpuError } from "./device.ts";
 import { defineKernel, type Params } from "./kernel.ts";
 import { BIAS_M, BIAS_N, BIAS_NONE, type GemmLayout, registersBody } from "./gemm_registers.ts";
+import { tiledBody, type TiledVariant } from "./gemm_tiled.ts";
 import { type GemmVariant, type RegisterGemmTiles, tuning } from "./tuning.ts";
 import { choose } from "./autotune.ts";
 
@@ -79,6 +80,17 @@ const REGISTERS = defineKernel({
   body: registersBody,
 });
 
+const TILED = defineKernel({
+  name: "gemm tiled",
+  key: (v: TiledVariant) => {
+    const t = v.tiles;
+    return `${layoutKey(v)} ${t.bm}x${t.bn}x${t.bk} ${t.tm}x${t.tn}`;
+  },
+  bindings,
+  params: PARAMS,
+  body: tiledBody,
+});
+
 /** The part of one operand a launch binds: a byte range and the element offset inside it. */
 interface Span {
   binding: Binding;
@@ -125,17 +137,50 @@ function launchable(g: Gpu, variant: GemmVariant, layout: GemmLayout): Launchabl
       mFastest: r.mFastest,
     };
   }
+  if (variant === "tiled") {
+    const tiles = t.tiled;
+    const k = TILED.get(g, { ...layout, tiles });
+    return {
+      dispatch: (b, p, grid, what) => k.dispatch(b, p, grid, what),
+      bm: tiles.bm,
+      bn: tiles.bn,
+      mFastest: false,
+    };
+  }
   throw new GpuError(`gemm: the ${variant} variant is not available`);
 }
 
 /** The GEMM variants that can run a product; the autotuner times these. */
-export const GEMM_VARIANTS: readonly GemmVariant[] = ["registers"];
+export const GEMM_VARIANTS: readonly GemmVariant[] = ["registers", "tiled"];
 
 /** The shape class a measured choice is remembered for: transposes and rounded sizes. */
 function shapeClass(o: GemmOptions, batch: number): string {
   const r = (x: number) => 2 ** Math.round(Math.log2(Math.max(1, x)));
   return `${o.transA ? "t" : "n"}${o.transB ? "t" : "n"} ${r(o.m)}x${r(o.n)}x${r(o.k)}` +
     (batch > 1 ? ` b${r(batch)}` : "");
+}
+
+/**
+ * Records the product `o` again with `variant` on scratch buffers of the sizes it binds, for
+ * the autotuner to time. The buffers go back to the pool right after recording: launches
+ * recorded later that take them run after these (the pool keeps uploads away from them).
+ */
+function replay(
+  g: Gpu,
+  o: GemmOptions,
+  bytes: { a: number; b: number; c: number; bias: number },
+  variant: GemmVariant,
+): void {
+  const scratch = (size: number, label: string) => g.pool.acquire(Math.max(size, 4), label);
+  const a = scratch(bytes.a, "gemm tuning A");
+  const b = scratch(bytes.b, "gemm tuning B");
+  const c = scratch(bytes.c, "gemm tuning C");
+  const bias = o.bias ? scratch(bytes.bias, "gemm tuning bias") : undefined;
+  try {
+    gemm(g, a, b, c, { ...o, bias, variant });
+  } finally {
+    for (const x of [a, b, c, bias]) if (x) g.pool.release(x);
+  }
 }
 
 /** C = op(A)·op(B) (+ bias), or C += ... with `accumulate`. Records the launches on `g`. */
@@ -161,16 +206,27 @@ export function gemm(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, o: GemmOp
     if (elements * 4 > buf.size) {
       throw new GpuError(`${what}: ${name} holds ${buf.size} bytes, needs ${elements * 4}`);
     }
+    return elements * 4;
   };
-  need(a, sA, m * k, "A");
-  need(b, sB, k * n, "B");
-  need(c, sC, m * n, "C");
+  const bytes = {
+    a: need(a, sA, m * k, "A"),
+    b: need(b, sB, k * n, "B"),
+    c: need(c, sC, m * n, "C"),
+    bias: 0,
+  };
   const biasAxis = o.biasAxis ?? "n";
-  if (o.bias) need(o.bias, 0, biasAxis === "n" ? n : m, "bias");
+  if (o.bias) bytes.bias = need(o.bias, 0, biasAxis === "n" ? n : m, "bias");
   if (m === 0 || n === 0 || batch === 0) return;
 
   const variant = o.variant ??
-    choose(g, "gemm", shapeClass(o, batch), GEMM_VARIANTS, tuning(g).gemm.variant);
+    choose(
+      g,
+      "gemm",
+      shapeClass(o, batch),
+      GEMM_VARIANTS,
+      tuning(g).gemm.variant,
+      (v) => replay(g, o, bytes, v as GemmVariant),
+    );
   const lda = transA ? m : k;
   const ldb = transB ? k : n;
   const layout = {

@@ -12,6 +12,7 @@
 // `a + (value * t1) * t2`, addcdiv is `a + (value * t1) / t2`.
 
 import { type Binding, type Gpu, grid1d, WGSL_FLAT_INDEX } from "./device.ts";
+import { type BindingDecl, type CompiledKernel, defineKernel, type Params } from "./kernel.ts";
 
 /** Invocations per workgroup of the update kernels. */
 export const OPTIM_WORKGROUP = 256;
@@ -26,47 +27,67 @@ function elementType(n: number): ElementType {
   return n % 4 === 0 ? "vec4f" : "f32";
 }
 
+// Every binding may start mid-buffer (a chunk of a large tensor). runChunked binds all of them
+// at the same byte offset of their buffers, so their element offsets `p.<name>Off` are equal
+// and the bodies index every one with p.paramOff: one index instead of one per binding
+// measured ~15% faster on the software driver for these memory-bound updates.
+function chunkBinding(name: string, T: ElementType, write = true): BindingDecl {
+  return { name, type: T, access: write ? "read_write" : "read", offset: true };
+}
+
 // ---- SGD -------------------------------------------------------------------------------
 
-function sgdSource(withMomentum: boolean, T: ElementType): string {
-  const WG = OPTIM_WORKGROUP;
-  const buf = withMomentum
-    ? `@group(0) @binding(2) var<storage, read_write> buf: array<${T}>;`
-    : "";
-  const momentum = withMomentum
-    ? /* wgsl */ `
-  var b: ${T};
+interface SgdVariant {
+  momentum: boolean;
+  T: ElementType;
+}
+
+const SGD = defineKernel({
+  name: "sgd",
+  key: (v: SgdVariant) => `${+v.momentum} ${v.T}`,
+  bindings: (v) => [
+    chunkBinding("param", v.T),
+    chunkBinding("grad", v.T, false),
+    ...(v.momentum ? [chunkBinding("buf", v.T)] : []),
+  ],
+  params: {
+    n: "u32",
+    first: "u32",
+    nesterov: "u32",
+    negLr: "f32",
+    weightDecay: "f32",
+    momentum: "f32",
+    oneMinusDampening: "f32",
+  },
+  body: (v) => {
+    const momentum = v.momentum
+      ? /* wgsl */ `
+  var b: ${v.T};
   if (p.first != 0u) {
     b = d;  // the first buffer is the gradient itself, not dampened
   } else {
-    b = buf[i] * p.momentum + p.oneMinusDampening * d;
+    b = buf[at] * p.momentum + p.oneMinusDampening * d;
   }
-  buf[i] = b;
+  buf[at] = b;
   if (p.nesterov != 0u) {
     d = d + p.momentum * b;
   } else {
     d = b;
   }`
-    : "";
-  return /* wgsl */ `
-@group(0) @binding(0) var<storage, read_write> param: array<${T}>;
-@group(0) @binding(1) var<storage, read> grad: array<${T}>;
-${buf}
-struct Params {
-  n: u32, first: u32, nesterov: u32, _pad: u32,
-  negLr: f32, weightDecay: f32, momentum: f32, oneMinusDampening: f32,
-}
-@group(0) @binding(${withMomentum ? 3 : 2}) var<uniform> p: Params;
+      : "";
+    return /* wgsl */ `
 ${WGSL_FLAT_INDEX}
-@compute @workgroup_size(${WG})
+@compute @workgroup_size(${OPTIM_WORKGROUP})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = flatIndex(gid, nwg, ${WG}u);
+  let i = flatIndex(gid, nwg, ${OPTIM_WORKGROUP}u);
   if (i >= p.n) { return; }
-  let x = param[i];
-  var d = grad[i] + p.weightDecay * x;${momentum}
-  param[i] = x + p.negLr * d;
+  let at = p.paramOff + i; // every binding's element offset is the same (see chunkBinding)
+  let x = param[at];
+  var d = grad[at] + p.weightDecay * x;${momentum}
+  param[at] = x + p.negLr * d;
 }`;
-}
+  },
+});
 
 export interface SgdHyper {
   lr: number;
@@ -92,72 +113,85 @@ export function sgdStep(
   if (withMomentum && !t.momentumBuf) throw new Error(`${what}: momentum needs a momentum buffer`);
   const buffers = [t.param, t.grad, ...(withMomentum ? [t.momentumBuf!] : [])];
   checkDistinct(buffers, what);
-  const T = elementType(t.n);
-  const kernel = g.kernel(`sgd${withMomentum ? "_momentum" : ""}_${T}`, sgdSource(withMomentum, T));
-  const params = new ArrayBuffer(32);
-  const u = new Uint32Array(params);
-  const f = new Float32Array(params);
-  u[1] = first ? 1 : 0;
-  u[2] = h.nesterov ? 1 : 0;
-  f[4] = -h.lr;
-  f[5] = h.weightDecay;
-  f[6] = h.momentum;
-  f[7] = 1 - h.dampening;
-  runChunked(g, kernel, buffers, t.n, T, u, `${what}[n=${t.n}]`);
+  const kernel = SGD.get(g, { momentum: withMomentum, T: elementType(t.n) });
+  runChunked(g, kernel, buffers, t.n, {
+    first: first ? 1 : 0,
+    nesterov: h.nesterov ? 1 : 0,
+    negLr: -h.lr,
+    weightDecay: h.weightDecay,
+    momentum: h.momentum,
+    oneMinusDampening: 1 - h.dampening,
+  }, `${what}[n=${t.n}]`);
 }
 
 // ---- Adam and AdamW --------------------------------------------------------------------
 
-function adamSource(amsgrad: boolean, T: ElementType): string {
-  const WG = OPTIM_WORKGROUP;
-  const maxDecl = amsgrad
-    ? `@group(0) @binding(4) var<storage, read_write> maxSq: array<${T}>;`
-    : "";
-  // torch.maximum(max_exp_avg_sq, exp_avg_sq); a fresh max buffer counts as zeros, and v >= 0
-  const maxUpdate = amsgrad
-    ? /* wgsl */ `
-  var vMax = v;
-  if (p.fresh == 0u) { vMax = max(maxSq[i], v); }
-  maxSq[i] = vMax;
-  let denom = sqrt(vMax) / p.biasCorrection2Sqrt + p.eps;`
-    : /* wgsl */ `
-  let denom = sqrt(v) / p.biasCorrection2Sqrt + p.eps;`;
-  return /* wgsl */ `
-@group(0) @binding(0) var<storage, read_write> param: array<${T}>;
-@group(0) @binding(1) var<storage, read> grad: array<${T}>;
-@group(0) @binding(2) var<storage, read_write> expAvg: array<${T}>;
-@group(0) @binding(3) var<storage, read_write> expAvgSq: array<${T}>;
-${maxDecl}
-struct Params {
-  n: u32, step: u32, fresh: u32, _pad: u32,
-  l2: f32, decay: f32, beta1: f32, oneMinusBeta1: f32,
-  beta2: f32, oneMinusBeta2: f32, negStepSize: f32, biasCorrection2Sqrt: f32,
-  eps: f32, _pad1: f32, _pad2: f32, _pad3: f32,
+interface AdamVariant {
+  amsgrad: boolean;
+  T: ElementType;
 }
-@group(0) @binding(${amsgrad ? 5 : 4}) var<uniform> p: Params;
+
+const ADAM = defineKernel({
+  name: "adam",
+  key: (v: AdamVariant) => `${+v.amsgrad} ${v.T}`,
+  bindings: (v) => [
+    chunkBinding("param", v.T),
+    chunkBinding("grad", v.T, false),
+    chunkBinding("expAvg", v.T),
+    chunkBinding("expAvgSq", v.T),
+    ...(v.amsgrad ? [chunkBinding("maxSq", v.T)] : []),
+  ],
+  params: {
+    n: "u32",
+    step: "u32",
+    fresh: "u32",
+    l2: "f32",
+    decay: "f32",
+    beta1: "f32",
+    oneMinusBeta1: "f32",
+    beta2: "f32",
+    oneMinusBeta2: "f32",
+    negStepSize: "f32",
+    biasCorrection2Sqrt: "f32",
+    eps: "f32",
+  },
+  body: (v) => {
+    const T = v.T;
+    // torch.maximum(max_exp_avg_sq, exp_avg_sq); a fresh max buffer counts as zeros, and v >= 0
+    const maxUpdate = v.amsgrad
+      ? /* wgsl */ `
+  var vMax = v;
+  if (p.fresh == 0u) { vMax = max(maxSq[at], v); }
+  maxSq[at] = vMax;
+  let denom = sqrt(vMax) / p.biasCorrection2Sqrt + p.eps;`
+      : /* wgsl */ `
+  let denom = sqrt(v) / p.biasCorrection2Sqrt + p.eps;`;
+    return /* wgsl */ `
 ${WGSL_FLAT_INDEX}
-@compute @workgroup_size(${WG})
+@compute @workgroup_size(${OPTIM_WORKGROUP})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = flatIndex(gid, nwg, ${WG}u);
+  let i = flatIndex(gid, nwg, ${OPTIM_WORKGROUP}u);
   if (i >= p.n) { return; }
+  let at = p.paramOff + i; // every binding's element offset is the same (see chunkBinding)
   // AdamW: decoupled decay (decay = 1 - lr * wd, l2 = 0); Adam: L2 on the gradient (decay = 1)
-  let x0 = param[i];
+  let x0 = param[at];
   let x = x0 * p.decay;
-  let gr = grad[i] + p.l2 * x0;
+  let gr = grad[at] + p.l2 * x0;
   // fresh state counts as zeros (its buffers are not read, so need no fill)
   var m = ${T}(0.0);
   var v = ${T}(0.0);
   if (p.fresh == 0u) {
-    m = expAvg[i] * p.beta1;
-    v = expAvgSq[i] * p.beta2;
+    m = expAvg[at] * p.beta1;
+    v = expAvgSq[at] * p.beta2;
   }
   m = m + p.oneMinusBeta1 * gr;
   v = v + (p.oneMinusBeta2 * gr) * gr;
-  expAvg[i] = m;
-  expAvgSq[i] = v;${maxUpdate}
-  param[i] = x + (p.negStepSize * m) / denom;
+  expAvg[at] = m;
+  expAvgSq[at] = v;${maxUpdate}
+  param[at] = x + (p.negStepSize * m) / denom;
 }`;
-}
+  },
+});
 
 export interface AdamHyper {
   lr: number;
@@ -196,50 +230,53 @@ export function adamStep(
   if (!(Number.isInteger(step) && step >= 1)) throw new Error(`${what}: step ${step} must be >= 1`);
   const buffers = [t.param, t.grad, t.expAvg, t.expAvgSq, ...(h.amsgrad ? [t.maxExpAvgSq!] : [])];
   checkDistinct(buffers, what);
-  const T = elementType(t.n);
-  const kernel = g.kernel(`adam${h.amsgrad ? "_amsgrad" : ""}_${T}`, adamSource(h.amsgrad, T));
+  const kernel = ADAM.get(g, { amsgrad: h.amsgrad, T: elementType(t.n) });
   // PyTorch computes these in f64 on the host (Python floats)
   const biasCorrection1 = 1 - h.beta1 ** step;
   const biasCorrection2 = 1 - h.beta2 ** step;
-  const params = new ArrayBuffer(64);
-  const u = new Uint32Array(params);
-  const f = new Float32Array(params);
-  u[1] = step;
-  u[2] = fresh ? 1 : 0;
-  f[4] = h.decoupled ? 0 : h.weightDecay;
-  f[5] = h.decoupled ? 1 - h.lr * h.weightDecay : 1;
-  f[6] = h.beta1;
-  f[7] = 1 - h.beta1;
-  f[8] = h.beta2;
-  f[9] = 1 - h.beta2;
-  f[10] = -(h.lr / biasCorrection1);
-  f[11] = Math.sqrt(biasCorrection2);
-  f[12] = h.eps;
-  runChunked(g, kernel, buffers, t.n, T, u, `${what}[n=${t.n}]`);
+  runChunked(g, kernel, buffers, t.n, {
+    step,
+    fresh: fresh ? 1 : 0,
+    l2: h.decoupled ? 0 : h.weightDecay,
+    decay: h.decoupled ? 1 - h.lr * h.weightDecay : 1,
+    beta1: h.beta1,
+    oneMinusBeta1: 1 - h.beta1,
+    beta2: h.beta2,
+    oneMinusBeta2: 1 - h.beta2,
+    negStepSize: -(h.lr / biasCorrection1),
+    biasCorrection2Sqrt: Math.sqrt(biasCorrection2),
+    eps: h.eps,
+  }, `${what}[n=${t.n}]`);
 }
 
 // ---- shared ----------------------------------------------------------------------------
 
-/** Launches `kernel` over `n` elements in chunks that keep every binding under the limit. */
-function runChunked(
+/**
+ * Launches `kernel` over `n` elements in chunks that keep every binding under the limit; a
+ * chunk may start at any element (the kernels add their bindings' element offsets).
+ */
+function runChunked<P extends string>(
   g: Gpu,
-  kernel: ReturnType<Gpu["kernel"]>,
+  kernel: CompiledKernel<P | "n">,
   buffers: readonly GPUBuffer[],
   n: number,
-  T: ElementType,
-  params: Uint32Array,
+  params: Omit<Params<P>, "n">,
   what: string,
 ): void {
-  const width = T === "vec4f" ? 4 : 1;
-  const items = n / width;
-  for (const c of g.chunks(what, items, buffers.map(() => 4 * width), true)) {
-    params[0] = c.count;
+  const bytes = kernel.bindings[0].type === "vec4f" ? 16 : 4;
+  const items = (n * 4) / bytes;
+  for (const c of g.chunks(what, items, buffers.map(() => bytes))) {
     const bindings: Binding[] = buffers.map((buffer) => ({
       buffer,
-      offset: c.start * 4 * width,
-      size: c.count * 4 * width,
+      offset: c.start * bytes,
+      size: c.count * bytes,
     }));
-    g.dispatch(kernel, bindings, params, grid1d(c.count, OPTIM_WORKGROUP), what);
+    kernel.dispatch(
+      bindings,
+      { ...params, n: c.count } as Params<P | "n">,
+      grid1d(c.count, OPTIM_WORKGROUP),
+      what,
+    );
   }
 }
 

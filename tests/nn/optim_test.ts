@@ -279,6 +279,30 @@ Deno.test("chunked launches (tiny binding limit) give the same numbers", async (
   }
 });
 
+Deno.test("chunks bound at a 256-byte offset alignment match the f64 reference", async () => {
+  const g = gpu();
+  const saved = { bytes: g.maxBindingBytes, align: g.storageAlign };
+  for (const [ci, c] of REFERENCE_CASES.entries()) {
+    const before = g.counters.launches;
+    let out;
+    try {
+      // 1000 bytes per binding, 256 of them reserved for alignment: chunks of 46 vec4 (or
+      // 186 floats for n = 257) start at offsets that are not multiples of 256
+      g.maxBindingBytes = 1000;
+      g.storageAlign = 256;
+      out = await runOptimizer(c.kind, c.opts, SIZES, 3, 200 + ci);
+    } finally {
+      g.maxBindingBytes = saved.bytes;
+      g.storageAlign = saved.align;
+    }
+    assert.ok(g.counters.launches - before >= 3 * (1 + 2 + 6), "the chunked path was taken");
+    // the same tolerance as the unchunked comparison with the reference
+    out.gpu.forEach((o, i) =>
+      assertClose(o, out.ref[i], { atol: 2e-6, rtol: 2e-6, what: `${c.kind} #${ci} n=${SIZES[i]}` })
+    );
+  }
+});
+
 // ---- behaviour -------------------------------------------------------------------------
 
 Deno.test("one launch per updated parameter; null grads and frozen parameters are skipped", async () => {
