@@ -4,6 +4,7 @@
 import jpegJs from "jpeg-js";
 import { DecodeError } from "./errors.ts";
 import type { Image } from "./image.ts";
+import { DEFAULT_MAX_PIXELS } from "./limits.ts";
 
 export interface JpegHeader {
   width: number;
@@ -75,12 +76,45 @@ export function readJpegHeader(bytes: Uint8Array, name: string): JpegHeader {
 }
 
 /**
+ * Most scans (SOS segments) accepted. A progressive JPEG has about 10; each scan costs a
+ * pass over every block, so thousands of repeated scans would keep the decoder busy for
+ * minutes (libjpeg-turbo offers the same kind of limit).
+ */
+export const MAX_JPEG_SCANS = 100;
+
+/**
+ * The fewest bytes a complete JPEG of this size can have: every 8x8 block of the first
+ * component codes at least its DC value, and a Huffman code is at least 1 bit long. A
+ * file far smaller than that claims a size its data cannot fill (a decompression bomb).
+ */
+export function jpegMinBytes(width: number, height: number): number {
+  return Math.ceil((Math.ceil(width / 8) * Math.ceil(height / 8)) / 8);
+}
+
+/** How many scans (SOS markers) the file has; entropy-coded data never holds FF DA. */
+export function countJpegScans(bytes: Uint8Array): number {
+  let n = 0;
+  for (
+    let i = bytes.indexOf(0xff);
+    i >= 0 && i + 1 < bytes.length;
+    i = bytes.indexOf(0xff, i + 1)
+  ) {
+    if (bytes[i + 1] === 0xda) n++;
+  }
+  return n;
+}
+
+/**
  * Decodes baseline or progressive JPEG into RGB (3 channels). Grayscale is replicated to
  * RGB and CMYK/YCCK converted to RGB by jpeg-js. Images over maxPixels are refused
  * before any pixel memory is allocated. Versus libjpeg/PIL: jpeg-js replicates subsampled
  * chroma instead of interpolating it, so 4:2:0 files differ by a few levels on average.
  */
-export function decodeJpeg(bytes: Uint8Array, name = "<bytes>", maxPixels = 1 << 26): Image {
+export function decodeJpeg(
+  bytes: Uint8Array,
+  name = "<bytes>",
+  maxPixels = DEFAULT_MAX_PIXELS,
+): Image {
   const h = readJpegHeader(bytes, name);
   if (h.width === 0 || h.height === 0) throw new DecodeError(name, "JPEG has zero width or height");
   if (h.width * h.height > maxPixels) {
@@ -90,6 +124,22 @@ export function decodeJpeg(bytes: Uint8Array, name = "<bytes>", maxPixels = 1 <<
     );
   }
   if (!hasJpegEnd(bytes)) throw new DecodeError(name, "truncated JPEG (no end-of-image marker)");
+  if (bytes.length < jpegMinBytes(h.width, h.height)) {
+    throw new DecodeError(
+      name,
+      `claims ${h.width}x${h.height} pixels but has only ${bytes.length} bytes, fewer than ` +
+        `the ${
+          jpegMinBytes(h.width, h.height)
+        } any complete JPEG of that size needs (corrupt, or a decompression bomb)`,
+    );
+  }
+  const scans = countJpegScans(bytes);
+  if (scans > MAX_JPEG_SCANS) {
+    throw new DecodeError(
+      name,
+      `has ${scans} scans, more than the limit of ${MAX_JPEG_SCANS} (a normal progressive JPEG has about 10)`,
+    );
+  }
   let decoded: { width: number; height: number; data: Uint8Array };
   try {
     decoded = jpegJs.decode(bytes, {
