@@ -3,7 +3,7 @@
 // (deflate expands at most 1032:1). A stream that would inflate beyond its cap is refused
 // there, whatever its header declared, instead of being inflated whole first.
 
-import { Inflate } from "fflate";
+import { Gunzip, Inflate } from "fflate";
 
 /** Input fed per push: at most ~1 MiB of output per step. */
 const SLICE = 1024;
@@ -24,10 +24,12 @@ export function inflateChunks(
   packed: Uint8Array,
   maxBytes: number,
   onChunk: (chunk: Uint8Array) => void,
+  format: "deflate" | "gzip" = "deflate",
 ): number {
   let total = 0;
   let ended = false;
-  const inflate = new Inflate((chunk, final) => {
+  const Stream = format === "gzip" ? Gunzip : Inflate;
+  const inflate = new Stream((chunk, final) => {
     total += chunk.length;
     if (total > maxBytes) throw new InflateLimitError(maxBytes);
     onChunk(chunk);
@@ -39,6 +41,23 @@ export function inflateChunks(
   }
   if (!ended) throw new Error("the deflate stream ends early (truncated)");
   return total;
+}
+
+/** Inflates a whole stream (raw deflate or gzip) into one array, refusing more than `maxBytes`. */
+export function inflateAll(
+  packed: Uint8Array,
+  maxBytes: number,
+  format: "deflate" | "gzip",
+): Uint8Array {
+  const chunks: Uint8Array[] = [];
+  const total = inflateChunks(packed, maxBytes, (c) => chunks.push(c), format);
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
 }
 
 /** Inflates into one array of exactly `size` bytes; more or fewer is an error. */

@@ -3,6 +3,8 @@
 // classes of image files.
 
 import { DataLoader, decodeImage, type Image, mixSeed, Rng } from "../data/mod.ts";
+import { maxImageFileBytes } from "../data/limits.ts";
+import { readRegularFileSync } from "../data/regular_file.ts";
 import { gpu } from "../kernels/device.ts";
 import { softmax } from "../nn/ops/loss.ts";
 import type { ResNet } from "../nn/resnet.ts";
@@ -21,8 +23,15 @@ export interface Trained {
 }
 
 /** Loads a checkpoint of `train` (best or last) into a network in eval mode. */
-export async function loadTrained(path: string, flag = "--checkpoint"): Promise<Trained> {
-  const state = await loadTrainState(path, flag);
+export async function loadTrained(
+  path: string,
+  flag = "--checkpoint",
+  options: { allowNonFinite?: boolean; maxImagePixels?: number } = {},
+): Promise<Trained> {
+  const state = await loadTrainState(path, flag, options);
+  if (options.maxImagePixels !== undefined) {
+    state.meta.config.maxImagePixels = options.maxImagePixels;
+  }
   const model = buildModel(state.meta.model, 0);
   try {
     model.loadStateDict(state.model);
@@ -128,23 +137,15 @@ export async function predictFiles(
   files: string[],
   topK = 5,
   batchSize = 16,
+  maxPixels = t.meta.config.maxImagePixels,
 ): Promise<Prediction[]> {
   const c = t.meta.model.inChannels;
   const transform = evalTransform(t.meta.config, { dataChannels: c, modelChannels: c });
   const k = Math.min(topK, t.meta.classes.length);
   // decode everything first, so an unreadable file fails before any work
   const images: Image[] = files.map((f) => {
-    let bytes: Uint8Array;
-    try {
-      bytes = Deno.readFileSync(f);
-    } catch (e) {
-      throw new Error(
-        `${f}: cannot read the image (${
-          e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message
-        })`,
-      );
-    }
-    return decodeImage(bytes, f, { channels: c as 1 | 3 });
+    const bytes = readRegularFileSync(f, { what: "image", maxBytes: maxImageFileBytes(maxPixels) });
+    return decodeImage(bytes, f, { channels: c as 1 | 3, maxPixels });
   });
   const out: Prediction[] = [];
   for (let s = 0; s < images.length; s += batchSize) {
