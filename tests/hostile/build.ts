@@ -87,8 +87,13 @@ export function zip(items: ZipItem[]): Uint8Array {
 /** A pickle (protocol 2) built from opcodes. */
 export class Pickle {
   private parts: Uint8Array[] = [Uint8Array.of(0x80, 2)];
+  /** Opcodes and arguments as text; every character must be ASCII. */
   op(code: string): this {
     this.parts.push(enc.encode(code));
+    return this;
+  }
+  byte(b: number): this {
+    this.parts.push(Uint8Array.of(b));
     return this;
   }
   str(s: string): this {
@@ -116,23 +121,25 @@ export class Pickle {
 
 /**
  * A torch.save zip holding {"w": tensor} viewing a float storage of `storage` elements with
- * the given size and stride, plus `extra` entries (e.g. an unused junk entry).
+ * the given size and stride, plus `extra` entries (e.g. an unused junk entry); the storage
+ * entry holds `storageBytes` bytes (the right number by default).
  */
 export function pthWithView(
   storage: number,
   size: number[],
   stride: number[],
   extra: ZipItem[] = [],
+  storageBytes = storage * 4,
 ): Uint8Array {
   const p = new Pickle().op("}").str("w").global("torch._utils", "_rebuild_tensor_v2").op("(");
   p.op("(").str("storage").global("torch", "FloatStorage").str("0").str("cpu").int(storage)
     .op("t").op("Q"); // BINPERSID
-  p.int(0).ints(size).ints(stride).op("\x89"); // offset, size, stride, requires_grad=False
+  p.int(0).ints(size).ints(stride).byte(0x89); // offset, size, stride, requires_grad=False
   p.global("collections", "OrderedDict").op(")").op("R"); // backward hooks
   p.op("t").op("R").op("s");
   return zip([
     { name: "archive/data.pkl", data: p.bytes() },
-    { name: "archive/data/0", data: new Uint8Array(storage * 4) },
+    { name: "archive/data/0", data: new Uint8Array(storageBytes) },
     ...extra,
   ]);
 }
