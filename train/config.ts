@@ -161,7 +161,8 @@ export function flagOf(key: string): string {
  * no control character (a name of those would place or hide the run elsewhere).
  */
 export function isPlainName(name: string): boolean {
-  return name !== "" && name !== "." && name !== ".." && !/[\\/\x00-\x1f\x7f]/.test(name) &&
+  const control = [...name].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f);
+  return name !== "" && name !== "." && name !== ".." && !/[\\/]/.test(name) && !control &&
     new TextEncoder().encode(name).length <= 255;
 }
 
