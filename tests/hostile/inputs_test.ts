@@ -216,6 +216,31 @@ Deno.test("hostile 4: an edited checkpoint's metadata is refused field by field"
       /field "epoch" must be a non-negative integer, got "1"/,
     ],
     ["newer schema", (m) => (m.schema = 99), /field "schema" must be at most 1/],
+    [
+      "2 input channels",
+      (m) => (m.model.inChannels = 2),
+      /field "model\.inChannels" must be 1 or 3/,
+    ],
+    [
+      "duplicate classes",
+      (m) => (m.classes = ["cat", "cat"]),
+      /field "classes" must be a list of distinct names/,
+    ],
+    [
+      "accuracy above 1",
+      (m) => (m.best.accuracy = 7),
+      /field "best\.accuracy" must be a fraction in \[0, 1\]/,
+    ],
+    [
+      "config.classes not a list",
+      (m) => (m.config.classes = 3),
+      /field "config\.classes" must be a list/,
+    ],
+    [
+      "kind of another tool",
+      (m) => (m.kind = "x"),
+      /is a checkpoint, but not one written by 'cli\.ts train'/,
+    ],
   ];
   for (const [what, edit, message] of edits) {
     const m = structuredClone(meta);
@@ -228,7 +253,9 @@ Deno.test("hostile 4: an edited checkpoint's metadata is refused field by field"
     const r = await cli(["eval", "--checkpoint", file]);
     assert.equal(r.code, 1, `${what}: ${r.text}`);
     assert.match(r.text, message, what);
-    assert.match(r.text, /the file was edited or damaged/, what);
+    if (what !== "kind of another tool") {
+      assert.match(r.text, /the file was edited or damaged/, what);
+    }
   }
   // resume of a run whose last checkpoint was edited: refused, metrics history intact
   const csv = await Deno.readTextFile(`${run}/metrics_epoch.csv`);
@@ -393,6 +420,44 @@ Deno.test("hostile 5: eval names extra classes and bad flags; IDX 0x0 images and
     new TextDecoder().decode(env.stderr),
     /DENO_WEBGPU_BACKEND="bogus": unknown WebGPU backend "bogus"/,
   );
+  await a.assertOutsideUnchanged();
+  await a.remove();
+});
+
+Deno.test("hostile 3: gzip output is capped while inflating; a safetensors shape of 2^60 elements is refused", async () => {
+  const { gunzip } = await import("../../data/gzip.ts");
+  const { gzipSync } = await import("fflate");
+  const bomb = gzipSync(new Uint8Array(8 << 20));
+  assert.throws(
+    () => gunzip(bomb, "x.gz", 1 << 20),
+    /x\.gz.*decompresses to more than 1048576 bytes/,
+  );
+  assert.equal(gunzip(bomb, "x.gz").length, 8 << 20);
+  const huge = safetensorsRaw(
+    '{"a":{"dtype":"F32","shape":[1073741824,1073741824],"data_offsets":[0,4]}}',
+    new Uint8Array(4),
+  );
+  assert.throws(
+    () => readSafetensors(huge, "h.safetensors"),
+    /needs \d+ bytes but its data_offsets span 4/,
+  );
+});
+
+Deno.test("hostile 3: predict refuses a device as an image and honours --max-image-pixels", async () => {
+  const a = await arena();
+  const { path } = await trainedCheckpoint(a.scratch);
+  await expectCli(
+    ["predict", "--checkpoint", path, "/dev/zero"],
+    1,
+    /\/dev\/zero: the image file is a character device/,
+  );
+  const img = `${a.scratch}/data/cat/0.png`;
+  await expectCli(
+    ["predict", "--checkpoint", path, "--max-image-pixels", "100", img],
+    1,
+    /16x16 exceeds the limit of 100 pixels/,
+  );
+  await expectCli(["predict", "--checkpoint", path, img], 0, /0\.png: (cat|dog) /);
   await a.assertOutsideUnchanged();
   await a.remove();
 });

@@ -7,6 +7,7 @@ import { decodeCheckpoint, saveCheckpoint } from "../../nn/io/checkpoint.ts";
 import { nonFiniteTensors } from "../../nn/io/finite.ts";
 import { gpuReady } from "../helpers.ts";
 import { writeImageFolder } from "../train/tiny_data.ts";
+import { RunDir } from "../../train/run_dir.ts";
 import { arena, cli, expectCli } from "./helpers.ts";
 
 await gpuReady;
@@ -178,6 +179,29 @@ Deno.test("hostile 2: weights with NaN/Inf are refused by name; --allow-non-fini
   await expectCli(["predict", "--checkpoint", bad, bad], 1, /non-finite values/);
   const allowed = await cli(["eval", "--checkpoint", bad, "--allow-non-finite-weights"]);
   assert.doesNotMatch(allowed.text, /non-finite values/);
+  await a.assertOutsideUnchanged();
+  await a.remove();
+});
+
+Deno.test("hostile 1: two runs racing for one directory: exactly one creates it, the other is refused", async () => {
+  const a = await arena();
+  const path = `${a.scratch}/runs/same`;
+  const results = await Promise.allSettled([1, 2, 3].map(() => RunDir.create(path, { n: 1 })));
+  const made = results.filter((r) => r.status === "fulfilled");
+  assert.equal(made.length, 1);
+  for (const r of results) {
+    if (r.status === "rejected") assert.match(String(r.reason), /already exists/);
+  }
+  // while it is open its lock refuses a reopen; after close a reopen works and clears temps
+  await assert.rejects(RunDir.reopen(path, 0, 0), /is in use by process/);
+  (made[0] as PromiseFulfilledResult<RunDir>).value.close();
+  await Deno.writeTextFile(`${path}/.last.safetensors.123-abc.partial`, "left by kill -9");
+  const again = await RunDir.reopen(path, 0, 0);
+  again.close();
+  await assert.rejects(
+    Deno.stat(`${path}/.last.safetensors.123-abc.partial`),
+    Deno.errors.NotFound,
+  );
   await a.assertOutsideUnchanged();
   await a.remove();
 });
