@@ -31,6 +31,8 @@ export interface ZipItem {
   deflate?: boolean;
   /** Uncompressed size written in the headers (default: the real one). */
   declaredSize?: number;
+  /** Data already deflated (method 8); `data` then only gives the CRC. */
+  packed?: Uint8Array;
 }
 
 /** A zip archive of the items (a directory entry for each folder is not needed). */
@@ -39,10 +41,10 @@ export function zip(items: ZipItem[]): Uint8Array {
   let offset = 0;
   for (const it of items) {
     const name = enc.encode(it.name);
-    const body = it.deflate ? deflateSync(it.data) : it.data;
+    const body = it.packed ?? (it.deflate ? deflateSync(it.data) : it.data);
     const size = it.declaredSize ?? it.data.length;
     const crc = crc32(it.data);
-    const method = it.deflate ? 8 : 0;
+    const method = it.deflate || it.packed ? 8 : 0;
     const common = concat([
       le(20, 2),
       le(0, 2),
