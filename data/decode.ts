@@ -56,8 +56,10 @@ export function probeImage(
   let size: { width: number; height: number };
   let minBytes: number;
   if (isJpeg(head)) {
-    size = readJpegHeader(head, name);
-    minBytes = jpegMinBytes(size.width, size.height);
+    const header = readJpegHeader(head, name);
+    const { sampling: _sampling, ...frame } = header; // the frame's size and kind
+    size = frame;
+    minBytes = jpegMinBytes(header);
     if (!hasJpegEnd(tail)) throw new DecodeError(name, "truncated JPEG (no end-of-image marker)");
   } else if (isPng(head)) {
     const header = readPngHeader(head, name);

@@ -11,6 +11,8 @@ export interface JpegHeader {
   height: number;
   components: number;
   progressive: boolean;
+  /** Horizontal and vertical sampling factor of each component (1-4). */
+  sampling: [number, number][];
 }
 
 export function isJpeg(bytes: Uint8Array): boolean {
@@ -63,11 +65,18 @@ export function readJpegHeader(bytes: Uint8Array, name: string): JpegHeader {
           : "hierarchical";
         throw new DecodeError(name, `unsupported JPEG variant (${kind}, SOF${marker - 0xc0})`);
       }
+      const components = bytes[pos + 9];
+      const sampling: [number, number][] = [];
+      for (let c = 0; c < components && pos + 12 + 3 * c <= bytes.length; c++) {
+        const hv = bytes[pos + 11 + 3 * c];
+        sampling.push([Math.max(1, hv >> 4), Math.max(1, hv & 15)]);
+      }
       return {
         height: (bytes[pos + 5] << 8) | bytes[pos + 6],
         width: (bytes[pos + 7] << 8) | bytes[pos + 8],
-        components: bytes[pos + 9],
+        components,
         progressive: marker === 0xc2,
+        sampling,
       };
     }
     pos += 2 + len;
@@ -83,12 +92,20 @@ export function readJpegHeader(bytes: Uint8Array, name: string): JpegHeader {
 export const MAX_JPEG_SCANS = 100;
 
 /**
- * The fewest bytes a complete JPEG of this size can have: every 8x8 block of the first
- * component codes at least its DC value, and a Huffman code is at least 1 bit long. A
- * file far smaller than that claims a size its data cannot fill (a decompression bomb).
+ * The fewest bytes a complete JPEG of this header can have: every 8x8 block of every
+ * component codes at least its DC value (baseline and progressive alike), and a Huffman
+ * code is at least 1 bit long; the component with the most blocks gives the bound. A file
+ * smaller than that claims a size its data cannot fill (a decompression bomb).
  */
-export function jpegMinBytes(width: number, height: number): number {
-  return Math.ceil((Math.ceil(width / 8) * Math.ceil(height / 8)) / 8);
+export function jpegMinBytes(h: JpegHeader): number {
+  const hMax = Math.max(1, ...h.sampling.map(([x]) => x));
+  const vMax = Math.max(1, ...h.sampling.map(([, y]) => y));
+  let blocks = 0;
+  for (const [x, y] of h.sampling.length ? h.sampling : [[1, 1]]) {
+    const cw = Math.ceil((h.width * x) / hMax), ch = Math.ceil((h.height * y) / vMax);
+    blocks = Math.max(blocks, Math.ceil(cw / 8) * Math.ceil(ch / 8));
+  }
+  return Math.ceil(blocks / 8);
 }
 
 /** How many scans (SOS markers) the file has; entropy-coded data never holds FF DA. */
@@ -124,12 +141,12 @@ export function decodeJpeg(
     );
   }
   if (!hasJpegEnd(bytes)) throw new DecodeError(name, "truncated JPEG (no end-of-image marker)");
-  if (bytes.length < jpegMinBytes(h.width, h.height)) {
+  if (bytes.length < jpegMinBytes(h)) {
     throw new DecodeError(
       name,
       `claims ${h.width}x${h.height} pixels but has only ${bytes.length} bytes, fewer than ` +
         `the ${
-          jpegMinBytes(h.width, h.height)
+          jpegMinBytes(h)
         } any complete JPEG of that size needs (corrupt, or a decompression bomb)`,
     );
   }

@@ -3,6 +3,7 @@
 // files the tool wrote are validated when read back; class 5: errors name the right thing.
 
 import assert from "node:assert/strict";
+import jpegJs from "jpeg-js";
 import { unpickle } from "../../nn/io/pickle.ts";
 import { readPth } from "../../nn/io/pth.ts";
 import { readSafetensors } from "../../nn/io/safetensors.ts";
@@ -102,6 +103,15 @@ Deno.test("hostile 3: a JPEG claiming 8192x8192 with tiny data is refused before
   assert.throws(
     () => decodeImage(bomb, "bomb.jpg"),
     /bomb\.jpg.*claims 8192x8192 pixels but has only \d+ bytes, fewer than the 131072/,
+  );
+  // no false alarm: a real 512x512 JPEG of one flat colour (the most compressible) decodes
+  const flat = new Uint8Array(512 * 512 * 4).fill(128);
+  const flatJpeg = new Uint8Array(jpegJs.encode({ width: 512, height: 512, data: flat }, 50).data);
+  assert.equal(decodeImage(flatJpeg, "flat.jpg").width, 512);
+  // ...nor a flat 2048x2048 PNG at zlib's best (12.3 KB; the bound is 12.2 KB)
+  assert.equal(
+    decodeImage(encodePng(2048, 2048, new Uint8Array(2048 * 2048 * 3)), "f.png").width,
+    2048,
   );
   const data = await writeImageFolder(`${a.scratch}/data`, { perClass: 4, size: 16 });
   await Deno.writeFile(`${data}/cat/bomb.jpg`, bomb);
