@@ -50,13 +50,12 @@ export function checkResourceLimits(
   const size = Math.max(c.imageSize, c.evalResize);
   const sizeKey = c.evalResize > c.imageSize ? "evalResize" : "imageSize";
   if (stemBytes(1, size) > m.maxBufferBytes) {
-    let max = 8;
-    while (stemBytes(1, max * 2) <= m.maxBufferBytes) max *= 2;
+    const max = 2 * Math.floor(Math.sqrt(m.maxBufferBytes / (64 * 4)));
     throw new ConfigError(
       sizeKey,
       `--${sizeKey === "imageSize" ? "image-size" : "eval-resize"} ${size}: one image's first ` +
         `activation (${gib(stemBytes(1, size))}) exceeds the GPU's largest buffer ` +
-        `(${gib(m.maxBufferBytes)}); use at most about ${max}`,
+        `(${gib(m.maxBufferBytes)}); use at most ${max}`,
     );
   }
   const maxBatch = Math.floor(m.maxBufferBytes / stemBytes(1, size));

@@ -144,6 +144,7 @@ Deno.test("hostile 2: --lr 1e6 stops with a divergence error and saves no non-fi
     /training diverged: .* is (NaN|Infinity|-Infinity) at .*lr 1e\+6.*--lr \(e\.g\. 1e\+5\)/,
   );
   assert.doesNotMatch(r.text, /NaN.*\*best/);
+  await assert.rejects(Deno.stat(`${out}/lr/.lock`), Deno.errors.NotFound); // released
   for (const f of ["best.safetensors", "last.safetensors"]) {
     let bytes: Uint8Array;
     try {
