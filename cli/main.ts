@@ -8,6 +8,7 @@ import { EVAL_SPEC, evalCommand } from "./commands/eval.ts";
 import { INFO_SPEC, infoCommand } from "./commands/info.ts";
 import { PREDICT_SPEC, predictCommand } from "./commands/predict.ts";
 import { TRAIN_SPEC, trainCommand } from "./commands/train.ts";
+import { checkBackendVariable } from "./gpu_env.ts";
 import type { CliIO } from "./io.ts";
 
 const COMMANDS = [
@@ -43,6 +44,7 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
     return 2;
   }
   try {
+    if (!rest.includes("--help") && !rest.includes("-h")) checkBackendVariable();
     return await entry[1](rest, io);
   } catch (e) {
     if (e instanceof UsageError) {

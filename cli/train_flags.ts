@@ -38,6 +38,10 @@ const CONFIG_FLAGS: [Key, Omit<FlagSpec, "name">][] = [
     help:
       "pretrained weights: torchvision .pth, .safetensors or a checkpoint of this tool (the head is replaced)",
   }],
+  ["allowNonFiniteWeights", {
+    type: "bool",
+    help: "load --weights even if they hold NaN or infinity (refused by default)",
+  }],
   ["strategy", {
     type: "choice",
     choices: STRATEGIES,
@@ -88,6 +92,10 @@ const CONFIG_FLAGS: [Key, Omit<FlagSpec, "name">][] = [
   ["epochs", { type: "int", help: "epochs" }],
   ["batchSize", { type: "int", help: "batch size" }],
   ["imageSize", { type: "int", help: "input size (square crop) in pixels" }],
+  ["maxImagePixels", {
+    type: "int",
+    help: "refuse images with more pixels than this (decompression-bomb limit)",
+  }],
   ["evalResize", {
     type: "int",
     help: "evaluation: resize the shorter side to N before the centre crop (0: --image-size)",

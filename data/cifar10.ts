@@ -4,6 +4,7 @@
 
 import { ArrayImageDataset } from "./array_dataset.ts";
 import { DatasetError } from "./errors.ts";
+import { readRegularFileSync } from "./regular_file.ts";
 import { readTar } from "./tar.ts";
 
 export const CIFAR10_CLASSES = [
@@ -22,6 +23,8 @@ export const CIFAR10_CLASSES = [
 const RECORD = 1 + 3072;
 const TRAIN_FILES = [1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`);
 const TEST_FILES = ["test_batch.bin"];
+/** Largest archive or batch file read (the real .tar.gz is 163 MB, 185 MB unpacked). */
+const MAX_ARCHIVE = 1 << 30;
 
 export interface Cifar10Options {
   /** "train" (50 000 images) or "test" (10 000). Default "train". */
@@ -46,21 +49,34 @@ function readBatches(
     for (const d of dirs) {
       for (const f of wanted) {
         try {
-          if (!files.has(f)) files.set(f, Deno.readFileSync(`${d}/${f}`));
-        } catch { /* try the next folder */ }
+          if (!files.has(f)) {
+            files.set(
+              f,
+              readRegularFileSync(`${d}/${f}`, { what: "CIFAR-10", maxBytes: MAX_ARCHIVE }),
+            );
+          }
+        } catch (e) {
+          if (!/not found/.test((e as Error).message)) throw e; // else try the next folder
+        }
       }
       try {
         meta ??= new TextDecoder().decode(Deno.readFileSync(`${d}/batches.meta.txt`));
       } catch { /* names default to the standard list */ }
     }
   } else {
-    for (const e of readTar(Deno.readFileSync(path), path)) {
+    const archive = readRegularFileSync(path, { what: "CIFAR-10 archive", maxBytes: MAX_ARCHIVE });
+    for (const e of readTar(archive, path)) {
       const b = basename(e.name);
       if (e.type === "file" && wanted.includes(b)) files.set(b, e.data);
       if (b === "batches.meta.txt") meta = new TextDecoder().decode(e.data);
     }
   }
   return { files, meta };
+}
+
+/** A split whose batch files are absent (not damaged: those are DatasetErrors of their own). */
+export class MissingSplitError extends DatasetError {
+  override name = "MissingSplitError";
 }
 
 /** Loads a CIFAR-10 split into a shared-memory dataset (HWC uint8, 32x32x3). */
@@ -80,7 +96,7 @@ export function loadCifar10(path: string, opts: Cifar10Options = {}): ArrayImage
   }
   const missing = wanted.filter((f) => !read.files.has(f));
   if (missing.length) {
-    throw new DatasetError(
+    throw new MissingSplitError(
       `CIFAR-10: ${
         missing.join(", ")
       } not found in "${path}" (is this the binary version, cifar-10-binary.tar.gz?)`,

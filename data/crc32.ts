@@ -16,3 +16,12 @@ export function crc32(bytes: Uint8Array, start = 0, end = bytes.length): number 
   for (let i = start; i < end; i++) c = TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
 }
+
+/**
+ * Continues a running CRC over more bytes: start from 0xffffffff, feed the pieces in
+ * order, and finish with `(c ^ 0xffffffff) >>> 0`.
+ */
+export function crc32Update(c: number, bytes: Uint8Array): number {
+  for (let i = 0; i < bytes.length; i++) c = TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  return c;
+}

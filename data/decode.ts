@@ -3,11 +3,14 @@
 
 import { DecodeError } from "./errors.ts";
 import { type Image, toChannels } from "./image.ts";
-import { decodeJpeg, hasJpegEnd, isJpeg, readJpegHeader } from "./jpeg.ts";
-import { decodePng, isPng, readPngHeader } from "./png.ts";
+import { decodeJpeg, hasJpegEnd, isJpeg, jpegMinBytes, readJpegHeader } from "./jpeg.ts";
+import { DEFAULT_MAX_PIXELS } from "./limits.ts";
+import { decodePng, isPng, pngMinBytes, readPngHeader } from "./png.ts";
+
+export { DEFAULT_MAX_PIXELS };
 
 export interface DecodeOptions {
-  /** Refuse images with more pixels than this (default 64 Mpx). */
+  /** Refuse images with more pixels than this (default DEFAULT_MAX_PIXELS, 64 Mpx). */
   maxPixels?: number;
   /** 1 for grayscale, 3 for RGB (default: RGB, as torchvision's ImageFolder loader). */
   channels?: 1 | 3;
@@ -27,7 +30,7 @@ export const UNSUPPORTED_IMAGE_EXTENSIONS = [
 ];
 
 export function decodeImage(bytes: Uint8Array, name = "<bytes>", opts: DecodeOptions = {}): Image {
-  const maxPixels = opts.maxPixels ?? 1 << 26;
+  const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
   if (bytes.length === 0) throw new DecodeError(name, "the file is empty (0 bytes)");
   let img: Image;
   if (isJpeg(bytes)) img = decodeJpeg(bytes, name, maxPixels);
@@ -38,22 +41,30 @@ export function decodeImage(bytes: Uint8Array, name = "<bytes>", opts: DecodeOpt
 
 /**
  * Checks, without decoding pixels, that bytes look like a complete JPEG or PNG within
- * the pixel limit. `head` and `tail` may be slices of a large file (start and end).
+ * the pixel limit, and that the file is large enough to hold the size it claims.
+ * `head` and `tail` may be slices of a large file (start and end) of `fileBytes` bytes.
  * Throws DecodeError naming the file.
  */
 export function probeImage(
   head: Uint8Array,
   tail: Uint8Array,
   name: string,
-  maxPixels = 1 << 26,
+  maxPixels = DEFAULT_MAX_PIXELS,
+  fileBytes = head.length,
 ): { width: number; height: number } {
   if (head.length === 0) throw new DecodeError(name, "the file is empty (0 bytes)");
   let size: { width: number; height: number };
+  let minBytes: number;
   if (isJpeg(head)) {
-    size = readJpegHeader(head, name);
+    const header = readJpegHeader(head, name);
+    const { sampling: _sampling, ...frame } = header; // the frame's size and kind
+    size = frame;
+    minBytes = jpegMinBytes(header);
     if (!hasJpegEnd(tail)) throw new DecodeError(name, "truncated JPEG (no end-of-image marker)");
   } else if (isPng(head)) {
-    size = readPngHeader(head, name);
+    const header = readPngHeader(head, name);
+    size = header;
+    minBytes = pngMinBytes(header);
     // The last chunk must be IEND: length 0, "IEND", fixed CRC AE 42 60 82.
     const t = tail.length;
     const iend = t >= 12 && tail[t - 8] === 0x49 && tail[t - 7] === 0x45 && tail[t - 6] === 0x4e &&
@@ -64,6 +75,13 @@ export function probeImage(
     throw new DecodeError(
       name,
       `${size.width}x${size.height} exceeds the limit of ${maxPixels} pixels`,
+    );
+  }
+  if (fileBytes < minBytes) {
+    throw new DecodeError(
+      name,
+      `claims ${size.width}x${size.height} pixels but has only ${fileBytes} bytes, fewer than ` +
+        `any complete image of that size needs (${minBytes}; corrupt, or a decompression bomb)`,
     );
   }
   return size;

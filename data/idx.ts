@@ -3,7 +3,8 @@
 
 import { ArrayImageDataset } from "./array_dataset.ts";
 import { DatasetError } from "./errors.ts";
-import { maybeGunzip } from "./gzip.ts";
+import { MAX_GUNZIP_BYTES, maybeGunzip } from "./gzip.ts";
+import { readRegularFileSync } from "./regular_file.ts";
 
 export const MNIST_CLASSES = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
 export const FASHION_MNIST_CLASSES = [
@@ -63,8 +64,9 @@ export function loadIdx(
   labelsPath: string,
   classes = MNIST_CLASSES,
 ): ArrayImageDataset {
-  const images = parseIdx(Deno.readFileSync(imagesPath), imagesPath);
-  const labels = parseIdx(Deno.readFileSync(labelsPath), labelsPath);
+  const read = (p: string) => readRegularFileSync(p, { what: "IDX", maxBytes: MAX_GUNZIP_BYTES });
+  const images = parseIdx(read(imagesPath), imagesPath);
+  const labels = parseIdx(read(labelsPath), labelsPath);
   if (images.shape.length !== 3) {
     throw new DatasetError(
       `"${imagesPath}" holds a ${images.shape.length}-D array; expected N x H x W images`,
@@ -76,6 +78,12 @@ export function loadIdx(
     );
   }
   const [n, h, w] = images.shape;
+  if (n === 0 || h === 0 || w === 0) {
+    throw new DatasetError(
+      `"${imagesPath}" holds ${n} images of ${h}x${w} pixels; a dataset needs at least one ` +
+        `image of at least 1x1 (the file is damaged or not an image file)`,
+    );
+  }
   if (labels.shape[0] !== n) {
     throw new DatasetError(
       `${n} images in "${imagesPath}" but ${labels.shape[0]} labels in "${labelsPath}"`,

@@ -15,6 +15,8 @@ import {
 } from "./decode.ts";
 import { compareCodePoints, type Dataset, type ImageFolderSpec, type Sample } from "./dataset.ts";
 import { ArchiveError, DatasetError, DecodeError } from "./errors.ts";
+import { DEFAULT_MAX_PIXELS, maxImageFileBytes } from "./limits.ts";
+import { checkRegularFile, readRegularFileSync } from "./regular_file.ts";
 import { ZipArchive } from "./zip.ts";
 
 export interface ImageFolderOptions {
@@ -121,7 +123,7 @@ export class ImageFolder implements Dataset {
   constructor(root: string, opts: ImageFolderOptions = {}) {
     this.root = root;
     this.channels = opts.channels ?? 3;
-    this.maxPixels = opts.maxPixels ?? 1 << 26;
+    this.maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
     let info: Deno.FileInfo;
     try {
       info = Deno.statSync(root);
@@ -137,6 +139,7 @@ export class ImageFolder implements Dataset {
           `ImageFolder: "${root}" is a file but not a .zip; pass a folder or a .zip of one`,
         );
       }
+      checkRegularFile(root, info, { what: "dataset", maxBytes: Number.MAX_SAFE_INTEGER });
       this.zip = ZipArchive.open(root);
       all = this.zip.entries.filter((e) => !e.name.split("/").some(ignored)).map((e) => e.name);
     }
@@ -270,12 +273,19 @@ export class ImageFolder implements Dataset {
     return this.source === "zip" ? `${this.root}:${rel}` : `${this.root}/${rel}`;
   }
 
-  /** Raw bytes of a file; for a directory, only head/tail when `probe` is set. */
+  /** Raw bytes of a file (a regular file, or a zip entry), within the image file cap. */
   private readBytes(rel: string): Uint8Array {
-    if (this.source === "dir") return Deno.readFileSync(`${this.root}/${rel}`);
+    const maxBytes = maxImageFileBytes(this.maxPixels);
+    if (this.source === "dir") {
+      try {
+        return readRegularFileSync(`${this.root}/${rel}`, { what: "image", maxBytes });
+      } catch (e) {
+        throw new DecodeError(this.displayName(rel), (e as Error).message);
+      }
+    }
     this.zip ??= ZipArchive.open(this.root);
     try {
-      return this.zip.read(rel);
+      return this.zip.read(rel, maxBytes);
     } catch (e) {
       if (e instanceof ArchiveError) throw new DecodeError(this.displayName(rel), e.reason);
       throw e;
@@ -285,12 +295,14 @@ export class ImageFolder implements Dataset {
   /** Cheap validity check of one file; returns a reason when it is unreadable. */
   private check(rel: string): string | null {
     try {
-      let head: Uint8Array, tail: Uint8Array;
+      let head: Uint8Array, tail: Uint8Array, size: number;
+      const maxBytes = maxImageFileBytes(this.maxPixels);
       if (this.source === "dir") {
         const path = `${this.root}/${rel}`;
+        checkRegularFile(path, Deno.statSync(path), { what: "image", maxBytes });
         const f = Deno.openSync(path);
         try {
-          const size = f.statSync().size;
+          size = f.statSync().size;
           const headLen = Math.min(size, 1 << 16);
           head = new Uint8Array(headLen);
           readFully(f, head, 0);
@@ -300,18 +312,28 @@ export class ImageFolder implements Dataset {
           // A JPEG frame header can sit beyond 64 KiB behind a large EXIF block.
           if (size > headLen && head[0] === 0xff) {
             try {
-              probeImage(head, tail, rel, this.maxPixels);
+              probeImage(head, tail, rel, this.maxPixels, size);
             } catch (e) {
               if (e instanceof DecodeError && e.reason.includes("before the frame header")) {
-                head = Deno.readFileSync(path);
+                head = readRegularFileSync(path, { what: "image", maxBytes });
               }
             }
           }
         } finally {
           f.close();
         }
-      } else head = tail = this.readBytes(rel);
-      probeImage(head, tail, rel, this.maxPixels);
+      } else {
+        this.zip ??= ZipArchive.open(this.root);
+        try {
+          // streamed: the head (a JPEG's frame header may follow a large EXIF block) and
+          // the tail are kept, not the whole entry
+          ({ head, tail, size } = this.zip.scan(rel, 1 << 20, 4096, maxBytes));
+        } catch (e) {
+          if (e instanceof ArchiveError) throw new DecodeError(rel, e.reason);
+          throw e;
+        }
+      }
+      probeImage(head, tail, rel, this.maxPixels, size);
       return null;
     } catch (e) {
       if (e instanceof DecodeError) return e.reason;

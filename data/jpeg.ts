@@ -4,12 +4,15 @@
 import jpegJs from "jpeg-js";
 import { DecodeError } from "./errors.ts";
 import type { Image } from "./image.ts";
+import { DEFAULT_MAX_PIXELS } from "./limits.ts";
 
 export interface JpegHeader {
   width: number;
   height: number;
   components: number;
   progressive: boolean;
+  /** Horizontal and vertical sampling factor of each component (1-4). */
+  sampling: [number, number][];
 }
 
 export function isJpeg(bytes: Uint8Array): boolean {
@@ -62,11 +65,18 @@ export function readJpegHeader(bytes: Uint8Array, name: string): JpegHeader {
           : "hierarchical";
         throw new DecodeError(name, `unsupported JPEG variant (${kind}, SOF${marker - 0xc0})`);
       }
+      const components = bytes[pos + 9];
+      const sampling: [number, number][] = [];
+      for (let c = 0; c < components && pos + 12 + 3 * c <= bytes.length; c++) {
+        const hv = bytes[pos + 11 + 3 * c];
+        sampling.push([Math.max(1, hv >> 4), Math.max(1, hv & 15)]);
+      }
       return {
         height: (bytes[pos + 5] << 8) | bytes[pos + 6],
         width: (bytes[pos + 7] << 8) | bytes[pos + 8],
-        components: bytes[pos + 9],
+        components,
         progressive: marker === 0xc2,
+        sampling,
       };
     }
     pos += 2 + len;
@@ -75,12 +85,53 @@ export function readJpegHeader(bytes: Uint8Array, name: string): JpegHeader {
 }
 
 /**
+ * Most scans (SOS segments) accepted. A progressive JPEG has about 10; each scan costs a
+ * pass over every block, so thousands of repeated scans would keep the decoder busy for
+ * minutes (libjpeg-turbo offers the same kind of limit).
+ */
+export const MAX_JPEG_SCANS = 100;
+
+/**
+ * The fewest bytes a complete JPEG of this header can have: every 8x8 block of every
+ * component codes at least its DC value (baseline and progressive alike), and a Huffman
+ * code is at least 1 bit long; the component with the most blocks gives the bound. A file
+ * smaller than that claims a size its data cannot fill (a decompression bomb).
+ */
+export function jpegMinBytes(h: JpegHeader): number {
+  const hMax = Math.max(1, ...h.sampling.map(([x]) => x));
+  const vMax = Math.max(1, ...h.sampling.map(([, y]) => y));
+  let blocks = 0;
+  for (const [x, y] of h.sampling.length ? h.sampling : [[1, 1]]) {
+    const cw = Math.ceil((h.width * x) / hMax), ch = Math.ceil((h.height * y) / vMax);
+    blocks = Math.max(blocks, Math.ceil(cw / 8) * Math.ceil(ch / 8));
+  }
+  return Math.ceil(blocks / 8);
+}
+
+/** How many scans (SOS markers) the file has; entropy-coded data never holds FF DA. */
+export function countJpegScans(bytes: Uint8Array): number {
+  let n = 0;
+  for (
+    let i = bytes.indexOf(0xff);
+    i >= 0 && i + 1 < bytes.length;
+    i = bytes.indexOf(0xff, i + 1)
+  ) {
+    if (bytes[i + 1] === 0xda) n++;
+  }
+  return n;
+}
+
+/**
  * Decodes baseline or progressive JPEG into RGB (3 channels). Grayscale is replicated to
  * RGB and CMYK/YCCK converted to RGB by jpeg-js. Images over maxPixels are refused
  * before any pixel memory is allocated. Versus libjpeg/PIL: jpeg-js replicates subsampled
  * chroma instead of interpolating it, so 4:2:0 files differ by a few levels on average.
  */
-export function decodeJpeg(bytes: Uint8Array, name = "<bytes>", maxPixels = 1 << 26): Image {
+export function decodeJpeg(
+  bytes: Uint8Array,
+  name = "<bytes>",
+  maxPixels = DEFAULT_MAX_PIXELS,
+): Image {
   const h = readJpegHeader(bytes, name);
   if (h.width === 0 || h.height === 0) throw new DecodeError(name, "JPEG has zero width or height");
   if (h.width * h.height > maxPixels) {
@@ -90,6 +141,22 @@ export function decodeJpeg(bytes: Uint8Array, name = "<bytes>", maxPixels = 1 <<
     );
   }
   if (!hasJpegEnd(bytes)) throw new DecodeError(name, "truncated JPEG (no end-of-image marker)");
+  if (bytes.length < jpegMinBytes(h)) {
+    throw new DecodeError(
+      name,
+      `claims ${h.width}x${h.height} pixels but has only ${bytes.length} bytes, fewer than ` +
+        `the ${
+          jpegMinBytes(h)
+        } any complete JPEG of that size needs (corrupt, or a decompression bomb)`,
+    );
+  }
+  const scans = countJpegScans(bytes);
+  if (scans > MAX_JPEG_SCANS) {
+    throw new DecodeError(
+      name,
+      `has ${scans} scans, more than the limit of ${MAX_JPEG_SCANS} (a normal progressive JPEG has about 10)`,
+    );
+  }
   let decoded: { width: number; height: number; data: Uint8Array };
   try {
     decoded = jpegJs.decode(bytes, {

@@ -13,7 +13,7 @@ export type { Dataset, DatasetSpec, Sample } from "./dataset.ts";
 export { datasetFromSpec } from "./dataset_spec.ts";
 export { ArrayImageDataset } from "./array_dataset.ts";
 export { ImageFolder, type ImageFolderOptions } from "./image_folder.ts";
-export { CIFAR10_CLASSES, loadCifar10 } from "./cifar10.ts";
+export { CIFAR10_CLASSES, loadCifar10, MissingSplitError } from "./cifar10.ts";
 export { FASHION_MNIST_CLASSES, loadIdx, loadMnist, MNIST_CLASSES, parseIdx } from "./idx.ts";
 export { randomSplit, Subset, subsetByClasses, subsetPerClass } from "./subset.ts";
 export { type Batch, makeBatch } from "./collate.ts";

@@ -5,6 +5,7 @@ import { unzlibSync } from "fflate";
 import { crc32 } from "./crc32.ts";
 import { DecodeError } from "./errors.ts";
 import type { Image } from "./image.ts";
+import { DEFAULT_MAX_PIXELS } from "./limits.ts";
 
 const SIGNATURE = [137, 80, 78, 71, 13, 10, 26, 10];
 
@@ -44,6 +45,15 @@ const DEPTHS_OF_COLOR_TYPE: Record<number, number[]> = {
 
 function u32(b: Uint8Array, o: number): number {
   return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+}
+
+/** Deflate's best compression ratio (a 258-byte match coded in 2 bits). */
+export const MAX_DEFLATE_RATIO = 1032;
+
+/** The fewest bytes a PNG of this header can have (its raw scanlines at deflate's best ratio). */
+export function pngMinBytes(h: PngHeader): number {
+  const bits = CHANNELS_OF_COLOR_TYPE[h.colorType] * h.bitDepth;
+  return Math.ceil((h.height * (1 + Math.ceil((h.width * bits) / 8))) / MAX_DEFLATE_RATIO);
 }
 
 /** Reads and validates the IHDR chunk only (cheap; used to check a file before decoding). */
@@ -131,7 +141,11 @@ const ADAM7 = [
 ];
 
 /** Decodes a PNG, keeping alpha and 16-bit samples. Errors name the file. */
-export function decodePngRaw(bytes: Uint8Array, name = "<bytes>", maxPixels = 1 << 28): PngRaw {
+export function decodePngRaw(
+  bytes: Uint8Array,
+  name = "<bytes>",
+  maxPixels = DEFAULT_MAX_PIXELS,
+): PngRaw {
   const h = readPngHeader(bytes, name);
   if (h.width * h.height > maxPixels) {
     throw new DecodeError(
@@ -204,6 +218,14 @@ export function decodePngRaw(bytes: Uint8Array, name = "<bytes>", maxPixels = 1 
   let expected = 0;
   for (const p of passes) if (p.w > 0 && p.hh > 0) expected += p.hh * (1 + rowBytes(p.w));
 
+  if (idatLength * MAX_DEFLATE_RATIO < expected) {
+    throw new DecodeError(
+      name,
+      `claims ${h.width}x${h.height} pixels but its image data has only ${idatLength} bytes, ` +
+        `too few to inflate to the ${expected} bytes needed (deflate shrinks at most ` +
+        `${MAX_DEFLATE_RATIO}:1; corrupt, or a decompression bomb)`,
+    );
+  }
   let raw: Uint8Array;
   try {
     raw = unzlibSync(compressed, { out: new Uint8Array(expected) });

@@ -1,10 +1,22 @@
 // A zip reader: parses the central directory (zip64 included) and inflates single
-// entries on demand with fflate, so nothing is extracted to disk.
+// entries on demand, so nothing is extracted to disk and an entry never used is never
+// inflated. Each read has a cap: the declared size is checked against it before anything
+// is allocated, and the streaming inflate stops where the data outgrows its declared size.
 
-import { inflateSync } from "fflate";
 import { type ByteSource, bytesSource, fileSource } from "./byte_source.ts";
-import { crc32 } from "./crc32.ts";
+import { crc32, crc32Update } from "./crc32.ts";
 import { ArchiveError } from "./errors.ts";
+import { inflateChunks, inflateExact, InflateLimitError } from "./inflate.ts";
+
+/** Largest entry read unless the caller says otherwise (its declared size is checked first). */
+export const DEFAULT_MAX_ENTRY_BYTES = 1 << 30;
+
+function inflateProblem(err: unknown, declared: number): string {
+  if (err instanceof InflateLimitError) {
+    return `inflates to more than its declared ${declared} bytes (corrupt, or a zip bomb)`;
+  }
+  return `corrupt deflate data (${(err as Error).message})`;
+}
 
 export interface ZipEntry {
   name: string;
@@ -59,11 +71,12 @@ export class ZipArchive {
     return e;
   }
 
-  /** The uncompressed bytes of one entry, CRC-checked. */
-  read(nameOrEntry: string | ZipEntry): Uint8Array {
-    const e = typeof nameOrEntry === "string" ? this.entry(nameOrEntry) : nameOrEntry;
-    const where = `${this.source.name}:${e.name}`;
+  /** The stored bytes of an entry (still compressed for method 8), after its local header. */
+  private packed(e: ZipEntry, where: string): Uint8Array {
     if (e.encrypted) throw new ArchiveError(where, "encrypted zip entries are not supported");
+    if (e.method !== 0 && e.method !== 8) {
+      throw new ArchiveError(where, `unsupported compression method ${e.method}`);
+    }
     let local: Uint8Array;
     try {
       local = this.source.read(e.localHeaderOffset, 30);
@@ -72,26 +85,92 @@ export class ZipArchive {
     }
     if (u32(local, 0) !== LOCAL_SIG) throw new ArchiveError(where, "bad local header signature");
     const dataStart = e.localHeaderOffset + 30 + u16(local, 26) + u16(local, 28);
-    let packed: Uint8Array;
     try {
-      packed = this.source.read(dataStart, e.compressedSize);
+      return this.source.read(dataStart, e.compressedSize);
     } catch {
       throw new ArchiveError(where, "entry data runs past the end of the archive (truncated?)");
     }
+  }
+
+  private checkDeclared(e: ZipEntry, where: string, maxBytes: number): void {
+    if (e.size > maxBytes) {
+      throw new ArchiveError(
+        where,
+        `declares ${e.size} bytes uncompressed, more than the limit of ${maxBytes} for this entry`,
+      );
+    }
+    if (e.method === 0 && e.compressedSize !== e.size) {
+      throw new ArchiveError(where, `stored entry of ${e.size} bytes has ${e.compressedSize}`);
+    }
+  }
+
+  /**
+   * The uncompressed bytes of one entry, CRC-checked. The declared size must be within
+   * `maxBytes` (nothing is allocated or inflated otherwise), and inflating stops as soon as
+   * the data grows past the declared size.
+   */
+  read(nameOrEntry: string | ZipEntry, maxBytes = DEFAULT_MAX_ENTRY_BYTES): Uint8Array {
+    const e = typeof nameOrEntry === "string" ? this.entry(nameOrEntry) : nameOrEntry;
+    const where = `${this.source.name}:${e.name}`;
+    this.checkDeclared(e, where, maxBytes);
+    const packed = this.packed(e, where);
     let data: Uint8Array;
     if (e.method === 0) data = packed;
-    else if (e.method === 8) {
+    else {
       try {
-        data = inflateSync(packed, { out: new Uint8Array(e.size) });
+        data = inflateExact(packed, e.size);
       } catch (err) {
-        throw new ArchiveError(where, `corrupt deflate data (${(err as Error).message})`);
+        throw new ArchiveError(where, inflateProblem(err, e.size));
       }
-    } else throw new ArchiveError(where, `unsupported compression method ${e.method}`);
-    if (data.length !== e.size) {
-      throw new ArchiveError(where, `expected ${e.size} bytes, got ${data.length}`);
     }
     if (crc32(data) !== e.crc) throw new ArchiveError(where, "CRC mismatch (corrupt entry)");
     return data;
+  }
+
+  /**
+   * Reads an entry through without keeping it: returns its first `headBytes` and last
+   * `tailBytes` bytes and its size, CRC-checked, in memory bounded by those two (for
+   * checking a file's header and ending without holding the whole entry).
+   */
+  scan(
+    nameOrEntry: string | ZipEntry,
+    headBytes: number,
+    tailBytes: number,
+    maxBytes = DEFAULT_MAX_ENTRY_BYTES,
+  ): { head: Uint8Array; tail: Uint8Array; size: number } {
+    const e = typeof nameOrEntry === "string" ? this.entry(nameOrEntry) : nameOrEntry;
+    const where = `${this.source.name}:${e.name}`;
+    this.checkDeclared(e, where, maxBytes);
+    const packed = this.packed(e, where);
+    if (e.method === 0) {
+      if (crc32(packed) !== e.crc) throw new ArchiveError(where, "CRC mismatch (corrupt entry)");
+      return {
+        head: packed.subarray(0, headBytes),
+        tail: packed.subarray(Math.max(0, packed.length - tailBytes)),
+        size: packed.length,
+      };
+    }
+    const head = new Uint8Array(Math.min(headBytes, e.size));
+    const tail = new Uint8Array(Math.min(tailBytes, e.size));
+    let size = 0, crc = 0xffffffff;
+    try {
+      inflateChunks(packed, e.size, (c) => {
+        if (size < head.length) head.set(c.subarray(0, head.length - size), size);
+        crc = crc32Update(crc, c);
+        // keep the last tail.length bytes: shift the old ones left, append the new ones
+        const keep = Math.max(0, tail.length - c.length);
+        tail.copyWithin(0, tail.length - keep);
+        tail.set(c.subarray(Math.max(0, c.length - tail.length)), keep);
+        size += c.length;
+      });
+    } catch (err) {
+      throw new ArchiveError(where, inflateProblem(err, e.size));
+    }
+    if (size !== e.size) throw new ArchiveError(where, `expected ${e.size} bytes, got ${size}`);
+    if ((crc ^ 0xffffffff) >>> 0 !== e.crc) {
+      throw new ArchiveError(where, "CRC mismatch (corrupt entry)");
+    }
+    return { head, tail, size };
   }
 
   close(): void {

@@ -10,8 +10,10 @@ import {
   tensorsUnder,
   withPrefix,
 } from "../nn/io/checkpoint.ts";
+import { assertFinite } from "../nn/io/finite.ts";
 import type { StateDict } from "../nn/io/host_tensor.ts";
 import type { OptimizerMeta } from "../nn/optim/optimizer.ts";
+import { MetaError, validateTrainMeta } from "./checkpoint_schema.ts";
 import type { TrainConfig } from "./config.ts";
 import type { ModelSpec } from "./model.ts";
 
@@ -27,6 +29,8 @@ export interface PartialEpoch {
 
 export interface TrainMeta {
   kind: typeof TRAIN_STATE_KIND;
+  /** Version of this layout (checkpoint_schema.ts). */
+  schema: number;
   model: ModelSpec;
   classes: string[];
   config: TrainConfig;
@@ -61,18 +65,51 @@ export async function saveTrainState(path: string, s: TrainState): Promise<void>
   await saveCheckpoint(path, { tensors, meta: s.meta as unknown as CheckpointMeta });
 }
 
-/** Reads a checkpoint written by saveTrainState; `flag` names the option in errors. */
-export async function loadTrainState(path: string, flag: string): Promise<TrainState> {
+/**
+ * Reads a checkpoint written by saveTrainState, its metadata checked against the schema and
+ * its model refused when it holds NaN or infinity (unless allowed); `flag` names the option
+ * in errors.
+ */
+export async function loadTrainState(
+  path: string,
+  flag: string,
+  options: { allowNonFinite?: boolean } = {},
+): Promise<TrainState> {
   let ckpt;
   try {
     ckpt = await loadCheckpoint(path);
   } catch (e) {
     throw new Error(`${flag}: ${(e as Error).message}`);
   }
-  const meta = ckpt.meta as unknown as TrainMeta;
-  if (!meta || typeof meta !== "object" || meta.kind !== TRAIN_STATE_KIND) {
+  const raw = ckpt.meta as { kind?: unknown } | null;
+  if (!raw || typeof raw !== "object" || raw.kind !== TRAIN_STATE_KIND) {
     throw new Error(`${flag}: ${path} is a checkpoint, but not one written by 'cli.ts train'`);
   }
+  let meta: TrainMeta;
+  try {
+    meta = validateTrainMeta(raw, TRAIN_STATE_KIND) as unknown as TrainMeta;
+  } catch (e) {
+    if (!(e instanceof MetaError)) throw e;
+    throw new Error(
+      `${flag}: ${path}: the checkpoint's metadata ${e.message}; the file was edited or ` +
+        `damaged: use another checkpoint of the run (best/last) or train again`,
+    );
+  }
+  const model = tensorsUnder(ckpt.tensors, "model.");
+  const head = model.get("fc.weight");
+  if (!head || head.shape.length !== 2 || head.shape[0] !== meta.classes.length) {
+    throw new Error(
+      `${flag}: ${path}: the head fc.weight is ${head ? `[${head.shape}]` : "missing"} but the ` +
+        `metadata lists ${meta.classes.length} classes; the file was edited or damaged`,
+    );
+  }
+  if (!options.allowNonFinite) {
+    assertFinite(
+      model,
+      `${flag}: ${path}`,
+      "the model diverged or the file is damaged (--allow-non-finite-weights loads it anyway)",
+    );
+  }
   const optim = tensorsUnder(ckpt.tensors, "optim.");
-  return { model: tensorsUnder(ckpt.tensors, "model."), optim: meta.optim ? optim : null, meta };
+  return { model, optim: meta.optim ? optim : null, meta };
 }

@@ -2,6 +2,8 @@
 // configs laid over the defaults, and command-line flags are laid over the recipe, so a
 // run is fully described by the config.json it leaves in its run directory.
 
+import { DEFAULT_MAX_PIXELS } from "../data/limits.ts";
+
 export const STRATEGIES = [
   "finetune",
   "feature-extract",
@@ -37,6 +39,8 @@ export interface TrainConfig {
 
   /** Pretrained weights: torchvision .pth, .safetensors, or a checkpoint of this tool. */
   weights: string;
+  /** Load --weights even when they hold NaN or infinity (refused by default). */
+  allowNonFiniteWeights: boolean;
   strategy: Strategy;
   /** freeze-unfreeze: epochs with the backbone frozen. */
   freezeEpochs: number;
@@ -75,6 +79,8 @@ export interface TrainConfig {
   batchSize: number;
   /** Training crop / input size. */
   imageSize: number;
+  /** Largest decoded image accepted, in pixels (a PIL-like decompression-bomb limit). */
+  maxImagePixels: number;
   /** Evaluation resize of the shorter side before the centre crop (0: imageSize). */
   evalResize: number;
   augment: AugmentName;
@@ -98,6 +104,7 @@ export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
   perClass: 0,
   testPerClass: 0,
   weights: "",
+  allowNonFiniteWeights: false,
   strategy: "finetune",
   freezeEpochs: 0,
   unfreezeLr: 0,
@@ -125,6 +132,7 @@ export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
   epochs: 10,
   batchSize: 32,
   imageSize: 32,
+  maxImagePixels: DEFAULT_MAX_PIXELS,
   evalResize: 0,
   augment: "flip",
   normalize: "auto",
@@ -146,6 +154,16 @@ export class ConfigError extends Error {
 /** The flag of a config key: headLrMult → --head-lr-mult. */
 export function flagOf(key: string): string {
   return "--" + key.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
+}
+
+/**
+ * True for a name that is one path component of its own: not "." or "..", no separator,
+ * no control character (a name of those would place or hide the run elsewhere).
+ */
+export function isPlainName(name: string): boolean {
+  const control = [...name].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f);
+  return name !== "" && name !== "." && name !== ".." && !/[\\/]/.test(name) && !control &&
+    new TextEncoder().encode(name).length <= 255;
 }
 
 /** Throws ConfigError for the first invalid value. */
@@ -193,12 +211,17 @@ export function validateConfig(c: TrainConfig): void {
   int("epochs", 1);
   int("batchSize", 1);
   int("imageSize", 8);
+  int("maxImagePixels", 1);
   int("evalResize", 0);
   int("seed", 0);
   int("workers", -1);
   int("logEvery", 1);
   need("out", typeof c.out === "string" && c.out !== "", "a directory path");
-  need("name", typeof c.name === "string" && !/[\\/]/.test(c.name), "a plain name (no slashes)");
+  need(
+    "name",
+    typeof c.name === "string" && (c.name === "" || isPlainName(c.name)),
+    "one plain path component (not . or .., no / or \\, no control characters, at most 255 bytes)",
+  );
   need(
     "nesterov",
     !c.nesterov || (c.optimizer === "sgd" && c.momentum > 0),

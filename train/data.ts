@@ -9,6 +9,7 @@ import {
   ImageFolder,
   loadCifar10,
   loadMnist,
+  MissingSplitError,
   randomSplit,
   subsetByClasses,
   subsetPerClass,
@@ -88,6 +89,7 @@ function asDataError(e: unknown): never {
 function openRaw(
   path: string,
   channels: 1 | 3,
+  maxPixels: number,
 ): Omit<OpenedData, "classes" | "test" | "testSource"> & {
   test: Dataset | null;
   testName: string;
@@ -109,10 +111,14 @@ function openRaw(
     }
     if (kind === "cifar10") {
       const train = loadCifar10(path, { split: "train" });
+      // Without test_batch.bin a validation split is made; a test_batch.bin that is there
+      // but truncated or corrupt is an error, never silently replaced.
       let test: ArrayImageDataset | null = null;
       try {
         test = loadCifar10(path, { split: "test" });
-      } catch { /* no test_batch.bin: a validation split is made instead */ }
+      } catch (e) {
+        if (!(e instanceof MissingSplitError)) throw e;
+      }
       return { kind, train, test, testName: "test_batch.bin", channels: 3, knownSize: [32, 32] };
     }
     // image folder: with a train/test (or val) layout when it has one
@@ -120,13 +126,13 @@ function openRaw(
     let test: ImageFolder | null = null;
     let testName = "";
     try {
-      train = new ImageFolder(path, { split: "train", channels });
+      train = new ImageFolder(path, { split: "train", channels, maxPixels });
       const other = train.splits.find((s) => s !== "train")!;
-      test = new ImageFolder(path, { split: other, channels });
+      test = new ImageFolder(path, { split: other, channels, maxPixels });
       testName = `the ${other}/ folder`;
     } catch (e) {
       if (!(e instanceof DatasetError && /no train\/test folders/.test(e.message))) throw e;
-      train = new ImageFolder(path, { channels });
+      train = new ImageFolder(path, { channels, maxPixels });
     }
     return { kind, train, test, testName, channels };
   } catch (e) {
@@ -137,7 +143,7 @@ function openRaw(
 /** Opens --data with the config's class selection, splits and per-class caps. */
 export function openData(config: TrainConfig, imageChannels: 1 | 3 = 3): OpenedData {
   if (!config.data) throw new ConfigError("data", "--data: no dataset given");
-  const raw = openRaw(config.data, imageChannels);
+  const raw = openRaw(config.data, imageChannels, config.maxImagePixels);
   let train: Dataset = raw.train;
   let test: Dataset | null = raw.test;
   if (test && test.classes.join("\n") !== train.classes.join("\n")) {

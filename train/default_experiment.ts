@@ -130,6 +130,7 @@ async function runStage(
     const run = resume
       ? await RunDir.reopen(dir, resume.meta.iteration, resume.meta.epoch)
       : await RunDir.create(dir, config);
+    using _run = run;
     for (const note of prepared.notes) o.io.out(`  ${note}`);
     return await fit(prepared, run, {
       log: (l) => o.io.out(`  ${l}`),

@@ -3,6 +3,9 @@
 // classes of image files.
 
 import { DataLoader, decodeImage, type Image, mixSeed, Rng } from "../data/mod.ts";
+import { maxImageFileBytes } from "../data/limits.ts";
+import { readRegularFileSync } from "../data/regular_file.ts";
+import { gpu } from "../kernels/device.ts";
 import { softmax } from "../nn/ops/loss.ts";
 import type { ResNet } from "../nn/resnet.ts";
 import { noGrad, Scope, Tensor } from "../nn/tensor.ts";
@@ -10,6 +13,7 @@ import { loadTrainState, type TrainMeta } from "./checkpoint.ts";
 import { ConfigError, type TrainConfig } from "./config.ts";
 import { openData } from "./data.ts";
 import { type EvalResult, evaluate, perClassAccuracy } from "./evaluate.ts";
+import { checkResourceLimits, thisMachine } from "./limits.ts";
 import { buildModel } from "./model.ts";
 import { evalTransform } from "./transforms.ts";
 
@@ -19,8 +23,15 @@ export interface Trained {
 }
 
 /** Loads a checkpoint of `train` (best or last) into a network in eval mode. */
-export async function loadTrained(path: string, flag = "--checkpoint"): Promise<Trained> {
-  const state = await loadTrainState(path, flag);
+export async function loadTrained(
+  path: string,
+  flag = "--checkpoint",
+  options: { allowNonFinite?: boolean; maxImagePixels?: number } = {},
+): Promise<Trained> {
+  const state = await loadTrainState(path, flag, options);
+  if (options.maxImagePixels !== undefined) {
+    state.meta.config.maxImagePixels = options.maxImagePixels;
+  }
   const model = buildModel(state.meta.model, 0);
   try {
     model.loadStateDict(state.model);
@@ -48,19 +59,49 @@ export async function evaluateCheckpoint(
   t: Trained,
   options: { data?: string; split?: "test" | "train"; batchSize?: number; workers?: number } = {},
 ): Promise<EvalReport> {
+  for (
+    const [flag, v, min] of [["--batch-size", options.batchSize, 1], [
+      "--workers",
+      options.workers,
+      0,
+    ]] as const
+  ) {
+    if (v !== undefined && !(Number.isInteger(v) && v >= min)) {
+      throw new ConfigError(
+        flag === "--workers" ? "workers" : "batchSize",
+        `${flag} must be an integer >= ${min}, got ${v}`,
+      );
+    }
+  }
   const config: TrainConfig = {
     ...t.meta.config,
     data: options.data ?? t.meta.config.data,
     perClass: options.split === "train" ? t.meta.config.perClass : 0,
-    classes: t.meta.classes,
+    // the run's own class selection (if any) applies; any other class in the data is an error
+    classes: t.meta.config.classes,
   };
+  checkResourceLimits(
+    {
+      imageSize: config.imageSize,
+      evalResize: config.evalResize,
+      batchSize: options.batchSize ?? config.batchSize,
+      workers: options.workers ?? 0,
+    },
+    thisMachine(gpu().maxBufferBytes),
+    t.meta.model.inChannels,
+  );
   const data = openData(config, t.meta.model.inChannels);
   if (data.classes.join("\n") !== t.meta.classes.join("\n")) {
+    const extra = data.classes.filter((c) => !t.meta.classes.includes(c));
+    const missing = t.meta.classes.filter((c) => !data.classes.includes(c));
     throw new ConfigError(
       "data",
-      `--data: classes ${data.classes.join(", ")} differ from the checkpoint's ${
-        t.meta.classes.join(", ")
-      }`,
+      `--data: the classes of "${config.data}" (${data.classes.join(", ")}) differ from the ` +
+        `checkpoint's (${t.meta.classes.join(", ")})` +
+        (extra.length ? `; not in the checkpoint: ${extra.join(", ")}` : "") +
+        (missing.length ? `; missing: ${missing.join(", ")}` : "") +
+        (extra.length || missing.length ? "" : "; the order differs") +
+        `. The model can only be evaluated on the classes it was trained on`,
     );
   }
   const ds = options.split === "train" ? data.train : data.test;
@@ -96,23 +137,15 @@ export async function predictFiles(
   files: string[],
   topK = 5,
   batchSize = 16,
+  maxPixels = t.meta.config.maxImagePixels,
 ): Promise<Prediction[]> {
   const c = t.meta.model.inChannels;
   const transform = evalTransform(t.meta.config, { dataChannels: c, modelChannels: c });
   const k = Math.min(topK, t.meta.classes.length);
   // decode everything first, so an unreadable file fails before any work
   const images: Image[] = files.map((f) => {
-    let bytes: Uint8Array;
-    try {
-      bytes = Deno.readFileSync(f);
-    } catch (e) {
-      throw new Error(
-        `${f}: cannot read the image (${
-          e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message
-        })`,
-      );
-    }
-    return decodeImage(bytes, f, { channels: c as 1 | 3 });
+    const bytes = readRegularFileSync(f, { what: "image", maxBytes: maxImageFileBytes(maxPixels) });
+    return decodeImage(bytes, f, { channels: c as 1 | 3, maxPixels });
   });
   const out: Prediction[] = [];
   for (let s = 0; s < images.length; s += batchSize) {

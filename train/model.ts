@@ -15,11 +15,15 @@ export interface ModelSpec {
 }
 
 /** Reads a weights file, with errors that name --weights. */
-export async function readWeights(path: string): Promise<StateDict> {
+export async function readWeights(path: string, allowNonFinite = false): Promise<StateDict> {
   try {
-    return await readStateDictFile(path);
+    return await readStateDictFile(path, { allowNonFinite });
   } catch (e) {
-    throw new ConfigError("weights", `--weights: ${(e as Error).message}`);
+    const msg = (e as Error).message.replace(
+      "an explicit allow flag",
+      "--allow-non-finite-weights",
+    );
+    throw new ConfigError("weights", `--weights: ${msg}`);
   }
 }
 

@@ -1,8 +1,12 @@
 // A run's directory: config.json, metrics per iteration and per epoch (CSV), SVG plots,
-// best and last checkpoints, summary.json. Created only once everything is validated.
+// best and last checkpoints, summary.json. Created only once everything is validated,
+// exclusively, and locked while a process trains in it. Every write replaces a file by
+// rename from a freshly created temporary (or appends to a file this process created), so
+// nothing planted in the directory, a symlink included, is ever written through.
 
-import { atomicWriteFile } from "../nn/io/atomic.ts";
+import { atomicWriteText, createTemp, isTempName } from "../nn/io/atomic.ts";
 import { lineChart } from "./plot.ts";
+import { RunLock } from "./run_lock.ts";
 
 export interface IterationRow {
   iteration: number;
@@ -62,11 +66,68 @@ function parseCsv<T>(text: string, columns: (keyof T)[]): T[] {
   });
 }
 
+/** A CSV file created by us (exclusively, under a temporary name, then renamed into
+ * place) and kept open for appending, so a symlink planted at its name later is never
+ * written through. */
+class CsvFile {
+  private constructor(private file: Deno.FsFile) {}
+
+  static async create(path: string, text: string): Promise<CsvFile> {
+    const t = await createTemp(path);
+    try {
+      await t.file.write(new TextEncoder().encode(text));
+    } catch (e) {
+      t.file.close();
+      await t.discard();
+      throw new Error(`${path}: writing failed (${(e as Error).message})`);
+    }
+    await t.commit();
+    return new CsvFile(t.file);
+  }
+
+  async append(text: string): Promise<void> {
+    const bytes = new TextEncoder().encode(text);
+    for (let p = 0; p < bytes.length;) p += await this.file.write(bytes.subarray(p));
+  }
+
+  close(): void {
+    try {
+      this.file.close();
+    } catch { /* already closed */ }
+  }
+}
+
+/** Reads a metrics CSV of an existing run ("" when absent); refuses a non-regular file. */
+async function readRunText(path: string): Promise<string> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.lstat(path);
+  } catch {
+    return "";
+  }
+  if (!info.isFile) {
+    throw new Error(
+      `${path} is not a regular file (${info.isSymlink ? "a symlink" : "something else"}); ` +
+        `a run directory holds only files this tool wrote: remove it and resume again`,
+    );
+  }
+  return await Deno.readTextFile(path);
+}
+
+/** Removes temporary files that a killed writer left behind (we hold the lock). */
+async function removeStaleTemps(dir: string): Promise<void> {
+  for await (const e of Deno.readDir(dir)) {
+    if (isTempName(e.name)) await Deno.remove(`${dir}/${e.name}`).catch(() => {});
+  }
+}
+
 export class RunDir {
   iterations: IterationRow[] = [];
   epochs: EpochRow[] = [];
+  private iterCsv: CsvFile | null = null;
+  private epochCsv: CsvFile | null = null;
 
-  private constructor(readonly path: string) {}
+  private constructor(readonly path: string, private readonly lock: RunLock) {}
 
   get lastCheckpoint(): string {
     return `${this.path}/last.safetensors`;
@@ -78,44 +139,67 @@ export class RunDir {
     return `${this.path}/config.json`;
   }
 
-  /** Creates a new run directory; refuses to reuse an existing one (use resume for that). */
+  /**
+   * Creates a new run directory (its parent as needed) and locks it. The directory itself
+   * is made exclusively: an existing one is refused, with no window between a check and
+   * the creation (use reopen to resume a run).
+   */
   static async create(path: string, config: unknown): Promise<RunDir> {
+    const slash = path.lastIndexOf("/");
+    if (slash > 0) await Deno.mkdir(path.slice(0, slash), { recursive: true });
     try {
-      await Deno.stat(path);
-      throw new Error(`run directory ${path} already exists; pick another --name, or --resume it`);
+      await Deno.mkdir(path);
     } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      if (e instanceof Deno.errors.AlreadyExists) {
+        throw new Error(
+          `run directory ${path} already exists; pick another --name, or --resume it`,
+        );
+      }
+      throw new Error(`cannot create the run directory ${path} (${(e as Error).message})`);
     }
-    await Deno.mkdir(path, { recursive: true });
-    const dir = new RunDir(path);
-    await atomicWriteFile(
-      dir.configFile,
-      new TextEncoder().encode(JSON.stringify(config, null, 2) + "\n"),
-    );
-    await dir.rewriteCsv();
+    const dir = new RunDir(path, await RunLock.acquire(path));
+    try {
+      await atomicWriteText(dir.configFile, JSON.stringify(config, null, 2) + "\n");
+      await dir.rewriteCsv();
+    } catch (e) {
+      dir.close();
+      throw e;
+    }
     return dir;
   }
 
   /**
-   * Opens an existing run for resuming: its metric rows are kept up to the checkpoint's
-   * position (rows written after it, e.g. by a run killed later, are dropped).
+   * Opens an existing run for resuming, locked: its metric rows are kept up to the
+   * checkpoint's position (rows written after it, e.g. by a run killed later, are dropped).
    */
   static async reopen(path: string, upToIteration: number, upToEpoch: number): Promise<RunDir> {
-    const dir = new RunDir(path);
-    const read = async (name: string) => {
-      try {
-        return await Deno.readTextFile(`${path}/${name}`);
-      } catch {
-        return "";
-      }
-    };
-    dir.iterations = parseCsv<IterationRow>(await read("metrics_iter.csv"), ITER_COLUMNS)
-      .filter((r) => r.iteration <= upToIteration);
-    dir.epochs = parseCsv<EpochRow>(await read("metrics_epoch.csv"), EPOCH_COLUMNS).filter((r) =>
-      r.epoch <= upToEpoch
-    );
-    await dir.rewriteCsv();
+    const dir = new RunDir(path, await RunLock.acquire(path));
+    try {
+      await removeStaleTemps(path);
+      dir.iterations = parseCsv<IterationRow>(
+        await readRunText(`${path}/metrics_iter.csv`),
+        ITER_COLUMNS,
+      ).filter((r) => r.iteration <= upToIteration);
+      dir.epochs = parseCsv<EpochRow>(await readRunText(`${path}/metrics_epoch.csv`), EPOCH_COLUMNS)
+        .filter((r) => r.epoch <= upToEpoch);
+      await dir.rewriteCsv();
+    } catch (e) {
+      dir.close();
+      throw e;
+    }
     return dir;
+  }
+
+  /** Closes the metric files and releases the lock. */
+  close(): void {
+    this.iterCsv?.close();
+    this.epochCsv?.close();
+    this.iterCsv = this.epochCsv = null;
+    this.lock.release();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
   }
 
   private async rewriteCsv(): Promise<void> {
@@ -123,33 +207,33 @@ export class RunDir {
       this.iterations.map((r) => csvLine(ITER_COLUMNS.map((c) => r[c]))).join("");
     const epoch = csvLine(EPOCH_COLUMNS) +
       this.epochs.map((r) => csvLine(EPOCH_COLUMNS.map((c) => r[c]))).join("");
-    await Deno.writeTextFile(`${this.path}/metrics_iter.csv`, iter);
-    await Deno.writeTextFile(`${this.path}/metrics_epoch.csv`, epoch);
+    this.iterCsv?.close();
+    this.epochCsv?.close();
+    this.iterCsv = await CsvFile.create(`${this.path}/metrics_iter.csv`, iter);
+    this.epochCsv = await CsvFile.create(`${this.path}/metrics_epoch.csv`, epoch);
+  }
+
+  private csv(which: "iter" | "epoch"): CsvFile {
+    const f = which === "iter" ? this.iterCsv : this.epochCsv;
+    if (!f) throw new Error(`run directory ${this.path} is closed`);
+    return f;
   }
 
   async addIteration(row: IterationRow): Promise<void> {
     this.iterations.push(row);
-    await Deno.writeTextFile(
-      `${this.path}/metrics_iter.csv`,
-      csvLine(ITER_COLUMNS.map((c) => row[c])),
-      { append: true },
-    );
+    await this.csv("iter").append(csvLine(ITER_COLUMNS.map((c) => row[c])));
   }
 
   async addEpoch(row: EpochRow): Promise<void> {
     this.epochs.push(row);
-    await Deno.writeTextFile(
-      `${this.path}/metrics_epoch.csv`,
-      csvLine(EPOCH_COLUMNS.map((c) => row[c])),
-      { append: true },
-    );
+    await this.csv("epoch").append(csvLine(EPOCH_COLUMNS.map((c) => row[c])));
     await this.writePlots();
   }
 
   /** loss_iter.svg, loss_epoch.svg and accuracy_epoch.svg from the rows so far. */
   async writePlots(): Promise<void> {
     const it = this.iterations, ep = this.epochs;
-    await Deno.writeTextFile(
+    await atomicWriteText(
       `${this.path}/loss_iter.svg`,
       lineChart({
         title: "Training loss per iteration",
@@ -158,7 +242,7 @@ export class RunDir {
         series: [{ name: "train", points: it.map((r) => [r.iteration, r.loss]) }],
       }),
     );
-    await Deno.writeTextFile(
+    await atomicWriteText(
       `${this.path}/loss_epoch.svg`,
       lineChart({
         title: "Loss per epoch",
@@ -171,7 +255,7 @@ export class RunDir {
         ],
       }),
     );
-    await Deno.writeTextFile(
+    await atomicWriteText(
       `${this.path}/accuracy_epoch.svg`,
       lineChart({
         title: "Accuracy per epoch",
@@ -188,9 +272,6 @@ export class RunDir {
   }
 
   async writeSummary(summary: unknown): Promise<void> {
-    await atomicWriteFile(
-      `${this.path}/summary.json`,
-      new TextEncoder().encode(JSON.stringify(summary, null, 2) + "\n"),
-    );
+    await atomicWriteText(`${this.path}/summary.json`, JSON.stringify(summary, null, 2) + "\n");
   }
 }

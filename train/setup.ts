@@ -3,6 +3,7 @@
 // A bad flag, a missing file or weights that do not fit fail here, with no run directory made.
 
 import { DataLoader, type Dataset } from "../data/mod.ts";
+import { gpu } from "../kernels/device.ts";
 import type { StateDict } from "../nn/io/host_tensor.ts";
 import type { LrReduction } from "../nn/schedulers.ts";
 import type { ResNet } from "../nn/resnet.ts";
@@ -18,6 +19,7 @@ import {
   readWeights,
   setBackboneFrozen,
 } from "./model.ts";
+import { checkResourceLimits, thisMachine } from "./limits.ts";
 import { type AnyOptimizer, type AnyScheduler, makeOptimizer, makeScheduler } from "./optim.ts";
 import { evalTransform, trainTransform } from "./transforms.ts";
 
@@ -83,8 +85,11 @@ function loaders(config: TrainConfig, data: OpenedData, inChannels: 1 | 3) {
 /** Builds a run from a config, or (with `resume`) the state of an interrupted one. */
 export async function prepareTraining(config: TrainConfig, resume?: TrainState): Promise<Prepared> {
   validateConfig(config);
+  checkResourceLimits(config, thisMachine(gpu().maxBufferBytes), 3);
   let weights: StateDict | null = null;
-  if (config.weights && !resume) weights = await readWeights(config.weights);
+  if (config.weights && !resume) {
+    weights = await readWeights(config.weights, config.allowNonFiniteWeights);
+  }
   const kind = detectKind(config.data);
   const inChannels = resume
     ? resume.meta.model.inChannels

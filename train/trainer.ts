@@ -2,6 +2,13 @@
 // forward, loss, metrics added to a GPU accumulator, backward, the optimizer update on the
 // GPU. Only the accumulator's four numbers are read back, every `logEvery` steps. Per epoch:
 // test evaluation, scheduler step, metric rows, plots, the last (and maybe best) checkpoint.
+//
+// Divergence: the accumulated loss turns NaN or infinite with the first bad step, so each
+// readback of those four numbers (no extra GPU round trip) tells whether training is still
+// sane; the test loss and the weights read back for a checkpoint are checked too. On a
+// non-finite value the run stops with a DivergenceError before anything of that epoch is
+// written, so the checkpoints on disk stay those of the last good epoch and a diverged
+// model is never saved, as best or at all.
 
 import { memorySink, ProgressBar, type ProgressSink } from "../cli/progress.ts";
 import {
@@ -10,6 +17,7 @@ import {
   METRIC_SLOTS,
   metricsAccumulator,
 } from "../nn/ops/loss.ts";
+import { describeNonFinite, nonFiniteTensors } from "../nn/io/finite.ts";
 import { ReduceLROnPlateau } from "../nn/schedulers.ts";
 import { Scope, Tensor } from "../nn/tensor.ts";
 import {
@@ -18,12 +26,14 @@ import {
   TRAIN_STATE_KIND,
   type TrainMeta,
 } from "./checkpoint.ts";
+import { TRAIN_META_VERSION } from "./checkpoint_schema.ts";
 import { evaluate } from "./evaluate.ts";
 import { setBackboneFrozen } from "./model.ts";
 import { setLr } from "./optim.ts";
 import type { EpochRow, RunDir } from "./run_dir.ts";
 import type { Prepared } from "./setup.ts";
 import { readModelState } from "./state.ts";
+import { DivergenceError } from "./divergence.ts";
 
 /** Set `requested` (e.g. from a SIGINT handler) to stop after the current batch. */
 export interface StopFlag {
@@ -69,6 +79,14 @@ function accumulatorFrom(p: PartialEpoch | null): Tensor {
   return Tensor.fromArray(a).keep();
 }
 
+/** Throws on invalid labels (a data error) or, from `diverged`, on a non-finite loss sum. */
+function checkSums(sums: PartialEpoch, classes: number, diverged: () => Error): void {
+  if (sums.invalid > 0) {
+    throw new Error(`${sums.invalid} training labels were outside [0, ${classes})`);
+  }
+  if (!Number.isFinite(sums.lossSum)) throw diverged();
+}
+
 function pct(x: number): string {
   return `${(100 * x).toFixed(1)}%`;
 }
@@ -95,6 +113,7 @@ export async function fit(p: Prepared, run: RunDir, io: FitIO = {}): Promise<Fit
 
   const meta = (extra: Partial<TrainMeta>): TrainMeta => ({
     kind: TRAIN_STATE_KIND,
+    schema: TRAIN_META_VERSION,
     model: p.spec,
     classes: p.data.classes,
     config,
@@ -110,10 +129,26 @@ export async function fit(p: Prepared, run: RunDir, io: FitIO = {}): Promise<Fit
     interrupted: false,
     ...extra,
   });
-  const saveLast = async (extra: Partial<TrainMeta>) => {
+  const diverged = (what: string, value: number, where: string) =>
+    new DivergenceError({
+      what,
+      value,
+      where,
+      lr: optimizer.paramGroups[0].lr,
+      lrText: formatLr,
+      run: run.path,
+    });
+  /** The model's state, read back for a checkpoint; throws if it holds NaN or infinity. */
+  const finiteState = async (where: string) => {
+    const state = await readModelState(model);
+    const bad = nonFiniteTensors(state);
+    if (bad.length) throw diverged(`the weights (${describeNonFinite(bad, 3)})`, NaN, where);
+    return state;
+  };
+  const saveLast = async (extra: Partial<TrainMeta>, where: string) => {
     const sd = await optimizer.stateDict();
     await saveTrainState(run.lastCheckpoint, {
-      model: await readModelState(model),
+      model: await finiteState(where),
       optim: sd.tensors,
       meta: meta({ ...extra, optim: sd.meta }),
     });
@@ -137,6 +172,7 @@ export async function fit(p: Prepared, run: RunDir, io: FitIO = {}): Promise<Fit
     let prev = partial ?? { lossSum: 0, correct: 0, samples: 0, invalid: 0 };
     let prevTime = performance.now();
     let done = 0;
+    let prevDone = skip; // batches done at the previous readback
     let sums = prev;
     try {
       for await (const batch of trainLoader.run(epoch)) {
@@ -159,6 +195,15 @@ export async function fit(p: Prepared, run: RunDir, io: FitIO = {}): Promise<Fit
         iteration++;
         if (done % config.logEvery === 0 || done === total || stop.requested) {
           sums = await readSums(acc);
+          checkSums(sums, classes, () =>
+            diverged(
+              "the training loss",
+              sums.lossSum,
+              `epoch ${epoch + 1}, between batches ${
+                prevDone + 1
+              } and ${done} (iteration ${iteration})`,
+            ));
+          prevDone = done;
           const now = performance.now();
           const n = sums.samples - prev.samples;
           const ips = n / Math.max(1e-3, (now - prevTime) / 1000);
@@ -182,7 +227,10 @@ export async function fit(p: Prepared, run: RunDir, io: FitIO = {}): Promise<Fit
         }
         if (stop.requested) {
           bar.finish();
-          await saveLast({ batch: done, partial: sums, interrupted: true });
+          await saveLast(
+            { batch: done, partial: sums, interrupted: true },
+            `epoch ${epoch + 1}, batch ${done}`,
+          );
           await run.writePlots();
           return {
             interrupted: true,
@@ -194,18 +242,26 @@ export async function fit(p: Prepared, run: RunDir, io: FitIO = {}): Promise<Fit
           };
         }
       }
-      if (done > skip) sums = await readSums(acc);
+      if (done > skip && prevDone !== done) {
+        sums = await readSums(acc);
+        checkSums(sums, classes, () =>
+          diverged(
+            "the training loss",
+            sums.lossSum,
+            `epoch ${epoch + 1}, between batches ${prevDone + 1} and ${done}`,
+          ));
+      }
     } finally {
       acc.dispose();
       bar.finish();
     }
     skip = 0;
     partial = null;
-    if (sums.invalid > 0) {
-      throw new Error(`${sums.invalid} training labels were outside [0, ${classes})`);
-    }
 
     const test = await evaluate(model, testLoader, { numClasses: classes });
+    if (!Number.isFinite(test.loss)) {
+      throw diverged("the test loss", test.loss, `the evaluation after epoch ${epoch + 1}`);
+    }
     lastTest = { loss: test.loss, accuracy: test.accuracy };
     const trainLoss = sums.lossSum / sums.samples, trainAcc = sums.correct / sums.samples;
     const lrUsed = optimizer.paramGroups[0].lr;
@@ -241,7 +297,7 @@ export async function fit(p: Prepared, run: RunDir, io: FitIO = {}): Promise<Fit
         `${seconds.toFixed(1)}s${improved ? "  *best" : ""}`,
     );
     const afterEpoch = epoch + 1;
-    const state = await readModelState(model);
+    const state = await finiteState(`the end of epoch ${afterEpoch}`);
     if (improved) {
       await saveTrainState(run.bestCheckpoint, {
         model: state,

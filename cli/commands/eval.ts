@@ -4,7 +4,10 @@ import { initGpu } from "../../kernels/device.ts";
 import { formatConfusion } from "../../train/evaluate.ts";
 import { evaluateCheckpoint, loadTrained } from "../../train/inference.ts";
 import { type CommandSpec, helpText, parseArgs, UsageError } from "../args.ts";
+import { atomicWriteText } from "../../nn/io/atomic.ts";
+import { CHECKPOINT_SAFETY_FLAGS, checkpointSafety } from "../checkpoint_flags.ts";
 import type { CliIO } from "../io.ts";
+import { checkOutputNotInput } from "../outputs.ts";
 
 export const EVAL_SPEC: CommandSpec = {
   name: "eval",
@@ -34,6 +37,7 @@ export const EVAL_SPEC: CommandSpec = {
     { name: "batch-size", type: "int", help: "batch size (default: the run's)" },
     { name: "workers", type: "int", help: "data loader worker threads" },
     { name: "json", type: "string", metavar: "FILE", help: "also write the results as JSON" },
+    ...CHECKPOINT_SAFETY_FLAGS,
   ],
 };
 
@@ -51,11 +55,19 @@ export async function evalCommand(argv: readonly string[], io: CliIO): Promise<n
   if (batchSize !== undefined && batchSize < 1) {
     throw new UsageError("--batch-size must be at least 1");
   }
+  const json = parsed.values.get("json") as string | undefined;
+  const data = parsed.values.get("data") as string | undefined;
+  if (json) {
+    checkOutputNotInput({ flag: "--json", path: json }, [
+      { flag: "--checkpoint", path },
+      ...(data ? [{ flag: "--data", path: data }] : []),
+    ]);
+  }
   await initGpu();
-  const trained = await loadTrained(path);
+  const trained = await loadTrained(path, "--checkpoint", checkpointSafety(parsed));
   try {
     const r = await evaluateCheckpoint(trained, {
-      data: parsed.values.get("data") as string | undefined,
+      data,
       split: (parsed.values.get("split") as "test" | "train" | undefined) ?? "test",
       batchSize,
       workers: parsed.values.get("workers") as number | undefined,
@@ -73,8 +85,7 @@ export async function evalCommand(argv: readonly string[], io: CliIO): Promise<n
     });
     io.out("confusion matrix (rows: true class):");
     io.out(formatConfusion(r.confusion, r.classes));
-    const json = parsed.values.get("json") as string | undefined;
-    if (json) await Deno.writeTextFile(json, JSON.stringify(r, null, 2) + "\n");
+    if (json) await atomicWriteText(json, JSON.stringify(r, null, 2) + "\n");
     return 0;
   } finally {
     trained.model.dispose();

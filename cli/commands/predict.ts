@@ -3,6 +3,7 @@
 import { initGpu } from "../../kernels/device.ts";
 import { loadTrained, predictFiles } from "../../train/inference.ts";
 import { type CommandSpec, helpText, parseArgs, UsageError } from "../args.ts";
+import { CHECKPOINT_SAFETY_FLAGS, checkpointSafety } from "../checkpoint_flags.ts";
 import type { CliIO } from "../io.ts";
 
 export const PREDICT_SPEC: CommandSpec = {
@@ -20,6 +21,7 @@ export const PREDICT_SPEC: CommandSpec = {
     },
     { name: "top-k", type: "int", defaultText: "5", help: "classes shown per image" },
     { name: "json", type: "bool", help: "print one JSON object per image instead of text" },
+    ...CHECKPOINT_SAFETY_FLAGS,
   ],
 };
 
@@ -37,9 +39,10 @@ export async function predictCommand(argv: readonly string[], io: CliIO): Promis
   const k = (parsed.values.get("top-k") as number | undefined) ?? 5;
   if (k < 1) throw new UsageError("--top-k must be at least 1");
   await initGpu();
-  const trained = await loadTrained(path);
+  const safety = checkpointSafety(parsed);
+  const trained = await loadTrained(path, "--checkpoint", safety);
   try {
-    const preds = await predictFiles(trained, parsed.positionals, k);
+    const preds = await predictFiles(trained, parsed.positionals, k, 16, safety.maxImagePixels);
     for (const p of preds) {
       if (parsed.values.get("json")) io.out(JSON.stringify(p));
       else {

@@ -112,7 +112,11 @@ export async function trainCommand(argv: readonly string[], io: CliIO): Promise<
   try {
     let run: RunDir;
     if (resume) {
-      run = await RunDir.reopen(resume.dir, resume.state.meta.iteration, resume.state.meta.epoch);
+      try {
+        run = await RunDir.reopen(resume.dir, resume.state.meta.iteration, resume.state.meta.epoch);
+      } catch (e) {
+        throw new UsageError(`--resume: ${(e as Error).message}`);
+      }
       const m = resume.state.meta;
       io.out(
         `resuming ${resume.dir} at epoch ${m.epoch + 1}${
@@ -128,6 +132,7 @@ export async function trainCommand(argv: readonly string[], io: CliIO): Promise<
       }
       io.out(`run directory: ${path}`);
     }
+    using _run = run; // closes the metric files and releases the run's lock at the end
     for (const note of prepared.notes) io.out(note);
     if (await enableAutotune(gpu())) {
       const c = prepared.config;

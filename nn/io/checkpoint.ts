@@ -3,6 +3,7 @@
 // object (epoch, best metric, class names, config, optimizer and scheduler
 // non-tensor state) stored as a string in `__metadata__`. Written atomically.
 
+import { readRegularFile } from "../../data/regular_file.ts";
 import { atomicWriteFile } from "./atomic.ts";
 import type { StateDict } from "./host_tensor.ts";
 import { readSafetensors, safetensorsChunks } from "./safetensors.ts";
@@ -92,16 +93,15 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
   return decodeCheckpoint(await readFileNamed(path, "checkpoint"), path);
 }
 
-/** Deno.readFile with an error that says which file and what to do. */
-export async function readFileNamed(path: string, what: string): Promise<Uint8Array> {
-  try {
-    return await Deno.readFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new Error(`${path}: ${what} file not found; check the path`);
-    }
-    throw new Error(`${path}: cannot read the ${what} file (${(e as Error).message})`);
-  }
+/** Largest weight or checkpoint file read (ResNet18's are 45 MB). */
+export const MAX_WEIGHT_FILE_BYTES = 2 ** 31 - 1;
+
+/**
+ * Reads a weight or checkpoint file: a regular file only (a FIFO, device or directory is a
+ * named error), within MAX_WEIGHT_FILE_BYTES; errors say which file and what to do.
+ */
+export function readFileNamed(path: string, what: string): Promise<Uint8Array> {
+  return readRegularFile(path, { what, maxBytes: MAX_WEIGHT_FILE_BYTES });
 }
 
 /** Keeps the tensors under `prefix` ("model."), with the prefix removed. */

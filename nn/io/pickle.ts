@@ -216,7 +216,9 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): unknown {
   };
   const appendItems = (list: unknown, items: unknown[]) => {
     if (!Array.isArray(list)) throw new Error(`pickle APPEND(S) on something that is not a list`);
-    list.push(...items);
+    // one at a time: push(...items) passes every item as an argument, and a pickle with
+    // hundreds of thousands of them would overflow the call stack
+    for (const item of items) list.push(item);
   };
   const persistent = (pid: unknown) => {
     if (!options.persistentLoad) {

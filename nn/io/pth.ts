@@ -1,12 +1,25 @@
 // Reads a PyTorch .pth / .pt file (torch.save, zip format of PyTorch >= 1.6)
 // in memory: `<archive>/data.pkl` is the pickled object, `<archive>/data/<key>`
 // the raw bytes of each storage. Web-standard only: the caller passes bytes.
+// Sizes are checked before memory is taken: each storage's entry against the element
+// count the pickle gives, their total against a cap, each view against its storage.
 
-import { unzipSync } from "fflate";
+import { ArchiveError } from "../../data/errors.ts";
+import { ZipArchive } from "../../data/zip.ts";
 import { isHostTensor, type StateDict } from "./host_tensor.ts";
 import { unpickle, UnsafePickleError } from "./pickle.ts";
-import { decodeStorage, storageTypeOf, torchGlobals, type TorchStorage } from "./torch_pickle.ts";
-import { crc32, zipCrcs } from "./zip_crc.ts";
+import {
+  decodeStorage,
+  storageElementBytes,
+  storageTypeOf,
+  torchGlobals,
+  type TorchStorage,
+} from "./torch_pickle.ts";
+
+/** Largest data.pkl read (a state dict's pickle is a few tens of KiB). */
+const MAX_PICKLE_BYTES = 1 << 28;
+/** Largest total of tensor data read from one file (ResNet18 has 45 MB). */
+export const MAX_PTH_TENSOR_BYTES = 2 ** 31 - 1;
 
 const CONVERT_HINT = `convert it with a recent PyTorch (>= 1.6): ` +
   `python3 -c "import torch; torch.save(torch.load('old.pth', map_location='cpu'), 'new.pth')"`;
@@ -17,11 +30,13 @@ export function sniffWeightFile(
 ): "zip" | "legacy-pickle" | "legacy-tar" | "safetensors" | "unknown" {
   const b = bytes;
   if (b.length >= 4 && b[0] === 0x50 && b[1] === 0x4b && (b[2] === 3 || b[2] === 5)) return "zip";
-  // safetensors: a little-endian u64 header length that fits the file, then "{".
-  if (b.length >= 10 && b[8] === 0x7b) {
-    const n = new DataView(b.buffer, b.byteOffset, 8).getBigUint64(0, true);
-    if (n <= BigInt(b.length - 8)) return "safetensors";
-  }
+  // safetensors has no magic number: a little-endian u64 header length, then the JSON
+  // header. A length that fits the file followed by "{" is safetensors for sure...
+  const headerLen = b.length >= 8
+    ? new DataView(b.buffer, b.byteOffset, 8).getBigUint64(0, true)
+    : -1n;
+  const fits = headerLen >= 0n && headerLen <= BigInt(b.length - 8);
+  if (b.length >= 10 && b[8] === 0x7b && fits) return "safetensors";
   // Legacy torch.save: a pickle (protocol 2+) whose first value is a LONG1 magic number.
   if (b.length >= 3 && b[0] === 0x80 && b[1] >= 2 && b[1] <= 5 && b[2] === 0x8a) {
     return "legacy-pickle";
@@ -29,6 +44,10 @@ export function sniffWeightFile(
   if (b.length >= 262 && new TextDecoder().decode(b.subarray(257, 262)) === "ustar") {
     return "legacy-tar";
   }
+  // ...and a "{" after an impossible length, or a plausible length before something else,
+  // is a damaged safetensors file: its own reader says what is wrong (header too long,
+  // not an object, empty) rather than "not a .pth".
+  if (b.length >= 9 && (b[8] === 0x7b || fits)) return "safetensors";
   return "unknown";
 }
 
@@ -60,39 +79,42 @@ export function readPthObject(bytes: Uint8Array, name = "<.pth bytes>"): unknown
     );
   }
 
-  let files: Record<string, Uint8Array>;
+  let zip: ZipArchive;
   try {
-    files = unzipSync(bytes);
+    zip = ZipArchive.fromBytes(bytes, name);
   } catch (e) {
     fail(
       name,
-      `is a damaged zip archive (${(e as Error).message}); ` +
+      `is a damaged zip archive (${(e as ArchiveError).reason ?? (e as Error).message}); ` +
         `the file is probably truncated or corrupt, download or save it again`,
     );
   }
-  const pkl = Object.keys(files).filter((f) => /^[^/]+\/data\.pkl$/.test(f));
+  const names = zip.entries.map((e) => e.name);
+  const pkl = names.filter((f) => /^[^/]+\/data\.pkl$/.test(f));
   if (pkl.length !== 1) {
     fail(
       name,
       `is a zip archive but not a torch.save file (expected one <archive>/data.pkl, ` +
-        `found ${pkl.length}; entries: ${Object.keys(files).slice(0, 5).join(", ")})`,
+        `found ${pkl.length}; entries: ${names.slice(0, 5).join(", ")})`,
     );
   }
   const prefix = pkl[0].slice(0, -"data.pkl".length);
-  const crcs = zipCrcs(bytes);
-  const entry = (path: string): Uint8Array => {
-    const data = files[path];
-    if (!data) fail(name, `has no entry ${path} (the archive is incomplete)`);
-    const crc = crcs.get(path);
-    if (crc !== undefined && crc32(data) !== crc) {
-      fail(
-        name,
-        `entry ${path} fails its CRC-32 check; the file is corrupt, download or save it again`,
-      );
+  // Entries are read only when the pickle refers to them (an unused entry is never
+  // inflated), each within its cap, CRC-checked by the zip reader.
+  let budget = MAX_PTH_TENSOR_BYTES;
+  const entry = (path: string, maxBytes: number): Uint8Array => {
+    if (!zip.has(path)) fail(name, `has no entry ${path} (the archive is incomplete)`);
+    try {
+      return zip.read(path, maxBytes);
+    } catch (e) {
+      if (!(e instanceof ArchiveError)) throw e;
+      const why = e.reason.startsWith("CRC")
+        ? "fails its CRC-32 check; the file is corrupt, download or save it again"
+        : e.reason;
+      fail(name, `entry ${path} ${why}`);
     }
-    return data;
   };
-  const order = files[prefix + "byteorder"];
+  const order = zip.has(prefix + "byteorder") ? entry(prefix + "byteorder", 16) : undefined;
   const bigEndian = order !== undefined && new TextDecoder().decode(order).trim() === "big";
 
   const storages = new Map<string, TorchStorage>();
@@ -103,20 +125,39 @@ export function readPthObject(bytes: Uint8Array, name = "<.pth bytes>"): unknown
     const [, cls, key, , count] = pid as [string, unknown, string, string, number];
     const type = storageTypeOf(cls);
     if (!type) fail(name, `has a storage of an unknown type`);
-    if (typeof key !== "string" || !Number.isInteger(count) || count < 0) {
+    if (typeof key !== "string" || !Number.isSafeInteger(count) || count < 0) {
       fail(name, `has a malformed storage id`);
     }
     // Tensors that share a storage get the same decoded storage.
     let st = storages.get(key);
     if (!st) {
-      st = decodeStorage(key, type, count, entry(`${prefix}data/${key}`), bigEndian);
+      const path = `${prefix}data/${key}`;
+      const need = count * storageElementBytes(type);
+      const declared = zip.has(path) ? zip.entry(path).size : 0;
+      if (zip.has(path) && declared < need) {
+        fail(
+          name,
+          `storage ${path} holds ${declared} bytes but the pickle says ${count} elements ` +
+            `(${need} bytes); the file is corrupt`,
+        );
+      }
+      const size = Math.max(need, declared);
+      if (size > budget) {
+        fail(
+          name,
+          `its tensors need more than ${MAX_PTH_TENSOR_BYTES} bytes in all; ` +
+            `this is not a ResNet-sized weight file (or it is corrupt)`,
+        );
+      }
+      budget -= size;
+      st = decodeStorage(key, type, count, entry(path, size), bigEndian);
       storages.set(key, st);
     }
     return st;
   };
 
   try {
-    return unpickle(entry(pkl[0]), { globals: torchGlobals(), persistentLoad });
+    return unpickle(entry(pkl[0], MAX_PICKLE_BYTES), { globals: torchGlobals(), persistentLoad });
   } catch (e) {
     if (e instanceof UnsafePickleError) {
       throw new UnsafePickleError(e.global, name);

@@ -34,6 +34,36 @@ export interface Safetensors {
   metadata: Record<string, string>;
 }
 
+/**
+ * The first key that appears twice in one object of a JSON text (JSON.parse keeps only the
+ * last), or null. The text must already be valid JSON.
+ */
+export function firstDuplicateKey(json: string): string | null {
+  const open: (Set<string> | null)[] = []; // per open container: its keys, null for an array
+  let expectKey = false;
+  for (let i = 0; i < json.length; i++) {
+    const ch = json[i];
+    if (ch === '"') {
+      let j = i + 1;
+      while (json[j] !== '"') j += json[j] === "\\" ? 2 : 1;
+      if (expectKey) {
+        const key = JSON.parse(json.slice(i, j + 1)) as string;
+        const keys = open[open.length - 1]!;
+        if (keys.has(key)) return key;
+        keys.add(key);
+        expectKey = false;
+      }
+      i = j;
+    } else if (ch === "{") {
+      open.push(new Set());
+      expectKey = true;
+    } else if (ch === "[") open.push(null);
+    else if (ch === "}" || ch === "]") open.pop();
+    else if (ch === ",") expectKey = open[open.length - 1] instanceof Set;
+  }
+  return null;
+}
+
 function fail(name: string, what: string): never {
   throw new Error(`${name}: ${what}`);
 }
@@ -64,6 +94,10 @@ export function readSafetensors(bytes: Uint8Array, name = "<safetensors bytes>")
   }
   if (typeof header !== "object" || header === null || Array.isArray(header)) {
     fail(name, `header is not a JSON object`);
+  }
+  const duplicate = firstDuplicateKey(new TextDecoder().decode(bytes.subarray(8, dataStart)));
+  if (duplicate !== null) {
+    fail(name, `header names "${duplicate}" twice (safetensors refuses duplicate keys)`);
   }
   const dataLen = bytes.length - dataStart;
   const metadata: Record<string, string> = {};
@@ -124,11 +158,29 @@ export function readSafetensors(bytes: Uint8Array, name = "<safetensors bytes>")
       tensorFromBytes(dtype, shape, bytes.subarray(dataStart + begin, dataStart + end)),
     );
   }
+  // As the safetensors format requires: the tensors tile the data section exactly, with
+  // neither overlaps nor gaps (a gap is bytes no header entry accounts for).
   spans.sort((a, b) => a.begin - b.begin);
-  for (let i = 1; i < spans.length; i++) {
-    if (spans[i].begin < spans[i - 1].end) {
+  let covered = 0;
+  for (let i = 0; i < spans.length; i++) {
+    if (spans[i].begin < covered) {
       fail(name, `tensors "${spans[i - 1].key}" and "${spans[i].key}" overlap in the data section`);
     }
+    if (spans[i].begin > covered) {
+      fail(
+        name,
+        `the data section has a gap: bytes [${covered}, ${spans[i].begin}) before tensor ` +
+          `"${spans[i].key}" belong to no tensor; the file is corrupt`,
+      );
+    }
+    covered = spans[i].end;
+  }
+  if (covered !== dataLen) {
+    fail(
+      name,
+      `the data section has ${dataLen} bytes but the tensors account for ${covered}; ` +
+        `the file is corrupt or has trailing data`,
+    );
   }
   return { tensors, metadata };
 }

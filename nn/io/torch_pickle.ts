@@ -50,6 +50,11 @@ const FILE_BYTES: Record<FileElement, number> = {
   bool: 1,
 };
 
+/** Bytes per element of a storage type in the file. */
+export function storageElementBytes(type: TorchStorageType): number {
+  return FILE_BYTES[type.fileType];
+}
+
 /**
  * Decodes the raw bytes of a storage record into a typed array of a supported
  * dtype. `bigEndian` is set when the archive's `byteorder` record says "big".
@@ -95,6 +100,9 @@ export function decodeStorage(
   }
 }
 
+/** Largest expanded (stride-0 or overlapping) view materialised: 1 Mi elements. */
+export const MAX_EXPANDED_ELEMENTS = 1 << 20;
+
 function intList(v: unknown, what: string): number[] {
   if (!Array.isArray(v) || !v.every((x) => Number.isInteger(x) && x >= 0)) {
     throw new Error(`tensor ${what} is not a tuple of non-negative integers`);
@@ -125,17 +133,28 @@ export function rebuildTensor(
     throw new Error(`tensor size [${shape}] and stride [${stride}] differ in rank`);
   }
   const n = shape.reduce((a, b) => a * b, 1);
-  const out = allocData(st.dtype, n);
-  if (n === 0) return { dtype: st.dtype, shape, data: out };
+  if (n === 0) return { dtype: st.dtype, shape, data: allocData(st.dtype, 0) };
 
   let last = offset;
   for (let d = 0; d < shape.length; d++) last += (shape[d] - 1) * stride[d];
-  if (last >= st.data.length) {
+  if (!Number.isSafeInteger(last) || last >= st.data.length) {
     throw new Error(
       `tensor [${shape}] at offset ${offset} with stride [${stride}] reaches element ${last} ` +
         `of storage data/${st.key}, which has only ${st.data.length}`,
     );
   }
+  // A view with more elements than its storage repeats elements (a stride of 0, as
+  // torch.expand makes, or overlapping strides). Materialised like .contiguous() when
+  // small; a large one would take far more memory than the file holds (a 1 KB file can
+  // expand to gigabytes), so it is refused. A state dict of weights never holds one.
+  if (n > st.data.length && n > MAX_EXPANDED_ELEMENTS) {
+    throw new Error(
+      `tensor [${shape}] with stride [${stride}] is an expanded or overlapping view of ` +
+        `${n} elements over storage data/${st.key} of ${st.data.length}; save it with ` +
+        `.contiguous() (or .clone()) in PyTorch`,
+    );
+  }
+  const out = allocData(st.dtype, n);
 
   const src = st.data;
   let contiguous = true;

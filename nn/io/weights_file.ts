@@ -3,6 +3,7 @@
 // "model." tensors). The kind is judged by content, not by the file name.
 
 import { CHECKPOINT_FORMAT, readFileNamed, tensorsUnder } from "./checkpoint.ts";
+import { assertFinite } from "./finite.ts";
 import type { StateDict } from "./host_tensor.ts";
 import { readPth, sniffWeightFile } from "./pth.ts";
 import { readSafetensors } from "./safetensors.ts";
@@ -14,7 +15,21 @@ export function decodeStateDict(bytes: Uint8Array, name: string): StateDict {
   return metadata.format === CHECKPOINT_FORMAT ? tensorsUnder(tensors, "model.") : tensors;
 }
 
-/** Reads a .pth / .safetensors / checkpoint file into a state dict. */
-export async function readStateDictFile(path: string): Promise<StateDict> {
-  return decodeStateDict(await readFileNamed(path, "weight"), path);
+/**
+ * Reads a .pth / .safetensors / checkpoint file into a state dict. A file holding NaN or
+ * infinity is refused, naming the tensors, unless `allowNonFinite` is set.
+ */
+export async function readStateDictFile(
+  path: string,
+  options: { allowNonFinite?: boolean } = {},
+): Promise<StateDict> {
+  const dict = decodeStateDict(await readFileNamed(path, "weight"), path);
+  if (!options.allowNonFinite) {
+    assertFinite(
+      dict,
+      path,
+      "the file is damaged or from a diverged run (an explicit allow flag loads it anyway)",
+    );
+  }
+  return dict;
 }

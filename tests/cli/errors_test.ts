@@ -205,7 +205,7 @@ Deno.test("CLI errors: weights that are missing or do not fit", async () => {
   assert.match(r.errors, /alien\.safetensors: is a safetensors file but not a checkpoint/);
   r = await cli("predict", "--checkpoint", `${out}/rgb/best.safetensors`, `${tmp}/nope.png`);
   assert.equal(r.code, 1);
-  assert.match(r.errors, /nope\.png: cannot read the image \(no such file\)/);
+  assert.match(r.errors, /nope\.png: image file not found; check the path/);
   r = await cli("predict", "--checkpoint", `${out}/rgb/best.safetensors`, `${tmp}/notes.txt`);
   assert.equal(r.code, 1);
   assert.match(r.errors, /notes\.txt/);

@@ -11,7 +11,7 @@ import {
 import { hostTensor, type StateDict } from "../../nn/io/host_tensor.ts";
 import { encodeSafetensors } from "../../nn/io/safetensors.ts";
 import { readStateDictFile } from "../../nn/io/weights_file.ts";
-import { tempPathFor } from "../../nn/io/atomic.ts";
+import { isTempName } from "../../nn/io/atomic.ts";
 import { assertStateDict, fixturePath } from "./expected.ts";
 
 function model(): StateDict {
@@ -50,7 +50,7 @@ Deno.test("checkpoint: save/load round trip of tensors and JSON meta (Infinity a
     "bn1.num_batches_tracked",
   ]);
   assert.deepEqual([...tensorsUnder(back.tensors, "optim.").keys()], ["state.0.exp_avg"]);
-  await assert.rejects(Deno.stat(tempPathFor(path)), Deno.errors.NotFound);
+  assert.deepEqual([...Deno.readDirSync(dir)].filter((e) => isTempName(e.name)), []);
   // A second save replaces the first.
   await saveCheckpoint(path, { tensors: new Map(), meta: { epoch: 5 } });
   assert.deepEqual((await loadCheckpoint(path)).meta, { epoch: 5 });
@@ -87,7 +87,7 @@ Deno.test("weights file: reads .pth, safetensors and checkpoints by content", as
     "resnet18_subset.pth",
   );
   assertStateDict(
-    await readStateDictFile(fixturePath("by_python.safetensors")),
+    await readStateDictFile(fixturePath("by_python.safetensors"), { allowNonFinite: true }),
     "by_python.safetensors",
     false,
   );

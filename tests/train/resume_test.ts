@@ -71,6 +71,7 @@ Deno.test("a run stopped mid-epoch and resumed matches the uninterrupted run exa
   };
   const run = await RunDir.create(`${out}/cut`, config);
   const r = await fit(prepared, run, { sink, stop });
+  run.close();
   prepared.dispose();
   assert.equal(r.interrupted, true);
   const meta = (await loadCheckpoint(`${out}/cut/last.safetensors`)).meta as Record<

@@ -1,0 +1,163 @@
+// The schema of a training checkpoint's metadata (TrainMeta), versioned and checked field
+// by field when a checkpoint is read back: a file edited or damaged by hand is refused with
+// the field that is wrong, before anything is sized from it (a class count of 10^9 must
+// not reach an allocation). The optimizer and scheduler parts are checked by their own
+// loadStateDict when they are used.
+
+import { ConfigError, DEFAULT_CONFIG, type TrainConfig, validateConfig } from "./config.ts";
+
+/** Version of the TrainMeta layout; files from before the field existed are version 1. */
+export const TRAIN_META_VERSION = 1;
+/** Most classes a checkpoint may declare (the head is [classes, 512] float32). */
+export const MAX_CLASSES = 100_000;
+
+type Obj = Record<string, unknown>;
+
+export class MetaError extends Error {
+  constructor(readonly field: string, detail: string) {
+    super(`field "${field}" ${detail}`);
+    this.name = "MetaError";
+  }
+}
+
+function bad(field: string, rule: string, got: unknown): MetaError {
+  return new MetaError(field, `must be ${rule}, got ${show(got)}`);
+}
+
+function show(v: unknown): string {
+  if (v === undefined) return "nothing (the field is missing)";
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+const isCount = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+
+function need(ok: boolean, field: string, rule: string, got: unknown): void {
+  if (!ok) throw bad(field, rule, got);
+}
+
+function nullOr(m: Obj, field: string, check: (v: Obj) => void): void {
+  const v = m[field];
+  if (v === null) return;
+  need(isObj(v), field, "null or an object", v);
+  check(v as Obj);
+}
+
+function numbers(o: Obj, prefix: string, keys: string[], ok: (x: number) => boolean, rule: string) {
+  for (const k of keys) {
+    need(typeof o[k] === "number" && ok(o[k] as number), `${prefix}.${k}`, rule, o[k]);
+  }
+}
+
+/**
+ * Checks metadata read from a checkpoint against the TrainMeta schema; returns it with the
+ * config completed by defaults for keys added after the file was written. Throws MetaError
+ * (or ConfigError for the run's config) naming the field.
+ */
+export function validateTrainMeta(meta: unknown, kind: string): Obj {
+  need(isObj(meta), "(metadata)", "an object", meta);
+  const m = meta as Obj;
+  need(m.kind === kind, "kind", JSON.stringify(kind), m.kind);
+  const version = m.schema ?? 1;
+  need(
+    Number.isInteger(version) && (version as number) >= 1,
+    "schema",
+    "a version number",
+    version,
+  );
+  if ((version as number) > TRAIN_META_VERSION) {
+    throw bad(
+      "schema",
+      `at most ${TRAIN_META_VERSION} (the file was written by a newer version of this tool; ` +
+        `use that version)`,
+      version,
+    );
+  }
+
+  need(isObj(m.model), "model", "an object {arch, numClasses, inChannels, stages}", m.model);
+  const model = m.model as Obj;
+  need(model.arch === "resnet18", "model.arch", '"resnet18"', model.arch);
+  need(
+    Number.isInteger(model.numClasses) && (model.numClasses as number) >= 2 &&
+      (model.numClasses as number) <= MAX_CLASSES,
+    "model.numClasses",
+    `an integer in [2, ${MAX_CLASSES}]`,
+    model.numClasses,
+  );
+  need(
+    model.inChannels === 1 || model.inChannels === 3,
+    "model.inChannels",
+    "1 or 3",
+    model.inChannels,
+  );
+  need(
+    Number.isInteger(model.stages) && (model.stages as number) >= 1 &&
+      (model.stages as number) <= 4,
+    "model.stages",
+    "an integer in [1, 4]",
+    model.stages,
+  );
+
+  const n = model.numClasses as number;
+  need(
+    Array.isArray(m.classes) && m.classes.length === n &&
+      m.classes.every((c) => typeof c === "string" && c !== ""),
+    "classes",
+    `a list of ${n} class names (model.numClasses)`,
+    m.classes,
+  );
+  need(
+    new Set(m.classes as string[]).size === n,
+    "classes",
+    "a list of distinct names",
+    m.classes,
+  );
+
+  need(isObj(m.config), "config", "an object (the run's settings)", m.config);
+  const config = { ...DEFAULT_CONFIG, ...(m.config as Obj) } as TrainConfig;
+  need(
+    Array.isArray(config.classes) && config.classes.every((c) => typeof c === "string"),
+    "config.classes",
+    "a list of class names",
+    config.classes,
+  );
+  need(typeof config.data === "string", "config.data", "a path", config.data);
+  try {
+    validateConfig(config);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      throw new MetaError(`config.${e.key}`, `is invalid: ${e.message}`);
+    }
+    throw e;
+  }
+
+  for (const k of ["epoch", "batch", "iteration"]) {
+    need(isCount(m[k]), k, "a non-negative integer", m[k]);
+  }
+  nullOr(m, "partial", (p) => {
+    numbers(p, "partial", ["lossSum"], Number.isFinite, "a finite number");
+    numbers(p, "partial", ["correct", "samples", "invalid"], (x) => x >= 0, "a count >= 0");
+  });
+  nullOr(m, "best", (b) => {
+    numbers(b, "best", ["accuracy"], (x) => x >= 0 && x <= 1, "a fraction in [0, 1]");
+    numbers(b, "best", ["loss"], Number.isFinite, "a finite number");
+    need(
+      Number.isInteger(b.epoch) && (b.epoch as number) >= 1,
+      "best.epoch",
+      "an epoch >= 1",
+      b.epoch,
+    );
+  });
+  nullOr(m, "test", (t) => {
+    numbers(t, "test", ["accuracy"], (x) => x >= 0 && x <= 1, "a fraction in [0, 1]");
+    numbers(t, "test", ["loss"], Number.isFinite, "a finite number");
+  });
+  for (const k of ["frozen", "interrupted"]) {
+    need(typeof m[k] === "boolean", k, "true or false", m[k]);
+  }
+  for (const k of ["optim", "scheduler"]) {
+    need(m[k] === null || isObj(m[k]), k, "null or an object", m[k]);
+  }
+  return { ...m, schema: version, config };
+}
