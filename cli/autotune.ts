@@ -5,6 +5,7 @@
 
 import type { Gpu } from "../kernels/device.ts";
 import { setAutotune, type TuningStore } from "../kernels/autotune.ts";
+import { atomicWriteText } from "../nn/io/atomic.ts";
 
 const DEFAULT_FILE = new URL("../.cache/tuning.json", import.meta.url).pathname;
 
@@ -34,9 +35,7 @@ export function fileTuningStore(path: string): TuningStore {
       all[adapterId] = winners;
       const dir = path.slice(0, path.lastIndexOf("/"));
       if (dir) await Deno.mkdir(dir, { recursive: true });
-      const temp = `${path}.${crypto.randomUUID()}.partial`;
-      await Deno.writeTextFile(temp, JSON.stringify(all, null, 1) + "\n", { createNew: true });
-      await Deno.rename(temp, path);
+      await atomicWriteText(path, JSON.stringify(all, null, 1) + "\n");
     },
   };
 }

@@ -96,7 +96,9 @@ fn keep(index: u32, seed: u32, prob: f32) -> bool {
   return f32(h >> 8u) / 16777216.0 >= prob;
 }`,
 };
-const RELU: MapSpec = { name: "relu", inputs: 1, expr: "max(a, 0.0)" };
+// torch.relu is clamp_min(a, 0) = (a < 0 ? 0 : a): NaN and -0.0 pass through, as they must for
+// a NaN to reach the loss (max(a, 0.0) may return 0 for NaN)
+const RELU: MapSpec = { name: "relu", inputs: 1, expr: "select(a, 0.0, a < 0.0)" };
 // PyTorch's threshold_backward passes the gradient where the output is positive.
 const RELU_BACKWARD: MapSpec = {
   name: "relu_backward",
