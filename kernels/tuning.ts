@@ -91,13 +91,24 @@ export interface PoolTuning {
 }
 
 export interface ReduceTuning {
-  /** Sum rows with subgroup operations (needs the feature). */
+  /** Workgroup size of the sums (the broadcast back uses 4x). */
+  readonly wg: number;
+  /** Rows one invocation sums per pass (one-invocation-per-output variant). */
+  readonly span: number;
+  /** Sum contiguous rows with one workgroup per output and subgroupAdd (needs the feature). */
   readonly subgroups: boolean;
+  /** Elements one workgroup sums per pass in the subgroup variant. */
+  readonly subgroupSpan: number;
 }
 
 export interface LossTuning {
-  /** One subgroup per row of logits instead of one invocation (needs the feature). */
+  /** Workgroup sizes: row passes (one invocation per row) and elementwise passes. */
+  readonly rows: number;
+  readonly elements: number;
+  /** Log-sum-exp and loss rows with one workgroup per row, subgroupMax/subgroupAdd. */
   readonly subgroups: boolean;
+  /** Invocations sharing a row in the subgroup variant (a subgroup or a few). */
+  readonly rowGroup: number;
 }
 
 export interface Tuning {
@@ -134,8 +145,9 @@ export const SOFTWARE_TUNING: Tuning = {
   batchnorm: { wg: 64, span: 256, maxLanes: 128, perInvocation: 16, subgroups: false },
   // llvmpipe runs 8 lanes at a time
   pool: { wgX: 8, wgY: 8, wg: 64 },
-  reduce: { subgroups: false },
-  loss: { subgroups: false },
+  reduce: { wg: 64, span: 256, subgroups: false, subgroupSpan: 4096 },
+  // a loss is a few launches per step: the same sizes serve both kinds of adapter
+  loss: { rows: 64, elements: 256, subgroups: false, rowGroup: 32 },
 };
 
 /** For GPUs: many invocations, workgroup-memory tiles, coalesced loads. */
@@ -157,8 +169,8 @@ export const GPU_TUNING: Tuning = {
   },
   batchnorm: { wg: 256, span: 32, maxLanes: 1024, perInvocation: 1, subgroups: true },
   pool: { wgX: 32, wgY: 4, wg: 256 },
-  reduce: { subgroups: true },
-  loss: { subgroups: true },
+  reduce: { wg: 64, span: 256, subgroups: true, subgroupSpan: 4096 },
+  loss: { rows: 64, elements: 256, subgroups: true, rowGroup: 32 },
 };
 
 /** A partial tuning: any family, any field. */
@@ -179,8 +191,8 @@ export function tableFor(profile: AdapterProfile): Tuning {
   return {
     ...base,
     batchnorm: { ...base.batchnorm, subgroups: base.batchnorm.subgroups && sub },
-    reduce: { subgroups: base.reduce.subgroups && sub },
-    loss: { subgroups: base.loss.subgroups && sub },
+    reduce: { ...base.reduce, subgroups: base.reduce.subgroups && sub },
+    loss: { ...base.loss, subgroups: base.loss.subgroups && sub },
   };
 }
 
