@@ -111,7 +111,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
 // sums of exp(x - max) and x come from subgroupMax/subgroupAdd (subgroup.ts). Loop bounds
 // depend only on the row, so the subgroup operations run in uniform control flow.
 const rowSubgroupBody = (wg: number, finish: string) => /* wgsl */ `
-const LOWEST = -3.4028235e38;
+const LOWEST = -0x1.fffffep+127f; // the lowest finite f32
 ${workgroupReduceWgsl("rowMax", "f32", "max", "LOWEST", wg)}
 ${workgroupReduceWgsl("rowSums", "vec2f", "add", "vec2f(0.0)", wg)}
 @compute @workgroup_size(${wg})

@@ -202,7 +202,9 @@ export async function checkBatchNorm(
     const gtol = { atol: 2e-6 * m / scale, rtol: 1e-3 };
     assertClose(gdb, back.dbias, { ...gtol, what: `${what}: dbias` });
     assertClose(gdw, back.dweight, { ...gtol, what: `${what}: dweight` });
-    assertClose(gdx, back.dx, { atol: 1e-4 / scale, rtol: 1e-3, what: `${what}: dx` });
+    // dx: with the 1000 offset, x - mean carries the f32 mean's error (5e-4 standard
+    // deviations), amplified by dx's terms of a few units (measured up to 3e-3)
+    assertClose(gdx, back.dx, { atol: offset ? 1e-2 : 1e-4, rtol: 1e-3, what: `${what}: dx` });
     const dxEvalRef = Float64Array.from(dys, (v, i) => {
       const ch = Math.floor(i / (h * w)) % c;
       return v * weight[ch] / Math.sqrt(ref.runningVar![ch] + eps);
