@@ -92,18 +92,28 @@ const PARTIALS = defineKernel({
 /** The loop that walks one lane through the flattened (n, hw) indices of a channel. */
 function accumulate(kind: PartialKind): string {
   return kind === "moments"
-    ? `let d = x[p.xOff + at] - shift;
+    ? `let d = x[xOff + at] - shift;
       s1 += d;
       s2 += d * d;
       count += 1.0;`
-    : `let g = dy[p.dyOff + at];
+    : `let g = dy[dyOff + at];
       s1 += g;
-      s2 += g * (x[p.xOff + at] - mean);`;
+      s2 += g * (x[xOff + at] - mean);`;
 }
 
-const step = `s += p.r;
-    n += p.q;
-    if (s >= p.hw) { s -= p.hw; n += 1u; }`;
+const step = `s += r;
+    n += q;
+    if (s >= hw) { s -= hw; n += 1u; }`;
+
+/** Parameters the loops read, loaded once (llvmpipe reloads uniforms inside loops). */
+function loopParams(kind: PartialKind): string {
+  return `let hw = p.hw;
+  let c = p.c;
+  let q = p.q;
+  let r = p.r;
+  let count0 = p.n;
+  let xOff = p.xOff;${kind === "gradSums" ? "\n  let dyOff = p.dyOff;" : ""}`;
+}
 
 // One invocation per (channel, lane), each writing its own partial.
 const partialsBody = (kind: PartialKind, wg: number) => /* wgsl */ `
@@ -114,20 +124,21 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   if (id >= p.c * p.lanes) { return; }
   let ch = id / p.lanes;
   let t = id % p.lanes;
-  var n = t / p.hw;
-  var s = t % p.hw;
+  ${loopParams(kind)}
+  var n = t / hw;
+  var s = t % hw;
 ${
   kind === "moments"
     ? `  var shift = 0.0;
-  if (n < p.n) { shift = x[p.xOff + (n * p.c + ch) * p.hw + s]; }
+  if (n < count0) { shift = x[xOff + (n * c + ch) * hw + s]; }
   var count = 0.0;`
     : `  let mean = coef[ch].x;`
 }
   var s1 = 0.0;
   var s2 = 0.0;
   loop {
-    if (n >= p.n) { break; }
-    let at = (n * p.c + ch) * p.hw + s;
+    if (n >= count0) { break; }
+    let at = (n * c + ch) * hw + s;
     {
       ${accumulate(kind)}
     }
@@ -172,20 +183,21 @@ fn main(
   let first = block * ${wg}u; // the block's first lane, always inside the chunk
   let iters = (p.n * p.hw - first + p.lanes - 1u) / p.lanes;
   let t = first + lid;
-  var n = t / p.hw;
-  var s = t % p.hw;
+  ${loopParams(kind)}
+  var n = t / hw;
+  var s = t % hw;
 ${
     moments
       ? `  // one shift for the block: its first element, a sample of the channel
-  let shift = x[p.xOff + ((first / p.hw) * p.c + ch) * p.hw + first % p.hw];
+  let shift = x[xOff + ((first / hw) * c + ch) * hw + first % hw];
   var count = 0.0;`
       : `  let mean = coef[ch].x;`
   }
   var s1 = 0.0;
   var s2 = 0.0;
   for (var k = 0u; k < iters; k++) {
-    if (n < p.n) {
-      let at = (n * p.c + ch) * p.hw + s;
+    if (n < count0) {
+      let at = (n * c + ch) * hw + s;
       ${accumulate(kind)}
     }
     ${step}
@@ -362,7 +374,7 @@ function coefLaunch(
 interface MapSpec {
   name: string;
   inputs: readonly string[];
-  /** out[i] from the inputs at i (written `x[p.xOff + i]`) and the channel's coefficients k. */
+  /** out[i] from the inputs at i (written `x[xOff + i]`) and the channel's coefficients k. */
   expr: string;
 }
 
@@ -383,18 +395,23 @@ ${WGSL_FLAT_INDEX}
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i0 = flatIndex(gid, nwg, ${v.wg}u) * ${v.per}u;
   if (i0 >= p.total) { return; }
-  let plane = i0 / p.hw;
-  var s = i0 - plane * p.hw;
-  var ch = plane % p.c;
+  // parameters read once into registers: the loop then touches only the activations
+  let hw = p.hw;
+  let c = p.c;
+  let outOff = p.outOff;
+  ${v.inputs.map((name) => `let ${name}Off = p.${name}Off;`).join("\n  ")}
+  let plane = i0 / hw;
+  var s = i0 - plane * hw;
+  var ch = plane % c;
   var k = coef[ch];
   let end = min(i0 + ${v.per}u, p.total);
   for (var i = i0; i < end; i++) {
-    out[p.outOff + i] = ${v.expr};
+    out[outOff + i] = ${v.expr};
     s += 1u;
-    if (s == p.hw) {
+    if (s == hw) {
       s = 0u;
       ch += 1u;
-      if (ch == p.c) { ch = 0u; }
+      if (ch == c) { ch = 0u; }
       k = coef[ch];
     }
   }
@@ -404,13 +421,13 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
 const APPLY: MapSpec = {
   name: "apply",
   inputs: ["x"],
-  expr: "(x[p.xOff + i] - k.x) * k.z + k.w",
+  expr: "(x[xOff + i] - k.x) * k.z + k.w",
 };
-const SCALE_ONLY: MapSpec = { name: "dx eval", inputs: ["dy"], expr: "dy[p.dyOff + i] * k.z" };
+const SCALE_ONLY: MapSpec = { name: "dx eval", inputs: ["dy"], expr: "dy[dyOff + i] * k.z" };
 const DX_TRAIN: MapSpec = {
   name: "dx",
   inputs: ["dy", "x"],
-  expr: "dy[p.dyOff + i] * k.x + (x[p.xOff + i] - k.w) * k.y + k.z",
+  expr: "dy[dyOff + i] * k.x + (x[xOff + i] - k.w) * k.y + k.z",
 };
 
 function channelMap(

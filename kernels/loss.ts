@@ -90,13 +90,14 @@ ${WGSL_FLAT_INDEX}
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let r = flatIndex(gid, nwg, ${wg}u);
   if (r >= p.rows) { return; }
-  let base = p.xOff + r * p.classes;
+  let classes = p.classes; // read once: llvmpipe reloads uniforms inside loops
+  let base = p.xOff + r * classes;
   var m = x[base];
-  for (var c = 1u; c < p.classes; c++) { m = max(m, x[base + c]); }
+  for (var c = 1u; c < classes; c++) { m = max(m, x[base + c]); }
   // subtracting the row max keeps exp() in range for any logits
   var s = 0.0;
   var total = 0.0;
-  for (var c = 0u; c < p.classes; c++) {
+  for (var c = 0u; c < classes; c++) {
     let v = x[base + c];
     s += exp(v - m);
     total += v;
@@ -211,10 +212,11 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
     return;
   }`
   }
-  let base = p.xOff + r * p.classes;
+  let classes = p.classes;
+  let base = p.xOff + r * classes;
   var m = x[base];
   var best = 0u;
-  for (var c = 1u; c < p.classes; c++) {
+  for (var c = 1u; c < classes; c++) {
     let v = x[base + c];
     if (v > m) {
       m = v;

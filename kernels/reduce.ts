@@ -48,11 +48,12 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let o = t / (p.inner * p.parts);
   let r0 = part * p.span;
   let r1 = min(r0 + p.span, p.reduce);
+  let inner = p.inner; // read once: llvmpipe reloads uniforms inside loops
   var acc = 0.0;
-  var at = p.xOff + (o * p.reduce + r0) * p.inner + i;
+  var at = p.xOff + (o * p.reduce + r0) * inner + i;
   for (var r = r0; r < r1; r++) {
     acc += x[at];
-    at += p.inner;
+    at += inner;
   }
   out[p.outOff + t] = acc * p.scale;
 }`;
