@@ -27,7 +27,14 @@
 
 import { type Binding, type Gpu, grid1d, WGSL_FLAT_INDEX } from "./device.ts";
 import { type BindingDecl, defineKernel } from "./kernel.ts";
-import { subgroupEnables, useSubgroups, workgroupReduceWgsl } from "./subgroup.ts";
+import {
+  slotArgs,
+  slotBuiltins,
+  subgroupEnables,
+  useSubgroups,
+  wgslHasSubgroupId,
+  workgroupReduceWgsl,
+} from "./subgroup.ts";
 import { type BatchNormTuning, tuning } from "./tuning.ts";
 
 /** The family's tile parameters, from the one tuning table (tuning.ts). */
@@ -59,13 +66,15 @@ interface PartialVariant {
   wg: number;
   /** One workgroup per (channel, block), combined with subgroupAdd. */
   subgroups: boolean;
+  /** The subgroup variant combines subgroups by subgroup_id (subgroup.ts). */
+  ids: boolean;
 }
 
 // (count, mean, M2) per lane or block, or (sum dy, sum dy * (x - mean)).
 // q, r: lanes = q * hw + r, the step of a lane through (n, hw).
 const PARTIALS = defineKernel({
   name: "batchnorm partials",
-  key: (v: PartialVariant) => `${v.kind} ${v.wg} ${+v.subgroups}`,
+  key: (v: PartialVariant) => `${v.kind} ${v.wg} ${+v.subgroups}${+v.ids}`,
   bindings: (v) =>
     v.kind === "moments"
       ? [activation("x"), { name: "part", type: "f32", access: "read_write" }]
@@ -86,7 +95,7 @@ const PARTIALS = defineKernel({
     stride: "u32",
   },
   enables: (v) => subgroupEnables(v.subgroups),
-  body: (v) => v.subgroups ? partialsSubgroupBody(v.kind, v.wg) : partialsBody(v.kind, v.wg),
+  body: (v) => v.subgroups ? partialsSubgroupBody(v) : partialsBody(v.kind, v.wg),
 });
 
 /** The loop that walks one lane through the flattened (n, hw) indices of a channel. */
@@ -164,16 +173,18 @@ ${
 // One workgroup per (channel, block of wg lanes): lanes walk as above (lanes = blocks * wg),
 // the trip count is the block's first lane's, so every subgroup operation is reached in
 // uniform control flow; lanes past the end accumulate nothing.
-const partialsSubgroupBody = (kind: PartialKind, wg: number) => {
+const partialsSubgroupBody = ({ kind, wg, ids }: PartialVariant) => {
   const moments = kind === "moments";
   const type = moments ? "vec3f" : "vec2f";
+  const slots = { wg, ids };
   return /* wgsl */ `
-${workgroupReduceWgsl("blockSums", type, "add", `${type}(0.0)`, wg)}
+${workgroupReduceWgsl("blockSums", type, "add", `${type}(0.0)`, slots)}
 @compute @workgroup_size(${wg})
 fn main(
   @builtin(workgroup_id) wid: vec3u,
   @builtin(num_workgroups) nwg: vec3u,
   @builtin(local_invocation_index) lid: u32,
+  ${slotBuiltins(slots)}
 ) {
   let w = wid.x + wid.y * nwg.x;
   let blocks = p.lanes / ${wg}u;
@@ -205,14 +216,14 @@ ${
   let o = ch * p.stride + p.base + block;
 ${
     moments
-      ? `  let tot = blockSums(vec3f(count, s1, s2), lid);
+      ? `  let tot = blockSums(vec3f(count, s1, s2), ${slotArgs(slots)});
   if (lid == 0u) {
     // count >= 1: the block's first lane is inside the chunk
     part[3u * o] = tot.x;
     part[3u * o + 1u] = shift + tot.y / tot.x;
     part[3u * o + 2u] = max(tot.z - tot.y * tot.y / tot.x, 0.0);
   }`
-      : `  let tot = blockSums(vec2f(s1, s2), lid);
+      : `  let tot = blockSums(vec2f(s1, s2), ${slotArgs(slots)});
   if (lid == 0u) {
     part[2u * o] = tot.x;
     part[2u * o + 1u] = tot.y;
@@ -238,7 +249,8 @@ function partials(
   const tiles = batchNormTiles(g);
   const subgroups = useSubgroups(g, tiles.subgroups, "batchnorm");
   const wg = tiles.wg;
-  const kernel = PARTIALS.get(g, { kind, wg, subgroups });
+  const ids = subgroups && tiles.subgroupIds && wgslHasSubgroupId();
+  const kernel = PARTIALS.get(g, { kind, wg, subgroups, ids });
   const width = kind === "moments" ? 3 : 2;
   const item = shape.c * shape.hw * 4;
   const chunks = g.chunks(what, shape.n, kind === "moments" ? [item] : [item, item]);

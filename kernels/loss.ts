@@ -20,7 +20,14 @@ import { type Binding, type Gpu, grid1d, WGSL_FLAT_INDEX } from "./device.ts";
 import { fill } from "./elementwise.ts";
 import { type BindingDecl, defineKernel } from "./kernel.ts";
 import { sumAxis } from "./reduce.ts";
-import { subgroupEnables, useSubgroups, workgroupReduceWgsl } from "./subgroup.ts";
+import {
+  slotArgs,
+  slotBuiltins,
+  subgroupEnables,
+  useSubgroups,
+  wgslHasSubgroupId,
+  workgroupReduceWgsl,
+} from "./subgroup.ts";
 import { type LossTuning, tuning } from "./tuning.ts";
 
 /** Slots of the f32 metrics accumulator filled by accumulateMetrics. */
@@ -52,6 +59,8 @@ interface RowVariant {
   /** Workgroup size: rows per workgroup, or invocations per row with subgroups. */
   wg: number;
   subgroups: boolean;
+  /** The subgroup variant combines subgroups by subgroup_id (subgroup.ts). */
+  ids: boolean;
 }
 
 // mode "loss": rowLoss[r] = (1-ε)·(lse - x[r, y]) + ε·(lse - mean_c x[r, c]), which is
@@ -59,14 +68,15 @@ interface RowVariant {
 // `invalid` holds a NaN written from the CPU (a NaN constant cannot be written in WGSL).
 const ROW = defineKernel({
   name: "log_sum_exp rows",
-  key: (v: RowVariant) => `${v.mode} ${v.wg} ${+v.subgroups}`,
+  key: (v: RowVariant) => `${v.mode} ${v.wg} ${+v.subgroups}${+v.ids}`,
   bindings: (v) =>
     v.mode === "loss"
       ? [rowsDecl("x"), rowsDecl("labels", "i32"), rowsDecl("rowLoss", "f32", true)]
       : [rowsDecl("x"), rowsDecl("lse", "f32", true)],
   params: { rows: "u32", classes: "u32", smoothing: "f32", invalid: "f32" },
   enables: (v) => subgroupEnables(v.subgroups),
-  body: (v) => (v.subgroups ? rowSubgroupBody : rowBody)(v.wg, rowFinish(v.mode)),
+  body: (v) =>
+    v.subgroups ? rowSubgroupBody(v, rowFinish(v.mode)) : rowBody(v.wg, rowFinish(v.mode)),
 });
 
 /** Writes row r's result from its log-sum-exp `l` and the sum of its logits `total`. */
@@ -111,15 +121,16 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
 // One workgroup per row: invocation l reads classes l, l + wg, ...; the row's max and its
 // sums of exp(x - max) and x come from subgroupMax/subgroupAdd (subgroup.ts). Loop bounds
 // depend only on the row, so the subgroup operations run in uniform control flow.
-const rowSubgroupBody = (wg: number, finish: string) => /* wgsl */ `
+const rowSubgroupBody = ({ wg, ids }: RowVariant, finish: string) => /* wgsl */ `
 const LOWEST = -0x1.fffffep+127f; // the lowest finite f32
-${workgroupReduceWgsl("rowMax", "f32", "max", "LOWEST", wg)}
-${workgroupReduceWgsl("rowSums", "vec2f", "add", "vec2f(0.0)", wg)}
+${workgroupReduceWgsl("rowMax", "f32", "max", "LOWEST", { wg, ids })}
+${workgroupReduceWgsl("rowSums", "vec2f", "add", "vec2f(0.0)", { wg, ids })}
 @compute @workgroup_size(${wg})
 fn main(
   @builtin(workgroup_id) wid: vec3u,
   @builtin(num_workgroups) nwg: vec3u,
   @builtin(local_invocation_index) lid: u32,
+  ${slotBuiltins({ wg, ids })}
 ) {
   let r = wid.x + wid.y * nwg.x;
   if (r >= p.rows) { return; } // the same for the whole workgroup
@@ -128,7 +139,7 @@ fn main(
   for (var c0 = 0u; c0 < p.classes; c0 += ${wg}u) {
     if (c0 + lid < p.classes) { m = max(m, x[base + c0 + lid]); }
   }
-  m = rowMax(m, lid);
+  m = rowMax(m, ${slotArgs({ wg, ids })});
   var sums = vec2f(0.0); // (sum of exp(x - m), sum of x)
   for (var c0 = 0u; c0 < p.classes; c0 += ${wg}u) {
     if (c0 + lid < p.classes) {
@@ -136,7 +147,7 @@ fn main(
       sums += vec2f(exp(v - m), v);
     }
   }
-  sums = rowSums(sums, lid);
+  sums = rowSums(sums, ${slotArgs({ wg, ids })});
   if (lid == 0u) {
     let l = m + log(sums.x);
     let total = sums.y;
@@ -270,7 +281,8 @@ function rowPass(
 ): void {
   const t: LossTuning = tuning(g).loss;
   const subgroups = useSubgroups(g, t.subgroups, "loss");
-  const kernel = ROW.get(g, { mode, wg: subgroups ? t.rowGroup : t.rows, subgroups });
+  const ids = subgroups && t.subgroupIds && wgslHasSubgroupId();
+  const kernel = ROW.get(g, { mode, wg: subgroups ? t.rowGroup : t.rows, subgroups, ids });
   const perRow = mode === "loss" ? [classes * 4, 4, 4] : [classes * 4, 4];
   for (const c of g.chunks(what, rows, perRow)) {
     kernel.dispatch(

@@ -15,25 +15,34 @@
 import { type Binding, type Gpu, GpuError, grid1d, WGSL_FLAT_INDEX } from "./device.ts";
 import { fill } from "./elementwise.ts";
 import { defineKernel } from "./kernel.ts";
-import { subgroupEnables, useSubgroups, workgroupReduceWgsl } from "./subgroup.ts";
+import {
+  slotArgs,
+  slotBuiltins,
+  subgroupEnables,
+  useSubgroups,
+  wgslHasSubgroupId,
+  workgroupReduceWgsl,
+} from "./subgroup.ts";
 import { type ReduceTuning, tuning } from "./tuning.ts";
 
 interface SumVariant {
   wg: number;
   /** One workgroup per output, reduced with subgroup operations (needs inner = 1). */
   subgroups: boolean;
+  /** The subgroup variant combines subgroups by subgroup_id (subgroup.ts). */
+  ids: boolean;
 }
 
 const SUM = defineKernel({
   name: "sum",
-  key: (v: SumVariant) => `${v.wg} ${+v.subgroups}`,
+  key: (v: SumVariant) => `${v.wg} ${+v.subgroups}${+v.ids}`,
   bindings: [
     { name: "x", type: "f32", offset: true },
     { name: "out", type: "f32", access: "read_write", offset: true },
   ],
   params: { outer: "u32", reduce: "u32", inner: "u32", parts: "u32", span: "u32", scale: "f32" },
   enables: (v) => subgroupEnables(v.subgroups),
-  body: (v) => v.subgroups ? sumRowsBody(v.wg) : sumBody(v.wg),
+  body: (v) => v.subgroups ? sumRowsBody(v) : sumBody(v.wg),
 });
 
 // One invocation per (o, part, i): sums x[o, part*span .. +span, i] into out[o, part, i].
@@ -61,13 +70,14 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
 // One workgroup per (o, part) of contiguous rows (inner = 1): invocation l adds elements
 // l, l + wg, ... of the part, then the workgroup combines. Loop bounds depend only on the
 // workgroup, so the subgroup operations run in uniform control flow.
-const sumRowsBody = (wg: number) => /* wgsl */ `
-${workgroupReduceWgsl("workgroupSum", "f32", "add", "0.0", wg)}
+const sumRowsBody = ({ wg, ids }: SumVariant) => /* wgsl */ `
+${workgroupReduceWgsl("workgroupSum", "f32", "add", "0.0", { wg, ids })}
 @compute @workgroup_size(${wg})
 fn main(
   @builtin(workgroup_id) wid: vec3u,
   @builtin(num_workgroups) nwg: vec3u,
   @builtin(local_invocation_index) lid: u32,
+  ${slotBuiltins({ wg, ids })}
 ) {
   let t = wid.x + wid.y * nwg.x;
   if (t >= p.outer * p.parts) { return; } // the same for the whole workgroup
@@ -80,7 +90,7 @@ fn main(
   for (var r = r0; r < r1; r += ${wg}u) {
     if (r + lid < r1) { acc += x[base + r + lid]; }
   }
-  let total = workgroupSum(acc, lid);
+  let total = workgroupSum(acc, ${slotArgs({ wg, ids })});
   if (lid == 0u) { out[p.outOff + t] = total * p.scale; }
 }`;
 
@@ -108,9 +118,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
 function sumVariant(g: Gpu, inner: number): { v: SumVariant; span: number } {
   const t: ReduceTuning = tuning(g).reduce;
   const subgroups = inner === 1 && useSubgroups(g, t.subgroups, "sum");
-  return subgroups
-    ? { v: { wg: t.wg, subgroups }, span: t.subgroupSpan }
-    : { v: { wg: t.wg, subgroups }, span: t.span };
+  const ids = subgroups && t.subgroupIds && wgslHasSubgroupId();
+  return { v: { wg: t.wg, subgroups, ids }, span: subgroups ? t.subgroupSpan : t.span };
 }
 
 /** Records one pass: `outer * parts * inner` outputs, each the sum of up to `span` rows. */

@@ -3,12 +3,13 @@
 //
 // Nothing here assumes a subgroup size or how invocations are grouped into subgroups (WGSL
 // promises neither; sizes 4..128 occur): each subgroup reduces its own values with
-// subgroupAdd/subgroupMax, its elected invocation stores the result at its own
-// local_invocation_index in workgroup memory (every other slot holds the neutral value), and
-// after a barrier every invocation folds the whole array in index order. The order of the
-// fold is fixed, so results do not depend on which invocations formed a subgroup. Callers
-// must call these from uniform control flow (no early return that depends on the
-// invocation), since they contain subgroup operations and barriers.
+// subgroupAdd/subgroupMax, its elected invocation stores the result in a workgroup slot,
+// and after a barrier every invocation folds the slots in index order, so results do not
+// depend on timing. The slot is the subgroup's @builtin(subgroup_id) where WGSL has that
+// builtin (the "subgroup_id" language feature; num_subgroups slots are folded), else the
+// invocation's local_invocation_index (every other slot holds the neutral value; all wg
+// slots are folded). Callers call these from uniform control flow (no early return that
+// depends on the invocation), since they contain subgroup operations and barriers.
 
 import type { Gpu } from "./device.ts";
 import { GpuError } from "./errors.ts";
@@ -32,30 +33,58 @@ export function useSubgroups(g: Gpu, wanted: boolean, family: string): boolean {
   return wanted;
 }
 
+/** Whether this WGSL implementation has @builtin(subgroup_id) and num_subgroups. */
+export function wgslHasSubgroupId(): boolean {
+  const gpu = (globalThis.navigator as { gpu?: { wgslLanguageFeatures?: ReadonlySet<string> } })
+    ?.gpu;
+  return gpu?.wgslLanguageFeatures?.has("subgroup_id") ?? false;
+}
+
+/** How a workgroup reduction finds its slots: subgroup ids, or one slot per invocation. */
+export interface SubgroupSlots {
+  /** Use @builtin(subgroup_id): num_subgroups slots instead of wg. */
+  ids: boolean;
+  wg: number;
+}
+
+/** The entry point's extra parameters a reduction needs (after the caller's own). */
+export function slotBuiltins(s: SubgroupSlots): string {
+  return s.ids ? "@builtin(subgroup_id) sgId: u32, @builtin(num_subgroups) sgCount: u32," : "";
+}
+
+/** The arguments `slot, slots` to pass to a reduction declared by workgroupReduceWgsl. */
+export function slotArgs(s: SubgroupSlots, lid = "lid"): string {
+  return s.ids ? "sgId, sgCount" : `${lid}, ${s.wg}u`;
+}
+
 /**
- * Declares `fn <name>(v: <type>, lid: u32) -> <type>`: the reduction (`op` "add" or "max")
- * of v over the `wg` invocations of the workgroup, returned to every invocation. `zero` is
- * the neutral value as a WGSL expression. Uses a workgroup array of `wg` values.
+ * Declares `fn <name>(v: <type>, slot: u32, slots: u32) -> <type>`: the reduction (`op`
+ * "add" or "max") of v over the workgroup, returned to every invocation; call it as
+ * `<name>(v, ${slotArgs(...)})`. `zero` is the neutral value as a WGSL expression.
  */
 export function workgroupReduceWgsl(
   name: string,
   type: string,
   op: "add" | "max",
   zero: string,
-  wg: number,
+  s: SubgroupSlots,
 ): string {
   const sub = op === "add" ? "subgroupAdd" : "subgroupMax";
-  const fold = op === "add" ? "acc = acc + s;" : "acc = max(acc, s);";
+  const fold = op === "add" ? "acc = acc + v;" : "acc = max(acc, v);";
+  // with ids only elected invocations write; else every invocation writes its own slot
+  const store = s.ids
+    ? `if (leader) { ${name}Slots[slot] = t; }`
+    : `${name}Slots[slot] = select(${zero}, t, leader);`;
   return /* wgsl */ `
-var<workgroup> ${name}Slots: array<${type}, ${wg}>;
-fn ${name}(v: ${type}, lid: u32) -> ${type} {
-  let t = ${sub}(v);
+var<workgroup> ${name}Slots: array<${type}, ${s.wg}>;
+fn ${name}(value: ${type}, slot: u32, slots: u32) -> ${type} {
+  let t = ${sub}(value);
   let leader = subgroupElect();
-  ${name}Slots[lid] = select(${zero}, t, leader);
+  ${store}
   workgroupBarrier();
   var acc = ${zero};
-  for (var i = 0u; i < ${wg}u; i++) {
-    let s = ${name}Slots[i];
+  for (var i = 0u; i < slots; i++) {
+    let v = ${name}Slots[i];
     ${fold}
   }
   workgroupBarrier(); // the slots may be reused by a later call

@@ -80,6 +80,8 @@ export interface BatchNormTuning {
   readonly perInvocation: number;
   /** Reduce each channel's partials with subgroup operations (needs the feature). */
   readonly subgroups: boolean;
+  /** Combine subgroups by @builtin(subgroup_id) where WGSL has it (else one slot each). */
+  readonly subgroupIds: boolean;
 }
 
 export interface PoolTuning {
@@ -99,6 +101,8 @@ export interface ReduceTuning {
   readonly subgroups: boolean;
   /** Elements one workgroup sums per pass in the subgroup variant. */
   readonly subgroupSpan: number;
+  /** Combine subgroups by @builtin(subgroup_id) where WGSL has it (else one slot each). */
+  readonly subgroupIds: boolean;
 }
 
 export interface LossTuning {
@@ -109,6 +113,8 @@ export interface LossTuning {
   readonly subgroups: boolean;
   /** Invocations sharing a row in the subgroup variant (a subgroup or a few). */
   readonly rowGroup: number;
+  /** Combine subgroups by @builtin(subgroup_id) where WGSL has it (else one slot each). */
+  readonly subgroupIds: boolean;
 }
 
 export interface Tuning {
@@ -142,12 +148,19 @@ export const SOFTWARE_TUNING: Tuning = {
     tiled: { bm: 32, bn: 32, bk: 16, tm: 4, tn: 4 },
   },
   // few cores: long loops per invocation
-  batchnorm: { wg: 64, span: 256, maxLanes: 128, perInvocation: 16, subgroups: false },
+  batchnorm: {
+    wg: 64,
+    span: 256,
+    maxLanes: 128,
+    perInvocation: 16,
+    subgroups: false,
+    subgroupIds: true,
+  },
   // llvmpipe runs 8 lanes at a time
   pool: { wgX: 8, wgY: 8, wg: 64 },
-  reduce: { wg: 64, span: 256, subgroups: false, subgroupSpan: 4096 },
+  reduce: { wg: 64, span: 256, subgroups: false, subgroupSpan: 4096, subgroupIds: true },
   // a loss is a few launches per step: the same sizes serve both kinds of adapter
-  loss: { rows: 64, elements: 256, subgroups: false, rowGroup: 32 },
+  loss: { rows: 64, elements: 256, subgroups: false, rowGroup: 32, subgroupIds: true },
 };
 
 /** For GPUs: many invocations, workgroup-memory tiles, coalesced loads. */
@@ -167,10 +180,17 @@ export const GPU_TUNING: Tuning = {
     minSpan: 256,
     tiled: { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 },
   },
-  batchnorm: { wg: 256, span: 32, maxLanes: 1024, perInvocation: 1, subgroups: true },
+  batchnorm: {
+    wg: 256,
+    span: 32,
+    maxLanes: 1024,
+    perInvocation: 1,
+    subgroups: true,
+    subgroupIds: true,
+  },
   pool: { wgX: 32, wgY: 4, wg: 256 },
-  reduce: { wg: 64, span: 256, subgroups: true, subgroupSpan: 4096 },
-  loss: { rows: 64, elements: 256, subgroups: true, rowGroup: 32 },
+  reduce: { wg: 64, span: 256, subgroups: true, subgroupSpan: 4096, subgroupIds: true },
+  loss: { rows: 64, elements: 256, subgroups: true, rowGroup: 32, subgroupIds: true },
 };
 
 /** A partial tuning: any family, any field. */

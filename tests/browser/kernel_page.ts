@@ -6,6 +6,7 @@
 
 import { initGpu } from "../../kernels/device.ts";
 import { defineKernel } from "../../kernels/kernel.ts";
+import { wgslHasSubgroupId } from "../../kernels/subgroup.ts";
 import { GPU_TUNING, overrideTuning, SOFTWARE_TUNING, tuning } from "../../kernels/tuning.ts";
 import {
   BN_SMALL_IMAGE_CASES,
@@ -69,32 +70,47 @@ async function run(): Promise<PageReport> {
     subgroupMaxSize: pr.subgroupMaxSize,
     minStorageBufferOffsetAlignment: g.storageAlign,
     maxComputeInvocationsPerWorkgroup: pr.limits.maxComputeInvocationsPerWorkgroup,
+    wgslSubgroupId: wgslHasSubgroupId(),
     tuning: { batchnorm: tuning(g).batchnorm, reduce: tuning(g).reduce, loss: tuning(g).loss },
   };
 
-  await check("the adapter has subgroups and a 256-byte offset alignment", async () => {
-    if (!pr.features.subgroups) throw new Error("g.profile.features.subgroups is false");
-    if (g.storageAlign !== 256) throw new Error(`storage offset alignment ${g.storageAlign}`);
-    const out = g.pool.acquire(64 * 4, "subgroup sizes");
-    SUBGROUP_SIZE.get(g, null).dispatch([out], { n: 64 }, [1]);
-    const [bytes] = await g.read([{ buffer: out, size: 64 * 4 }]);
-    g.pool.release(out);
-    adapter.subgroupSizesSeen = [...new Set(new Uint32Array(bytes))];
-  });
+  await check(
+    "the adapter has subgroups, subgroup_id and a 256-byte offset alignment",
+    async () => {
+      if (!pr.features.subgroups) throw new Error("g.profile.features.subgroups is false");
+      if (!wgslHasSubgroupId()) throw new Error("WGSL lacks the subgroup_id language feature");
+      if (g.storageAlign !== 256) throw new Error(`storage offset alignment ${g.storageAlign}`);
+      const out = g.pool.acquire(64 * 4, "subgroup sizes");
+      SUBGROUP_SIZE.get(g, null).dispatch([out], { n: 64 }, [1]);
+      const [bytes] = await g.read([{ buffer: out, size: 64 * 4 }]);
+      g.pool.release(out);
+      adapter.subgroupSizesSeen = [...new Set(new Uint32Array(bytes))];
+    },
+  );
 
   const narrow = LOSS_CASES.filter(([, classes]) => classes <= 10);
   const wide = LOSS_CASES.filter(([, classes]) => classes > 10);
+  // subgroup variants combine subgroups by subgroup_id where WGSL has it ("ids") or by a
+  // slot per invocation ("scan"); both run here
   const variants = [
-    { name: "subgroups, software tiles", tiles: SOFTWARE_TUNING, subgroups: true },
-    { name: "subgroups, GPU tiles", tiles: GPU_TUNING, subgroups: true },
-    { name: "no subgroups, software tiles", tiles: SOFTWARE_TUNING, subgroups: false },
-    { name: "no subgroups, GPU tiles", tiles: GPU_TUNING, subgroups: false },
+    { name: "subgroups by id, software tiles", tiles: SOFTWARE_TUNING, subgroups: true, ids: true },
+    { name: "subgroups by id, GPU tiles", tiles: GPU_TUNING, subgroups: true, ids: true },
+    {
+      name: "subgroups by scan, software tiles",
+      tiles: SOFTWARE_TUNING,
+      subgroups: true,
+      ids: false,
+    },
+    { name: "subgroups by scan, GPU tiles", tiles: GPU_TUNING, subgroups: true, ids: false },
+    { name: "no subgroups, software tiles", tiles: SOFTWARE_TUNING, subgroups: false, ids: false },
+    { name: "no subgroups, GPU tiles", tiles: GPU_TUNING, subgroups: false, ids: false },
   ];
   for (const v of variants) {
+    const f = { subgroups: v.subgroups, subgroupIds: v.ids };
     overrideTuning(g, {
-      batchnorm: { ...v.tiles.batchnorm, subgroups: v.subgroups },
-      reduce: { ...v.tiles.reduce, subgroups: v.subgroups },
-      loss: { ...v.tiles.loss, subgroups: v.subgroups },
+      batchnorm: { ...v.tiles.batchnorm, ...f },
+      reduce: { ...v.tiles.reduce, ...f },
+      loss: { ...v.tiles.loss, ...f },
     });
     try {
       await check(`sums (${v.name})`, () => checkSums(g, v.name));

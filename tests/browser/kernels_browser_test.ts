@@ -41,9 +41,8 @@ Deno.test({
     );
     console.log(
       `subgroup sizes: adapter ${a.subgroupMinSize}..${a.subgroupMaxSize}, seen ` +
-        `${
-          JSON.stringify(a.subgroupSizesSeen)
-        }; offset alignment ${a.minStorageBufferOffsetAlignment}`,
+        JSON.stringify(a.subgroupSizesSeen) + `; WGSL subgroup_id: ${a.wgslSubgroupId}; ` +
+        `offset alignment ${a.minStorageBufferOffsetAlignment}`,
     );
     for (const r of report.results) {
       console.log(`  ${r.ok ? "ok  " : "FAIL"} ${r.name} (${r.ms.toFixed(0)} ms)`);
