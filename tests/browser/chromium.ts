@@ -165,3 +165,43 @@ export function modulePage(title: string): { body: string; type: string } {
     type: "text/html",
   };
 }
+
+/**
+ * Bundles `entry` into a page of its own and returns the value of `call` (an expression,
+ * e.g. `globalThis.runChecks()`, awaited in the page) once the entry has defined `global`;
+ * fails after `timeoutMs` (default 120 s).
+ */
+export async function runInPage<T>(
+  entry: URL,
+  o: { global: string; call: string; log?: (line: string) => void; timeoutMs?: number },
+): Promise<T> {
+  const code = await bundle(entry);
+  return await withPage(
+    {
+      "/index.html": modulePage(entry.pathname.split("/").pop() ?? "test"),
+      "/bundle.js": { body: code, type: "text/javascript" },
+    },
+    async (page) => {
+      await page.waitForFunction(`globalThis.${o.global} !== undefined`, undefined, {
+        timeout: 20_000,
+      });
+      // a page that never answers fails the test instead of hanging it
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const limit = o.timeoutMs ?? 120_000;
+      try {
+        return await Promise.race([
+          page.evaluate<T>(o.call),
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(
+              () => reject(new Error(`${o.call}: no answer in ${limit} ms`)),
+              limit,
+            );
+          }),
+        ]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    o.log,
+  );
+}

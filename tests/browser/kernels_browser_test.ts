@@ -3,7 +3,7 @@
 // adapter's own 256-byte offset alignment (see kernel_page.ts for the list). Skipped, with
 // the reason printed, where chromium or playwright-core is missing.
 
-import { browserUnavailable, bundle, modulePage, withPage } from "./chromium.ts";
+import { browserUnavailable, runInPage } from "./chromium.ts";
 import type { PageReport } from "./kernel_page.ts";
 
 const unavailable = await browserUnavailable();
@@ -18,21 +18,12 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
-    const code = await bundle(new URL("./kernel_page.ts", import.meta.url));
     const logs: string[] = [];
-    const report = await withPage(
-      {
-        "/index.html": modulePage("kernel checks"),
-        "/bundle.js": { body: code, type: "text/javascript" },
-      },
-      async (page) => {
-        await page.waitForFunction("globalThis.runKernelChecks !== undefined", undefined, {
-          timeout: 20_000,
-        });
-        return await page.evaluate<PageReport>("globalThis.runKernelChecks()");
-      },
-      (line) => logs.push(line),
-    );
+    const report = await runInPage<PageReport>(new URL("./kernel_page.ts", import.meta.url), {
+      global: "runKernelChecks",
+      call: "globalThis.runKernelChecks()",
+      log: (line) => logs.push(line),
+    });
     const a = report.adapter;
     console.log(
       `adapter: ${a.vendor} / ${a.architecture} (${a.kind}), features ${
