@@ -11,15 +11,30 @@
 // (count, mean, M2); pass 2 merges those with Chan's pairwise formula. No sum of squares of
 // raw values is ever formed, so a large mean does not cancel the variance away.
 //
+// Where the adapter has subgroups, pass 1 runs one workgroup per (channel, block) instead:
+// every invocation of the block accumulates sums shifted by the block's first element, and
+// the workgroup adds them with subgroupAdd (subgroup.ts): sums that share one shift add
+// exactly as plain sums do, so the block's (count, mean, M2) is as stable as a lane's.
+//
 // Large activations are processed in chunks along the batch: each chunk writes its own
 // partials (the partial buffer, small, is bound whole), and pass 2 merges all of them.
+// Chunks start at any image (offset bindings, kernel.ts), whatever the offset alignment.
 //
 // Per-channel coefficients live in a [C, 4] buffer (vec4 per channel):
 //   forward:  (mean, invstd, scale, bias) with y = (x - mean) * scale + bias
 //             (not x * scale + shift: with a large mean that form cancels in f32)
 //   backward: (a, b, c, mean)              with dx = a * dy + b * (x - mean) + c
 
-import { type Gpu, grid1d, type Kernel, WGSL_FLAT_INDEX } from "./device.ts";
+import { type Binding, type Gpu, grid1d, WGSL_FLAT_INDEX } from "./device.ts";
+import { type BindingDecl, defineKernel } from "./kernel.ts";
+import {
+  slotArgs,
+  slotBuiltins,
+  subgroupEnables,
+  useSubgroups,
+  wgslHasSubgroupId,
+  workgroupReduceWgsl,
+} from "./subgroup.ts";
 import { type BatchNormTuning, tuning } from "./tuning.ts";
 
 /** The family's tile parameters, from the one tuning table (tuning.ts). */
@@ -35,24 +50,82 @@ export interface BnShape {
   hw: number;
 }
 
-// ---- pass 1: per-lane partials ----------------------------------------------------------
+const activation = (name: string, write = false): BindingDecl => ({
+  name,
+  type: "f32",
+  offset: true,
+  ...(write ? { access: "read_write" as const } : {}),
+});
 
-/** WGSL of pass 1: (count, mean, M2) per lane, or (sum dy, sum dy * (x - mean)). */
-function partialsSource(
-  wg: number,
-  kind: "moments" | "gradSums",
-): string {
-  const moments = kind === "moments";
-  return /* wgsl */ `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-${
-    moments ? "" : `@group(0) @binding(1) var<storage, read> dy: array<f32>;
-@group(0) @binding(2) var<storage, read> coef: array<vec4f>;`
-  }
-@group(0) @binding(${moments ? 1 : 3}) var<storage, read_write> part: array<f32>;
-// q, r: lanes = q * hw + r, the step of a lane through (n, hw)
-struct Params { n: u32, c: u32, hw: u32, lanes: u32, q: u32, r: u32, base: u32, stride: u32 }
-@group(0) @binding(${moments ? 2 : 4}) var<uniform> p: Params;
+// ---- pass 1: partials --------------------------------------------------------------------
+
+type PartialKind = "moments" | "gradSums";
+
+interface PartialVariant {
+  kind: PartialKind;
+  wg: number;
+  /** One workgroup per (channel, block), combined with subgroupAdd. */
+  subgroups: boolean;
+  /** The subgroup variant combines subgroups by subgroup_id (subgroup.ts). */
+  ids: boolean;
+}
+
+// (count, mean, M2) per lane or block, or (sum dy, sum dy * (x - mean)).
+// q, r: lanes = q * hw + r, the step of a lane through (n, hw).
+const PARTIALS = defineKernel({
+  name: "batchnorm partials",
+  key: (v: PartialVariant) => `${v.kind} ${v.wg} ${+v.subgroups}${+v.ids}`,
+  bindings: (v) =>
+    v.kind === "moments"
+      ? [activation("x"), { name: "part", type: "f32", access: "read_write" }]
+      : [
+        activation("x"),
+        activation("dy"),
+        { name: "coef", type: "vec4f" },
+        { name: "part", type: "f32", access: "read_write" },
+      ],
+  params: {
+    n: "u32",
+    c: "u32",
+    hw: "u32",
+    lanes: "u32",
+    q: "u32",
+    r: "u32",
+    base: "u32",
+    stride: "u32",
+  },
+  enables: (v) => subgroupEnables(v.subgroups),
+  body: (v) => v.subgroups ? partialsSubgroupBody(v) : partialsBody(v.kind, v.wg),
+});
+
+/** The loop that walks one lane through the flattened (n, hw) indices of a channel. */
+function accumulate(kind: PartialKind): string {
+  return kind === "moments"
+    ? `let d = x[xOff + at] - shift;
+      s1 += d;
+      s2 += d * d;
+      count += 1.0;`
+    : `let g = dy[dyOff + at];
+      s1 += g;
+      s2 += g * (x[xOff + at] - mean);`;
+}
+
+const step = `s += r;
+    n += q;
+    if (s >= hw) { s -= hw; n += 1u; }`;
+
+/** Parameters the loops read, loaded once (llvmpipe reloads uniforms inside loops). */
+function loopParams(kind: PartialKind): string {
+  return `let hw = p.hw;
+  let c = p.c;
+  let q = p.q;
+  let r = p.r;
+  let count0 = p.n;
+  let xOff = p.xOff;${kind === "gradSums" ? "\n  let dyOff = p.dyOff;" : ""}`;
+}
+
+// One invocation per (channel, lane), each writing its own partial.
+const partialsBody = (kind: PartialKind, wg: number) => /* wgsl */ `
 ${WGSL_FLAT_INDEX}
 @compute @workgroup_size(${wg})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
@@ -60,40 +133,30 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   if (id >= p.c * p.lanes) { return; }
   let ch = id / p.lanes;
   let t = id % p.lanes;
-  var n = t / p.hw;
-  var s = t % p.hw;
+  ${loopParams(kind)}
+  var n = t / hw;
+  var s = t % hw;
 ${
-    moments
-      ? `  var shift = 0.0;
-  if (n < p.n) { shift = x[(n * p.c + ch) * p.hw + s]; }
-  var count = 0.0;
+  kind === "moments"
+    ? `  var shift = 0.0;
+  if (n < count0) { shift = x[xOff + (n * c + ch) * hw + s]; }
+  var count = 0.0;`
+    : `  let mean = coef[ch].x;`
+}
   var s1 = 0.0;
-  var s2 = 0.0;`
-      : `  let mean = coef[ch].x;
-  var s1 = 0.0;
-  var s2 = 0.0;`
-  }
+  var s2 = 0.0;
   loop {
-    if (n >= p.n) { break; }
-    let at = (n * p.c + ch) * p.hw + s;
-${
-    moments
-      ? `    let d = x[at] - shift;
-    s1 += d;
-    s2 += d * d;
-    count += 1.0;`
-      : `    let g = dy[at];
-    s1 += g;
-    s2 += g * (x[at] - mean);`
-  }
-    s += p.r;
-    n += p.q;
-    if (s >= p.hw) { s -= p.hw; n += 1u; }
+    if (n >= count0) { break; }
+    let at = (n * c + ch) * hw + s;
+    {
+      ${accumulate(kind)}
+    }
+    ${step}
   }
   let o = ch * p.stride + p.base + t;
 ${
-    moments
-      ? `  var m = shift;
+  kind === "moments"
+    ? `  var m = shift;
   var m2 = 0.0;
   if (count > 0.0) {
     m = shift + s1 / count;
@@ -102,19 +165,81 @@ ${
   part[3u * o] = count;
   part[3u * o + 1u] = m;
   part[3u * o + 2u] = m2;`
-      : `  part[2u * o] = s1;
+    : `  part[2u * o] = s1;
   part[2u * o + 1u] = s2;`
+}
+}`;
+
+// One workgroup per (channel, block of wg lanes): lanes walk as above (lanes = blocks * wg),
+// the trip count is the block's first lane's, so every subgroup operation is reached in
+// uniform control flow; lanes past the end accumulate nothing.
+const partialsSubgroupBody = ({ kind, wg, ids }: PartialVariant) => {
+  const moments = kind === "moments";
+  const type = moments ? "vec3f" : "vec2f";
+  const slots = { wg, ids };
+  return /* wgsl */ `
+${workgroupReduceWgsl("blockSums", type, "add", `${type}(0.0)`, slots)}
+@compute @workgroup_size(${wg})
+fn main(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) lid: u32,
+  ${slotBuiltins(slots)}
+) {
+  let w = wid.x + wid.y * nwg.x;
+  let blocks = p.lanes / ${wg}u;
+  if (w >= p.c * blocks) { return; } // the same for the whole workgroup
+  let ch = w / blocks;
+  let block = w % blocks;
+  let first = block * ${wg}u; // the block's first lane, always inside the chunk
+  let iters = (p.n * p.hw - first + p.lanes - 1u) / p.lanes;
+  let t = first + lid;
+  ${loopParams(kind)}
+  var n = t / hw;
+  var s = t % hw;
+${
+    moments
+      ? `  // one shift for the block: its first element, a sample of the channel
+  let shift = x[xOff + ((first / hw) * c + ch) * hw + first % hw];
+  var count = 0.0;`
+      : `  let mean = coef[ch].x;`
+  }
+  var s1 = 0.0;
+  var s2 = 0.0;
+  for (var k = 0u; k < iters; k++) {
+    if (n < count0) {
+      let at = (n * c + ch) * hw + s;
+      ${accumulate(kind)}
+    }
+    ${step}
+  }
+  let o = ch * p.stride + p.base + block;
+${
+    moments
+      ? `  let tot = blockSums(vec3f(count, s1, s2), ${slotArgs(slots)});
+  if (lid == 0u) {
+    // count >= 1: the block's first lane is inside the chunk
+    part[3u * o] = tot.x;
+    part[3u * o + 1u] = shift + tot.y / tot.x;
+    part[3u * o + 2u] = max(tot.z - tot.y * tot.y / tot.x, 0.0);
+  }`
+      : `  let tot = blockSums(vec2f(s1, s2), ${slotArgs(slots)});
+  if (lid == 0u) {
+    part[2u * o] = tot.x;
+    part[2u * o + 1u] = tot.y;
+  }`
   }
 }`;
-}
+};
 
 /**
  * Runs pass 1 over all chunks of the batch. Returns the partials buffer (from the pool;
- * the caller releases it) holding `width` floats per (channel, lane), and the lanes per channel.
+ * the caller releases it) holding `width` floats per (channel, partial), and the partials
+ * per channel.
  */
 function partials(
   g: Gpu,
-  kind: "moments" | "gradSums",
+  kind: PartialKind,
   x: GPUBuffer,
   dy: GPUBuffer | null,
   coef: GPUBuffer | null,
@@ -122,36 +247,47 @@ function partials(
   what: string,
 ): { part: GPUBuffer; stride: number } {
   const tiles = batchNormTiles(g);
+  const subgroups = useSubgroups(g, tiles.subgroups, "batchnorm");
+  const wg = tiles.wg;
+  const ids = subgroups && tiles.subgroupIds && wgslHasSubgroupId();
+  const kernel = PARTIALS.get(g, { kind, wg, subgroups, ids });
   const width = kind === "moments" ? 3 : 2;
-  const kernel = g.kernel(`batchnorm ${kind}`, partialsSource(tiles.wg, kind));
   const item = shape.c * shape.hw * 4;
-  const chunks = g.chunks(what, shape.n, kind === "moments" ? [item] : [item, item], true);
-  const lanesOf = (count: number) =>
-    Math.max(1, Math.min(tiles.maxLanes, Math.ceil((count * shape.hw) / tiles.span)));
-  const stride = chunks.reduce((s, ch) => s + lanesOf(ch.count), 0);
+  const chunks = g.chunks(what, shape.n, kind === "moments" ? [item] : [item, item]);
+  // partials per channel in a chunk: lanes (one invocation each) or blocks of wg lanes
+  const partsOf = (count: number) => {
+    const elements = count * shape.hw;
+    return subgroups
+      ? Math.max(1, Math.min(tiles.maxLanes, Math.ceil(elements / (wg * tiles.span))))
+      : Math.max(1, Math.min(tiles.maxLanes, Math.ceil(elements / tiles.span)));
+  };
+  const stride = chunks.reduce((s, ch) => s + partsOf(ch.count), 0);
   const part = g.pool.acquire(shape.c * stride * width * 4, "batchnorm partials");
-  const params = new Uint32Array(8);
   let base = 0;
   for (const ch of chunks) {
-    const lanes = lanesOf(ch.count);
-    params.set([
-      ch.count,
-      shape.c,
-      shape.hw,
-      lanes,
-      Math.floor(lanes / shape.hw),
-      lanes % shape.hw,
-      base,
-      stride,
-    ]);
-    const range = (buffer: GPUBuffer) => ({
+    const parts = partsOf(ch.count);
+    const lanes = subgroups ? parts * wg : parts;
+    const range = (buffer: GPUBuffer): Binding => ({
       buffer,
       offset: ch.start * item,
       size: ch.count * item,
     });
-    const bindings = kind === "moments" ? [range(x), part] : [range(x), range(dy!), coef!, part];
-    g.dispatch(kernel, bindings, params, grid1d(shape.c * lanes, tiles.wg), what);
-    base += lanes;
+    kernel.dispatch(
+      kind === "moments" ? [range(x), part] : [range(x), range(dy!), coef!, part],
+      {
+        n: ch.count,
+        c: shape.c,
+        hw: shape.hw,
+        lanes,
+        q: Math.floor(lanes / shape.hw),
+        r: lanes % shape.hw,
+        base,
+        stride,
+      },
+      subgroups ? grid1d(shape.c * parts, 1) : grid1d(shape.c * lanes, wg),
+      what,
+    );
+    base += parts;
   }
   return { part, stride };
 }
@@ -167,31 +303,32 @@ interface CoefFlags {
   updateRunning: boolean;
 }
 
-function coefSource(wg: number, f: CoefFlags): string {
-  const decls: string[] = [];
-  const bind = (decl: string) => decls.push(`@group(0) @binding(${decls.length}) ${decl};`);
-  if (f.fromBatch) bind("var<storage, read> part: array<f32>");
-  if (f.weight) bind("var<storage, read> weight: array<f32>");
-  if (f.bias) bind("var<storage, read> bias: array<f32>");
-  bind("var<storage, read_write> coef: array<vec4f>");
-  const running = f.updateRunning || !f.fromBatch;
-  const access = f.updateRunning ? "read_write" : "read";
-  if (running) {
-    bind(`var<storage, ${access}> runMean: array<f32>`);
-    bind(`var<storage, ${access}> runVar: array<f32>`);
-  }
-  return /* wgsl */ `
-${decls.join("\n")}
-struct Params { c: u32, parts: u32, eps: f32, momentum: f32 }
-@group(0) @binding(${decls.length}) var<uniform> p: Params;
-@compute @workgroup_size(${wg})
+const COEF = defineKernel({
+  name: "batchnorm coefficients",
+  key: (v: CoefFlags & { wg: number }) =>
+    `${+v.fromBatch}${+v.weight}${+v.bias}${+v.updateRunning} ${v.wg}`,
+  bindings: (f) => {
+    const b: BindingDecl[] = [];
+    if (f.fromBatch) b.push({ name: "part", type: "f32" });
+    if (f.weight) b.push({ name: "weight", type: "f32" });
+    if (f.bias) b.push({ name: "bias", type: "f32" });
+    b.push({ name: "coef", type: "vec4f", access: "read_write" });
+    if (f.updateRunning || !f.fromBatch) {
+      const access = f.updateRunning ? "read_write" : "read";
+      b.push({ name: "runMean", type: "f32", access }, { name: "runVar", type: "f32", access });
+    }
+    return b;
+  },
+  params: { c: "u32", parts: "u32", eps: "f32", momentum: "f32" },
+  body: (f) => /* wgsl */ `
+@compute @workgroup_size(${f.wg})
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let ch = gid.x;
   if (ch >= p.c) { return; }
 ${
     f.fromBatch
       ? `  // Chan's merge of (count, mean, M2) partials. Means are merged relative to the first
-  // lane's (the channel's first element lies in lane 0), so that the running mean's
+  // partial's (the channel's first element lies in partial 0), so that the running mean's
   // rounding is relative to the spread, not to the magnitude of the values.
   let origin = part[3u * ch * p.parts + 1u];
   var count = 0.0;
@@ -222,8 +359,8 @@ ${
   runVar[ch] = (1.0 - p.momentum) * runVar[ch] + p.momentum * (m2 / (count - 1.0));`
       : ""
   }
-}`;
-}
+}`,
+});
 
 function coefLaunch(
   g: Gpu,
@@ -235,69 +372,79 @@ function coefLaunch(
   momentum: number,
   what: string,
 ): void {
-  const tiles = batchNormTiles(g);
-  const kernel = g.kernel("batchnorm coefficients", coefSource(tiles.wg, flags));
-  const params = new ArrayBuffer(16);
-  new Uint32Array(params).set([c, parts]);
-  new Float32Array(params).set([eps, momentum], 2);
-  g.dispatch(kernel, buffers, new Uint32Array(params), [Math.ceil(c / tiles.wg)], what);
+  const wg = batchNormTiles(g).wg;
+  COEF.get(g, { ...flags, wg }).dispatch(
+    buffers,
+    { c, parts, eps, momentum },
+    [Math.ceil(c / wg)],
+    what,
+  );
 }
 
 // ---- elementwise passes over the activation ----------------------------------------------
 
-/** out[i] = expr of the inputs at i and the channel's coefficients `k` (a vec4f). */
-function channelMapSource(
-  wg: number,
-  per: number,
-  inputs: readonly string[],
-  expr: string,
-): string {
-  const decls = inputs.map((name, i) =>
-    `@group(0) @binding(${i}) var<storage, read> ${name}: array<f32>;`
-  );
-  const n = inputs.length;
-  return /* wgsl */ `
-${decls.join("\n")}
-@group(0) @binding(${n}) var<storage, read> coef: array<vec4f>;
-@group(0) @binding(${n + 1}) var<storage, read_write> out: array<f32>;
-struct Params { total: u32, c: u32, hw: u32 }
-@group(0) @binding(${n + 2}) var<uniform> p: Params;
+interface MapSpec {
+  name: string;
+  inputs: readonly string[];
+  /** out[i] from the inputs at i (written `x[xOff + i]`) and the channel's coefficients k. */
+  expr: string;
+}
+
+const CHANNEL_MAP = defineKernel({
+  name: "batchnorm map",
+  key: (v: MapSpec & { wg: number; per: number }) => `${v.name} ${v.wg} ${v.per}`,
+  bindings: (v) => [
+    ...v.inputs.map((name) => activation(name)),
+    { name: "coef", type: "vec4f" },
+    activation("out", true),
+  ],
+  params: { total: "u32", c: "u32", hw: "u32" },
+  body: (v) => /* wgsl */ `
 ${WGSL_FLAT_INDEX}
-// Each invocation handles ${per} consecutive elements: one division finds the channel,
+// Each invocation handles ${v.per} consecutive elements: one division finds the channel,
 // then the index walks on.
-@compute @workgroup_size(${wg})
+@compute @workgroup_size(${v.wg})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i0 = flatIndex(gid, nwg, ${wg}u) * ${per}u;
+  let i0 = flatIndex(gid, nwg, ${v.wg}u) * ${v.per}u;
   if (i0 >= p.total) { return; }
-  let plane = i0 / p.hw;
-  var s = i0 - plane * p.hw;
-  var ch = plane % p.c;
+  // parameters read once into registers: the loop then touches only the activations
+  let hw = p.hw;
+  let c = p.c;
+  let outOff = p.outOff;
+  ${v.inputs.map((name) => `let ${name}Off = p.${name}Off;`).join("\n  ")}
+  let plane = i0 / hw;
+  var s = i0 - plane * hw;
+  var ch = plane % c;
   var k = coef[ch];
-  let end = min(i0 + ${per}u, p.total);
+  let end = min(i0 + ${v.per}u, p.total);
   for (var i = i0; i < end; i++) {
-    out[i] = ${expr};
+    out[outOff + i] = ${v.expr};
     s += 1u;
-    if (s == p.hw) {
+    if (s == hw) {
       s = 0u;
       ch += 1u;
-      if (ch == p.c) { ch = 0u; }
+      if (ch == c) { ch = 0u; }
       k = coef[ch];
     }
   }
-}`;
-}
+}`,
+});
 
-const APPLY = { name: "batchnorm apply", inputs: ["x"], expr: "(x[i] - k.x) * k.z + k.w" };
-const SCALE_ONLY = { name: "batchnorm dx (eval)", inputs: ["dy"], expr: "dy[i] * k.z" };
-const DX_TRAIN = {
-  name: "batchnorm dx",
+const APPLY: MapSpec = {
+  name: "apply",
+  inputs: ["x"],
+  expr: "(x[xOff + i] - k.x) * k.z + k.w",
+};
+const SCALE_ONLY: MapSpec = { name: "dx eval", inputs: ["dy"], expr: "dy[dyOff + i] * k.z" };
+const DX_TRAIN: MapSpec = {
+  name: "dx",
   inputs: ["dy", "x"],
-  expr: "dy[i] * k.x + (x[i] - k.w) * k.y + k.z",
+  expr: "dy[dyOff + i] * k.x + (x[xOff + i] - k.w) * k.y + k.z",
 };
 
 function channelMap(
   g: Gpu,
-  spec: { name: string; inputs: readonly string[]; expr: string },
+  spec: MapSpec,
   inputs: readonly GPUBuffer[],
   coef: GPUBuffer,
   out: GPUBuffer,
@@ -305,23 +452,20 @@ function channelMap(
   what: string,
 ): void {
   const tiles = batchNormTiles(g);
-  const source = channelMapSource(tiles.wg, tiles.perInvocation, spec.inputs, spec.expr);
-  const kernel = g.kernel(spec.name, source);
+  const per = tiles.perInvocation;
+  const kernel = CHANNEL_MAP.get(g, { ...spec, wg: tiles.wg, per });
   const item = shape.c * shape.hw * 4;
-  const params = new Uint32Array(4);
-  for (const ch of g.chunks(what, shape.n, inputs.map(() => item).concat(item), true)) {
+  for (const ch of g.chunks(what, shape.n, inputs.map(() => item).concat(item))) {
     const total = ch.count * shape.c * shape.hw;
-    params.set([total, shape.c, shape.hw]);
-    const range = (buffer: GPUBuffer) => ({
+    const range = (buffer: GPUBuffer): Binding => ({
       buffer,
       offset: ch.start * item,
       size: ch.count * item,
     });
-    g.dispatch(
-      kernel,
+    kernel.dispatch(
       [...inputs.map(range), coef, range(out)],
-      params,
-      grid1d(Math.ceil(total / tiles.perInvocation), tiles.wg),
+      { total, c: shape.c, hw: shape.hw },
+      grid1d(Math.ceil(total / per), tiles.wg),
       what,
     );
   }
@@ -410,20 +554,21 @@ interface BackFlags {
   dbias: boolean;
 }
 
-function backCoefSource(wg: number, f: BackFlags): string {
-  const decls: string[] = [];
-  const bind = (decl: string) => decls.push(`@group(0) @binding(${decls.length}) ${decl};`);
-  bind("var<storage, read> part: array<f32>");
-  bind("var<storage, read> coef: array<vec4f>");
-  if (f.weight && f.training) bind("var<storage, read> weight: array<f32>");
-  if (f.training) bind("var<storage, read_write> dxCoef: array<vec4f>");
-  if (f.dweight) bind("var<storage, read_write> dweight: array<f32>");
-  if (f.dbias) bind("var<storage, read_write> dbias: array<f32>");
-  return /* wgsl */ `
-${decls.join("\n")}
-struct Params { c: u32, parts: u32, count: f32 }
-@group(0) @binding(${decls.length}) var<uniform> p: Params;
-@compute @workgroup_size(${wg})
+const BACK_COEF = defineKernel({
+  name: "batchnorm backward coefficients",
+  key: (f: BackFlags & { wg: number }) =>
+    `${+f.training}${+f.weight}${+f.dweight}${+f.dbias} ${f.wg}`,
+  bindings: (f) => {
+    const b: BindingDecl[] = [{ name: "part", type: "f32" }, { name: "coef", type: "vec4f" }];
+    if (f.weight && f.training) b.push({ name: "weight", type: "f32" });
+    if (f.training) b.push({ name: "dxCoef", type: "vec4f", access: "read_write" });
+    if (f.dweight) b.push({ name: "dweight", type: "f32", access: "read_write" });
+    if (f.dbias) b.push({ name: "dbias", type: "f32", access: "read_write" });
+    return b;
+  },
+  params: { c: "u32", parts: "u32", count: "f32" },
+  body: (f) => /* wgsl */ `
+@compute @workgroup_size(${f.wg})
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let ch = gid.x;
   if (ch >= p.c) { return; }
@@ -445,8 +590,8 @@ ${
   dxCoef[ch] = vec4f(a, -a * invstd * invstd * sumDyXc / p.count, -a * sumDy / p.count, k.x);`
       : ""
   }
-}`;
-}
+}`,
+});
 
 /**
  * Gradients of batch normalisation. `coef` is what the forward used. In training mode dx
@@ -486,15 +631,13 @@ export function batchNormBackward(
   if (dxCoef) buffers.push(dxCoef);
   if (p.dweight) buffers.push(p.dweight);
   if (p.dbias) buffers.push(p.dbias);
-  const tiles = batchNormTiles(g);
-  const kernel: Kernel = g.kernel(
-    "batchnorm backward coefficients",
-    backCoefSource(tiles.wg, flags),
+  const wg = batchNormTiles(g).wg;
+  BACK_COEF.get(g, { ...flags, wg }).dispatch(
+    buffers,
+    { c: shape.c, parts: stride, count: shape.n * shape.hw },
+    [Math.ceil(shape.c / wg)],
+    what,
   );
-  const params = new ArrayBuffer(16);
-  new Uint32Array(params).set([shape.c, stride]);
-  new Float32Array(params)[2] = shape.n * shape.hw;
-  g.dispatch(kernel, buffers, new Uint32Array(params), [Math.ceil(shape.c / tiles.wg)], what);
   g.pool.release(part);
   if (dxCoef) {
     channelMap(g, DX_TRAIN, [dy, x], dxCoef, p.dx!, shape, what);

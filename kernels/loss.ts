@@ -3,8 +3,10 @@
 //
 // Row passes (log-sum-exp, per-row loss, argmax, correct counts) run one invocation per
 // row: no workgroup memory or barriers, which suits the software driver, and a loss is a
-// tiny part of a step on any adapter. Elementwise passes (softmax, the loss gradient) run
-// one invocation per logit and read the row's log-sum-exp from a row pass.
+// tiny part of a step on any adapter. Where the adapter has subgroups, the log-sum-exp and
+// loss rows instead run one workgroup (a subgroup or a few) per row, combining the row's
+// max and sums with subgroupMax/subgroupAdd. Elementwise passes (softmax, the loss
+// gradient) run one invocation per logit and read the row's log-sum-exp from a row pass.
 //
 // Labels outside [0, classes) cannot raise on the GPU. They give a NaN row loss (so the
 // mean loss is NaN, like an error that surfaces at the first readback), a zero gradient
@@ -12,15 +14,21 @@
 // metrics accumulator's `invalid` slot so the caller can say how many there were.
 //
 // Every launcher splits the rows into chunks (gpu.chunks) so no binding exceeds the
-// adapter's storage binding limit.
+// adapter's storage binding limit; chunks start at any row (offset bindings, kernel.ts).
 
 import { type Binding, type Gpu, grid1d, WGSL_FLAT_INDEX } from "./device.ts";
 import { fill } from "./elementwise.ts";
+import { type BindingDecl, defineKernel } from "./kernel.ts";
 import { sumAxis } from "./reduce.ts";
-
-// Workgroup sizes of this family, in one place so they can be tuned per adapter. A loss
-// is a few launches per step, so the same values serve the software driver and GPUs.
-const TILES = { rows: 64, elements: 256 } as const;
+import {
+  slotArgs,
+  slotBuiltins,
+  subgroupEnables,
+  useSubgroups,
+  wgslHasSubgroupId,
+  workgroupReduceWgsl,
+} from "./subgroup.ts";
+import { type LossTuning, tuning } from "./tuning.ts";
 
 /** Slots of the f32 metrics accumulator filled by accumulateMetrics. */
 export const METRIC_SLOTS = {
@@ -35,153 +43,224 @@ export const METRIC_SLOTS = {
 } as const;
 export const METRIC_COUNT = 4;
 
-// ---- WGSL --------------------------------------------------------------------------------
+// ---- kernels ------------------------------------------------------------------------------
 
-// mode "lse": lse[r] = log(sum_c exp(x[r, c])).
+// Every binding that holds rows is bound per chunk at any offset (`offset: true`).
+const rowsDecl = (name: string, type = "f32", write = false): BindingDecl => ({
+  name,
+  type,
+  offset: true,
+  ...(write ? { access: "read_write" as const } : {}),
+});
+
+interface RowVariant {
+  /** "lse": lse[r] = log(sum_c exp(x[r, c])). "loss": the label-smoothed row loss. */
+  mode: "lse" | "loss";
+  /** Workgroup size: rows per workgroup, or invocations per row with subgroups. */
+  wg: number;
+  subgroups: boolean;
+  /** The subgroup variant combines subgroups by subgroup_id (subgroup.ts). */
+  ids: boolean;
+}
+
 // mode "loss": rowLoss[r] = (1-ε)·(lse - x[r, y]) + ε·(lse - mean_c x[r, c]), which is
 // torch.nn.CrossEntropyLoss's label smoothing: ε spread uniformly over all classes.
-function rowSource(mode: "lse" | "loss"): string {
-  const loss = mode === "loss";
-  const bindings = loss
-    ? `@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> labels: array<i32>;
-@group(0) @binding(2) var<storage, read_write> rowLoss: array<f32>;
-@group(0) @binding(3) var<uniform> p: Params;`
-    : `@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> lse: array<f32>;
-@group(0) @binding(2) var<uniform> p: Params;`;
-  const finish = loss
-    ? `let y = labels[r];
-  if (y < 0 || u32(y) >= p.classes) {
-    rowLoss[r] = p.invalid;
-    return;
-  }
-  let nll = l - x[base + u32(y)];
-  let spread = l - total / f32(p.classes);
-  rowLoss[r] = (1.0 - p.smoothing) * nll + p.smoothing * spread;`
-    : `lse[r] = l;`;
-  return /* wgsl */ `
-// invalid holds a NaN written from the CPU (a NaN constant cannot be written in WGSL)
-struct Params { rows: u32, classes: u32, smoothing: f32, invalid: f32 }
-${bindings}
+// `invalid` holds a NaN written from the CPU (a NaN constant cannot be written in WGSL).
+const ROW = defineKernel({
+  name: "log_sum_exp rows",
+  key: (v: RowVariant) => `${v.mode} ${v.wg} ${+v.subgroups}${+v.ids}`,
+  bindings: (v) =>
+    v.mode === "loss"
+      ? [rowsDecl("x"), rowsDecl("labels", "i32"), rowsDecl("rowLoss", "f32", true)]
+      : [rowsDecl("x"), rowsDecl("lse", "f32", true)],
+  params: { rows: "u32", classes: "u32", smoothing: "f32", invalid: "f32" },
+  enables: (v) => subgroupEnables(v.subgroups),
+  body: (v) =>
+    v.subgroups ? rowSubgroupBody(v, rowFinish(v.mode)) : rowBody(v.wg, rowFinish(v.mode)),
+});
+
+/** Writes row r's result from its log-sum-exp `l` and the sum of its logits `total`. */
+function rowFinish(mode: "lse" | "loss"): string {
+  return mode === "loss"
+    ? `let y = labels[p.labelsOff + r];
+    if (y < 0 || u32(y) >= p.classes) {
+      rowLoss[p.rowLossOff + r] = p.invalid;
+    } else {
+      let nll = l - x[base + u32(y)];
+      let spread = l - total / f32(p.classes);
+      rowLoss[p.rowLossOff + r] = (1.0 - p.smoothing) * nll + p.smoothing * spread;
+    }`
+    : `lse[p.lseOff + r] = l;`;
+}
+
+// One invocation per row: no workgroup memory or barriers (what suits software drivers).
+const rowBody = (wg: number, finish: string) => /* wgsl */ `
 ${WGSL_FLAT_INDEX}
-@compute @workgroup_size(${TILES.rows})
+@compute @workgroup_size(${wg})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let r = flatIndex(gid, nwg, ${TILES.rows}u);
+  let r = flatIndex(gid, nwg, ${wg}u);
   if (r >= p.rows) { return; }
-  let base = r * p.classes;
+  let classes = p.classes; // read once: llvmpipe reloads uniforms inside loops
+  let base = p.xOff + r * classes;
   var m = x[base];
-  for (var c = 1u; c < p.classes; c++) { m = max(m, x[base + c]); }
+  for (var c = 1u; c < classes; c++) { m = max(m, x[base + c]); }
   // subtracting the row max keeps exp() in range for any logits
   var s = 0.0;
   var total = 0.0;
-  for (var c = 0u; c < p.classes; c++) {
+  for (var c = 0u; c < classes; c++) {
     let v = x[base + c];
     s += exp(v - m);
     total += v;
   }
   let l = m + log(s);
-  ${finish}
+  {
+    ${finish}
+  }
 }`;
-}
+
+// One workgroup per row: invocation l reads classes l, l + wg, ...; the row's max and its
+// sums of exp(x - max) and x come from subgroupMax/subgroupAdd (subgroup.ts). Loop bounds
+// depend only on the row, so the subgroup operations run in uniform control flow.
+const rowSubgroupBody = ({ wg, ids }: RowVariant, finish: string) => /* wgsl */ `
+const LOWEST = -0x1.fffffep+127f; // the lowest finite f32
+${workgroupReduceWgsl("rowMax", "f32", "max", "LOWEST", { wg, ids })}
+${workgroupReduceWgsl("rowSums", "vec2f", "add", "vec2f(0.0)", { wg, ids })}
+@compute @workgroup_size(${wg})
+fn main(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) lid: u32,
+  ${slotBuiltins({ wg, ids })}
+) {
+  let r = wid.x + wid.y * nwg.x;
+  if (r >= p.rows) { return; } // the same for the whole workgroup
+  let base = p.xOff + r * p.classes;
+  var m = LOWEST;
+  for (var c0 = 0u; c0 < p.classes; c0 += ${wg}u) {
+    if (c0 + lid < p.classes) { m = max(m, x[base + c0 + lid]); }
+  }
+  m = rowMax(m, ${slotArgs({ wg, ids })});
+  var sums = vec2f(0.0); // (sum of exp(x - m), sum of x)
+  for (var c0 = 0u; c0 < p.classes; c0 += ${wg}u) {
+    if (c0 + lid < p.classes) {
+      let v = x[base + c0 + lid];
+      sums += vec2f(exp(v - m), v);
+    }
+  }
+  sums = rowSums(sums, ${slotArgs({ wg, ids })});
+  if (lid == 0u) {
+    let l = m + log(sums.x);
+    let total = sums.y;
+    ${finish}
+  }
+}`;
 
 // mode "softmax": out[r, c] = exp(x[r, c] - lse[r]).
 // mode "grad": dx[r, c] = dLoss · scale · (softmax[r, c] - target[r, c]), with
 // target = (1-ε)·onehot(y) + ε/classes and scale = 1/N of the whole batch.
-function elementSource(mode: "softmax" | "grad"): string {
-  const grad = mode === "grad";
-  const bindings = grad
-    ? `@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> lse: array<f32>;
-@group(0) @binding(2) var<storage, read> labels: array<i32>;
-@group(0) @binding(3) var<storage, read> dLoss: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
-@group(0) @binding(5) var<uniform> p: Params;`
-    : `@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> lse: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-@group(0) @binding(3) var<uniform> p: Params;`;
-  const body = grad
-    ? `let y = labels[r];
+const ELEMENT = defineKernel({
+  name: "softmax elements",
+  key: (v: { mode: "softmax" | "grad"; wg: number }) => `${v.mode} ${v.wg}`,
+  bindings: (v) =>
+    v.mode === "grad"
+      ? [
+        rowsDecl("x"),
+        rowsDecl("lse"),
+        rowsDecl("labels", "i32"),
+        { name: "dLoss", type: "f32" },
+        rowsDecl("out", "f32", true),
+      ]
+      : [rowsDecl("x"), rowsDecl("lse"), rowsDecl("out", "f32", true)],
+  params: { rows: "u32", classes: "u32", smoothing: "f32", scale: "f32" },
+  body: (v) => /* wgsl */ `
+${WGSL_FLAT_INDEX}
+@compute @workgroup_size(${v.wg})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flatIndex(gid, nwg, ${v.wg}u);
+  if (i >= p.rows * p.classes) { return; }
+  let r = i / p.classes;
+  let prob = exp(x[p.xOff + i] - lse[p.lseOff + r]);
+  ${
+    v.mode === "grad"
+      ? `let y = labels[p.labelsOff + r];
   if (y < 0 || u32(y) >= p.classes) {
-    out[i] = 0.0;
+    out[p.outOff + i] = 0.0;
     return;
   }
   let c = i - r * p.classes;
   let goal = select(0.0, 1.0 - p.smoothing, u32(y) == c) + p.smoothing / f32(p.classes);
-  out[i] = dLoss[0] * p.scale * (prob - goal);`
-    : `out[i] = prob;`;
-  return /* wgsl */ `
-struct Params { rows: u32, classes: u32, smoothing: f32, scale: f32 }
-${bindings}
-${WGSL_FLAT_INDEX}
-@compute @workgroup_size(${TILES.elements})
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = flatIndex(gid, nwg, ${TILES.elements}u);
-  if (i >= p.rows * p.classes) { return; }
-  let r = i / p.classes;
-  let prob = exp(x[i] - lse[r]);
-  ${body}
-}`;
-}
+  out[p.outOff + i] = dLoss[0] * p.scale * (prob - goal);`
+      : `out[p.outOff + i] = prob;`
+  }
+}`,
+});
+
+type Top1Mode = "argmax" | "count" | "count+invalid";
 
 // The first maximum wins, as torch.argmax. mode "count" adds correct rows to counts[0] and,
-// with two slots, rows with an invalid label to counts[1]; integer atomics make the sum
-// exact and independent of order. mode "argmax" writes the index.
-function top1Source(mode: "argmax" | "count" | "count+invalid"): string {
-  const bindings = mode === "argmax"
-    ? `@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> index: array<i32>;
-@group(0) @binding(2) var<uniform> p: Params;`
-    : `@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> labels: array<i32>;
-@group(0) @binding(2) var<storage, read_write> counts: array<atomic<i32>>;
-@group(0) @binding(3) var<uniform> p: Params;`;
-  const check = mode === "argmax" ? "" : `let y = labels[r];
-  if (y < 0 || u32(y) >= p.classes) {
-    ${mode === "count+invalid" ? "atomicAdd(&counts[1], 1);" : ""}
-    return;
-  }`;
-  const finish = mode === "argmax"
-    ? `index[r] = i32(best);`
-    : `if (best == u32(y)) { atomicAdd(&counts[0], 1); }`;
-  return /* wgsl */ `
-struct Params { rows: u32, classes: u32 }
-${bindings}
+// with "count+invalid", rows with an invalid label to counts[1]; integer atomics make the
+// sum exact and independent of order. mode "argmax" writes the index.
+const TOP1 = defineKernel({
+  name: "top1 rows",
+  key: (v: { mode: Top1Mode; wg: number }) => `${v.mode} ${v.wg}`,
+  bindings: (v) =>
+    v.mode === "argmax" ? [rowsDecl("x"), rowsDecl("index", "i32", true)] : [
+      rowsDecl("x"),
+      rowsDecl("labels", "i32"),
+      { name: "counts", type: "atomic<i32>", access: "read_write" as const },
+    ],
+  params: { rows: "u32", classes: "u32" },
+  body: (v) => /* wgsl */ `
 ${WGSL_FLAT_INDEX}
-@compute @workgroup_size(${TILES.rows})
+@compute @workgroup_size(${v.wg})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let r = flatIndex(gid, nwg, ${TILES.rows}u);
+  let r = flatIndex(gid, nwg, ${v.wg}u);
   if (r >= p.rows) { return; }
-  ${check}
-  let base = r * p.classes;
+  ${
+    v.mode === "argmax" ? "" : `let y = labels[p.labelsOff + r];
+  if (y < 0 || u32(y) >= p.classes) {
+    ${v.mode === "count+invalid" ? "atomicAdd(&counts[1], 1);" : ""}
+    return;
+  }`
+  }
+  let classes = p.classes;
+  let base = p.xOff + r * classes;
   var m = x[base];
   var best = 0u;
-  for (var c = 1u; c < p.classes; c++) {
+  for (var c = 1u; c < classes; c++) {
     let v = x[base + c];
     if (v > m) {
       m = v;
       best = c;
     }
   }
-  ${finish}
-}`;
-}
+  ${
+    v.mode === "argmax"
+      ? "index[p.indexOff + r] = i32(best);"
+      : "if (best == u32(y)) { atomicAdd(&counts[0], 1); }"
+  }
+}`,
+});
 
 // One invocation folds a batch's mean loss and counts into the epoch accumulator.
-const FOLD_METRICS = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> loss: array<f32>;
-@group(0) @binding(1) var<storage, read> counts: array<i32>;
-@group(0) @binding(2) var<storage, read_write> acc: array<f32>;
-struct Params { rows: f32 }
-@group(0) @binding(3) var<uniform> p: Params;
+const FOLD_METRICS = defineKernel({
+  name: "fold_metrics",
+  key: () => "",
+  bindings: [
+    { name: "loss", type: "f32" },
+    { name: "counts", type: "i32" },
+    { name: "acc", type: "f32", access: "read_write" },
+  ],
+  params: { rows: "f32" },
+  body: () => /* wgsl */ `
 @compute @workgroup_size(1)
 fn main() {
   acc[${METRIC_SLOTS.lossSum}] += loss[0] * p.rows;
   acc[${METRIC_SLOTS.correct}] += f32(counts[0]);
   acc[${METRIC_SLOTS.samples}] += p.rows;
   acc[${METRIC_SLOTS.invalid}] += f32(counts[1]);
-}`;
+}`,
+});
 
 // ---- launchers -----------------------------------------------------------------------------
 
@@ -190,11 +269,29 @@ function rowsOf(buffer: GPUBuffer, start: number, count: number, bytesPerRow: nu
   return { buffer, offset: start * bytesPerRow, size: count * bytesPerRow };
 }
 
-function u32Params(values: readonly number[], floats: readonly number[] = []): Uint32Array {
-  const u = new Uint32Array(values.length + floats.length);
-  u.set(values);
-  new Float32Array(u.buffer).set(floats, values.length);
-  return u;
+/** Records a row pass (log-sum-exp or row losses) over every chunk of the rows. */
+function rowPass(
+  g: Gpu,
+  mode: "lse" | "loss",
+  bind: (start: number, count: number) => Binding[],
+  rows: number,
+  classes: number,
+  smoothing: number,
+  what: string,
+): void {
+  const t: LossTuning = tuning(g).loss;
+  const subgroups = useSubgroups(g, t.subgroups, "loss");
+  const ids = subgroups && t.subgroupIds && wgslHasSubgroupId();
+  const kernel = ROW.get(g, { mode, wg: subgroups ? t.rowGroup : t.rows, subgroups, ids });
+  const perRow = mode === "loss" ? [classes * 4, 4, 4] : [classes * 4, 4];
+  for (const c of g.chunks(what, rows, perRow)) {
+    kernel.dispatch(
+      bind(c.start, c.count),
+      { rows: c.count, classes, smoothing, invalid: NaN },
+      subgroups ? grid1d(c.count, 1) : grid1d(c.count, t.rows),
+      what,
+    );
+  }
 }
 
 /** lse[r] = log(sum_c exp(logits[r, c])), computed stably. */
@@ -205,21 +302,19 @@ export function logSumExpRows(
   rows: number,
   classes: number,
 ): void {
-  const kernel = g.kernel("log_sum_exp", rowSource("lse"));
-  const what = `log_sum_exp[${rows}x${classes}]`;
-  for (const c of g.chunks(what, rows, [classes * 4, 4], true)) {
-    g.dispatch(
-      kernel,
-      [rowsOf(logits, c.start, c.count, classes * 4), rowsOf(lse, c.start, c.count, 4)],
-      u32Params([c.count, classes], [0, 0]),
-      grid1d(c.count, TILES.rows),
-      what,
-    );
-  }
+  rowPass(
+    g,
+    "lse",
+    (start, count) => [rowsOf(logits, start, count, classes * 4), rowsOf(lse, start, count, 4)],
+    rows,
+    classes,
+    0,
+    `log_sum_exp[${rows}x${classes}]`,
+  );
 }
 
 /**
- * loss[0] = mean over rows of the label-smoothed softmax cross-entropy (see rowSource).
+ * loss[0] = mean over rows of the label-smoothed softmax cross-entropy (see ROW).
  * `labels` holds i32 class indices; an index outside [0, classes) makes the loss NaN.
  */
 export function crossEntropyForward(
@@ -231,24 +326,45 @@ export function crossEntropyForward(
   classes: number,
   smoothing: number,
 ): void {
-  const kernel = g.kernel("cross_entropy", rowSource("loss"));
-  const what = `cross_entropy[${rows}x${classes}]`;
   const rowLoss = g.pool.acquire(rows * 4, "cross-entropy row losses");
-  for (const c of g.chunks(what, rows, [classes * 4, 4, 4], true)) {
-    g.dispatch(
-      kernel,
-      [
-        rowsOf(logits, c.start, c.count, classes * 4),
-        rowsOf(labels, c.start, c.count, 4),
-        rowsOf(rowLoss, c.start, c.count, 4),
-      ],
-      u32Params([c.count, classes], [smoothing, NaN]),
-      grid1d(c.count, TILES.rows),
+  rowPass(
+    g,
+    "loss",
+    (start, count) => [
+      rowsOf(logits, start, count, classes * 4),
+      rowsOf(labels, start, count, 4),
+      rowsOf(rowLoss, start, count, 4),
+    ],
+    rows,
+    classes,
+    smoothing,
+    `cross_entropy[${rows}x${classes}]`,
+  );
+  sumAxis(g, rowLoss, loss, 1, rows, 1, 1 / rows);
+  g.pool.release(rowLoss);
+}
+
+/** Records an elementwise pass (softmax or the loss gradient) over every chunk of the rows. */
+function elementPass(
+  g: Gpu,
+  mode: "softmax" | "grad",
+  bind: (start: number, count: number) => Binding[],
+  rows: number,
+  classes: number,
+  params: { smoothing: number; scale: number },
+  what: string,
+): void {
+  const wg = tuning(g).loss.elements;
+  const kernel = ELEMENT.get(g, { mode, wg });
+  const perRow = mode === "grad" ? [classes * 4, 4, 4] : [classes * 4, 4];
+  for (const c of g.chunks(what, rows, perRow)) {
+    kernel.dispatch(
+      bind(c.start, c.count),
+      { rows: c.count, classes, ...params },
+      grid1d(c.count * classes, wg),
       what,
     );
   }
-  sumAxis(g, rowLoss, loss, 1, rows, 1, 1 / rows);
-  g.pool.release(rowLoss);
 }
 
 /**
@@ -268,23 +384,21 @@ export function crossEntropyBackward(
 ): void {
   const lse = g.pool.acquire(rows * 4, "cross-entropy lse");
   logSumExpRows(g, logits, lse, rows, classes);
-  const kernel = g.kernel("cross_entropy_backward", elementSource("grad"));
-  const what = `cross_entropy_backward[${rows}x${classes}]`;
-  for (const c of g.chunks(what, rows, [classes * 4, 4, 4], true)) {
-    g.dispatch(
-      kernel,
-      [
-        rowsOf(logits, c.start, c.count, classes * 4),
-        rowsOf(lse, c.start, c.count, 4),
-        rowsOf(labels, c.start, c.count, 4),
-        { buffer: dLoss, offset: 0, size: 4 },
-        rowsOf(dLogits, c.start, c.count, classes * 4),
-      ],
-      u32Params([c.count, classes], [smoothing, 1 / rows]),
-      grid1d(c.count * classes, TILES.elements),
-      what,
-    );
-  }
+  elementPass(
+    g,
+    "grad",
+    (start, count) => [
+      rowsOf(logits, start, count, classes * 4),
+      rowsOf(lse, start, count, 4),
+      rowsOf(labels, start, count, 4),
+      { buffer: dLoss, offset: 0, size: 4 },
+      rowsOf(dLogits, start, count, classes * 4),
+    ],
+    rows,
+    classes,
+    { smoothing, scale: 1 / rows },
+    `cross_entropy_backward[${rows}x${classes}]`,
+  );
   g.pool.release(lse);
 }
 
@@ -298,22 +412,36 @@ export function softmaxRows(
 ): void {
   const lse = g.pool.acquire(rows * 4, "softmax lse");
   logSumExpRows(g, logits, lse, rows, classes);
-  const kernel = g.kernel("softmax", elementSource("softmax"));
-  const what = `softmax[${rows}x${classes}]`;
-  for (const c of g.chunks(what, rows, [classes * 4, 4], true)) {
-    g.dispatch(
-      kernel,
-      [
-        rowsOf(logits, c.start, c.count, classes * 4),
-        rowsOf(lse, c.start, c.count, 4),
-        rowsOf(probs, c.start, c.count, classes * 4),
-      ],
-      u32Params([c.count, classes], [0, 0]),
-      grid1d(c.count * classes, TILES.elements),
-      what,
-    );
-  }
+  elementPass(
+    g,
+    "softmax",
+    (start, count) => [
+      rowsOf(logits, start, count, classes * 4),
+      rowsOf(lse, start, count, 4),
+      rowsOf(probs, start, count, classes * 4),
+    ],
+    rows,
+    classes,
+    { smoothing: 0, scale: 0 },
+    `softmax[${rows}x${classes}]`,
+  );
   g.pool.release(lse);
+}
+
+/** Records a top-1 pass (argmax or correct counts) over every chunk of the rows. */
+function top1Pass(
+  g: Gpu,
+  mode: Top1Mode,
+  bind: (start: number, count: number) => Binding[],
+  rows: number,
+  classes: number,
+  what: string,
+): void {
+  const wg = tuning(g).loss.rows;
+  const kernel = TOP1.get(g, { mode, wg });
+  for (const c of g.chunks(what, rows, [classes * 4, 4])) {
+    kernel.dispatch(bind(c.start, c.count), { rows: c.count, classes }, grid1d(c.count, wg), what);
+  }
 }
 
 /** index[r] = argmax_c logits[r, c] as i32 (the first maximum wins, as torch.argmax). */
@@ -324,17 +452,14 @@ export function argmaxRows(
   rows: number,
   classes: number,
 ): void {
-  const kernel = g.kernel("argmax", top1Source("argmax"));
-  const what = `argmax[${rows}x${classes}]`;
-  for (const c of g.chunks(what, rows, [classes * 4, 4], true)) {
-    g.dispatch(
-      kernel,
-      [rowsOf(logits, c.start, c.count, classes * 4), rowsOf(index, c.start, c.count, 4)],
-      u32Params([c.count, classes]),
-      grid1d(c.count, TILES.rows),
-      what,
-    );
-  }
+  top1Pass(
+    g,
+    "argmax",
+    (start, count) => [rowsOf(logits, start, count, classes * 4), rowsOf(index, start, count, 4)],
+    rows,
+    classes,
+    `argmax[${rows}x${classes}]`,
+  );
 }
 
 /**
@@ -351,23 +476,19 @@ export function countCorrect(
   classes: number,
   countInvalid = false,
 ): void {
-  const mode = countInvalid ? "count+invalid" : "count";
-  const kernel = g.kernel("count_correct", top1Source(mode));
-  const what = `count_correct[${rows}x${classes}]`;
   const countBytes = countInvalid ? 8 : 4;
-  for (const c of g.chunks(what, rows, [classes * 4, 4], true)) {
-    g.dispatch(
-      kernel,
-      [
-        rowsOf(logits, c.start, c.count, classes * 4),
-        rowsOf(labels, c.start, c.count, 4),
-        { buffer: counts, offset: 0, size: countBytes },
-      ],
-      u32Params([c.count, classes]),
-      grid1d(c.count, TILES.rows),
-      what,
-    );
-  }
+  top1Pass(
+    g,
+    countInvalid ? "count+invalid" : "count",
+    (start, count) => [
+      rowsOf(logits, start, count, classes * 4),
+      rowsOf(labels, start, count, 4),
+      { buffer: counts, offset: 0, size: countBytes },
+    ],
+    rows,
+    classes,
+    `count_correct[${rows}x${classes}]`,
+  );
 }
 
 /**
@@ -387,14 +508,13 @@ export function accumulateMetrics(
   const counts = g.pool.acquire(8, "metrics counts");
   fill(g, counts, 2, 0); // f32 +0.0 and i32 0 have the same bits
   countCorrect(g, logits, labels, counts, rows, classes, true);
-  g.dispatch(
-    g.kernel("fold_metrics", FOLD_METRICS),
-    [{ buffer: loss, offset: 0, size: 4 }, { buffer: counts, offset: 0, size: 8 }, {
-      buffer: acc,
-      offset: 0,
-      size: METRIC_COUNT * 4,
-    }],
-    new Float32Array([rows]),
+  FOLD_METRICS.get(g, null).dispatch(
+    [
+      { buffer: loss, offset: 0, size: 4 },
+      { buffer: counts, offset: 0, size: 8 },
+      { buffer: acc, offset: 0, size: METRIC_COUNT * 4 },
+    ],
+    { rows },
     [1],
     `fold_metrics[${rows}]`,
   );

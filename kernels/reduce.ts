@@ -3,56 +3,143 @@
 // per-channel sums of NCHW ((N, C, HW) in two steps). Its backward is the broadcast back.
 // WGSL has no float atomics, so long reductions run as partial sums in a first pass and
 // a second pass over the partials.
+//
+// Two variants of the sum: one invocation per output (coalesced along `inner`, the one for
+// software adapters and for inner > 1), and, for contiguous rows (inner = 1) where the
+// adapter has subgroups, one workgroup per output whose invocations read neighbouring
+// elements and combine with subgroupAdd (subgroup.ts).
+//
+// Bindings are declared with `offset` so that chunks along `outer` and pieces of a row
+// longer than a binding start wherever they fall, at any storage offset alignment.
 
-import { type Gpu, GpuError, grid1d, type Kernel, WGSL_FLAT_INDEX } from "./device.ts";
+import { type Binding, type Gpu, GpuError, grid1d, WGSL_FLAT_INDEX } from "./device.ts";
 import { fill } from "./elementwise.ts";
+import { defineKernel } from "./kernel.ts";
+import {
+  slotArgs,
+  slotBuiltins,
+  subgroupEnables,
+  useSubgroups,
+  wgslHasSubgroupId,
+  workgroupReduceWgsl,
+} from "./subgroup.ts";
+import { type ReduceTuning, tuning } from "./tuning.ts";
 
-const WG = 64;
-// Each invocation sums at most this many elements of the reduced axis per pass.
-const SPAN = 256;
-
-const SUM_AXIS = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
-struct Params {
-  outer: u32, reduce: u32, inner: u32, parts: u32, span: u32, scale: f32,
-  xBase: u32, outBase: u32, // element offsets into the bindings (for pieces of a long row)
+interface SumVariant {
+  wg: number;
+  /** One workgroup per output, reduced with subgroup operations (needs inner = 1). */
+  subgroups: boolean;
+  /** The subgroup variant combines subgroups by subgroup_id (subgroup.ts). */
+  ids: boolean;
 }
-@group(0) @binding(2) var<uniform> p: Params;
-${WGSL_FLAT_INDEX}
+
+const SUM = defineKernel({
+  name: "sum",
+  key: (v: SumVariant) => `${v.wg} ${+v.subgroups}${+v.ids}`,
+  bindings: [
+    { name: "x", type: "f32", offset: true },
+    { name: "out", type: "f32", access: "read_write", offset: true },
+  ],
+  params: { outer: "u32", reduce: "u32", inner: "u32", parts: "u32", span: "u32", scale: "f32" },
+  enables: (v) => subgroupEnables(v.subgroups),
+  body: (v) => v.subgroups ? sumRowsBody(v) : sumBody(v.wg),
+});
+
 // One invocation per (o, part, i): sums x[o, part*span .. +span, i] into out[o, part, i].
-@compute @workgroup_size(${WG})
+const sumBody = (wg: number) => /* wgsl */ `
+${WGSL_FLAT_INDEX}
+@compute @workgroup_size(${wg})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let t = flatIndex(gid, nwg, ${WG}u);
+  let t = flatIndex(gid, nwg, ${wg}u);
   if (t >= p.outer * p.parts * p.inner) { return; }
   let i = t % p.inner;
   let part = (t / p.inner) % p.parts;
   let o = t / (p.inner * p.parts);
   let r0 = part * p.span;
   let r1 = min(r0 + p.span, p.reduce);
+  let inner = p.inner; // read once: llvmpipe reloads uniforms inside loops
   var acc = 0.0;
-  var at = p.xBase + (o * p.reduce + r0) * p.inner + i;
+  var at = p.xOff + (o * p.reduce + r0) * inner + i;
   for (var r = r0; r < r1; r++) {
     acc += x[at];
-    at += p.inner;
+    at += inner;
   }
-  out[p.outBase + t] = acc * p.scale;
+  out[p.outOff + t] = acc * p.scale;
 }`;
 
-const BROADCAST_AXIS = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> g: array<f32>;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
-struct Params { outer: u32, reduce: u32, inner: u32, scale: f32, gBase: u32, outBase: u32 }
-@group(0) @binding(2) var<uniform> p: Params;
+// One workgroup per (o, part) of contiguous rows (inner = 1): invocation l adds elements
+// l, l + wg, ... of the part, then the workgroup combines. Loop bounds depend only on the
+// workgroup, so the subgroup operations run in uniform control flow.
+const sumRowsBody = ({ wg, ids }: SumVariant) => /* wgsl */ `
+${workgroupReduceWgsl("workgroupSum", "f32", "add", "0.0", { wg, ids })}
+@compute @workgroup_size(${wg})
+fn main(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) lid: u32,
+  ${slotBuiltins({ wg, ids })}
+) {
+  let t = wid.x + wid.y * nwg.x;
+  if (t >= p.outer * p.parts) { return; } // the same for the whole workgroup
+  let part = t % p.parts;
+  let o = t / p.parts;
+  let r0 = part * p.span;
+  let r1 = min(r0 + p.span, p.reduce);
+  let base = p.xOff + o * p.reduce;
+  var acc = 0.0;
+  for (var r = r0; r < r1; r += ${wg}u) {
+    if (r + lid < r1) { acc += x[base + r + lid]; }
+  }
+  let total = workgroupSum(acc, ${slotArgs({ wg, ids })});
+  if (lid == 0u) { out[p.outOff + t] = total * p.scale; }
+}`;
+
+const BROADCAST = defineKernel({
+  name: "broadcast",
+  key: (wg: number) => `${wg}`,
+  bindings: [
+    { name: "g", type: "f32", offset: true },
+    { name: "out", type: "f32", access: "read_write", offset: true },
+  ],
+  params: { outer: "u32", reduce: "u32", inner: "u32", scale: "f32" },
+  body: (wg) => /* wgsl */ `
 ${WGSL_FLAT_INDEX}
-@compute @workgroup_size(${WG * 4})
+@compute @workgroup_size(${wg})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let t = flatIndex(gid, nwg, ${WG * 4}u);
+  let t = flatIndex(gid, nwg, ${wg}u);
   if (t >= p.outer * p.reduce * p.inner) { return; }
   let i = t % p.inner;
   let o = t / (p.inner * p.reduce);
-  out[p.outBase + t] = g[p.gBase + o * p.inner + i] * p.scale;
-}`;
+  out[p.outOff + t] = g[p.gOff + o * p.inner + i] * p.scale;
+}`,
+});
+
+/** The sum variant for a reduction with `inner`, and the span one output of a pass covers. */
+function sumVariant(g: Gpu, inner: number): { v: SumVariant; span: number } {
+  const t: ReduceTuning = tuning(g).reduce;
+  const subgroups = inner === 1 && useSubgroups(g, t.subgroups, "sum");
+  const ids = subgroups && t.subgroupIds && wgslHasSubgroupId();
+  return { v: { wg: t.wg, subgroups, ids }, span: subgroups ? t.subgroupSpan : t.span };
+}
+
+/** Records one pass: `outer * parts * inner` outputs, each the sum of up to `span` rows. */
+function sumPass(
+  g: Gpu,
+  v: SumVariant,
+  x: Binding,
+  out: Binding,
+  d: { outer: number; reduce: number; inner: number; parts: number; span: number },
+  scale: number,
+  what: string,
+): void {
+  const outputs = d.outer * d.parts * d.inner;
+  SUM.get(g, v).dispatch(
+    [x, out],
+    { ...d, span: Math.max(d.span, 1), scale },
+    v.subgroups ? grid1d(outputs, 1) : grid1d(outputs, v.wg),
+    what,
+  );
+}
 
 /**
  * out[o, i] = scale * sum_r x[o, r, i]. Uses temporary buffers from the pool for long
@@ -67,35 +154,34 @@ export function sumAxis(
   inner: number,
   scale = 1,
 ): void {
-  const kernel = g.kernel("sum", SUM_AXIS);
-  if (reduce * inner * 4 > g.maxBindingBytes) {
-    sumLongRows(g, kernel, x, out, outer, reduce, inner, scale);
+  if (reduce * inner * 4 > g.maxBindingBytes - g.storageAlign) {
+    sumLongRows(g, x, out, outer, reduce, inner, scale);
     return;
   }
+  const { v, span } = sumVariant(g, inner);
   let src = x;
   let length = reduce;
   const temps: GPUBuffer[] = [];
-  // Split the reduced axis while one invocation per output would leave the GPU idle.
-  while (length > SPAN && outer * inner < 16384) {
-    const parts = Math.ceil(length / SPAN);
+  // Split the reduced axis while one output per row would leave the GPU idle.
+  while (length > span && outer * inner < 16384) {
+    const parts = Math.ceil(length / span);
     const partial = g.pool.acquire(outer * parts * inner * 4, "sum partials");
-    launch(g, kernel, src, partial, outer, length, inner, parts, SPAN, 1);
+    launch(g, v, src, partial, outer, length, inner, parts, span, 1);
     temps.push(partial);
     src = partial;
     length = parts;
   }
-  launch(g, kernel, src, out, outer, length, inner, 1, length, scale);
+  launch(g, v, src, out, outer, length, inner, 1, length, scale);
   for (const t of temps) g.pool.release(t);
 }
 
 /**
  * sumAxis when one row of the reduced axis is larger than a binding: the row is cut into
- * pieces of as many rows as fit, each bound at an offset rounded down to the alignment;
- * piece k writes its part sums into slot k of zero-filled partials, which are then reduced.
+ * pieces of as many rows as fit; piece k writes its part sums into slot k of zero-filled
+ * partials, which are then reduced.
  */
 function sumLongRows(
   g: Gpu,
-  kernel: Kernel,
   x: GPUBuffer,
   out: GPUBuffer,
   outer: number,
@@ -108,31 +194,23 @@ function sumLongRows(
   if (rows < 1) {
     throw new GpuError(`${what}: one row of ${inner} values exceeds a storage binding`);
   }
+  const { v, span } = sumVariant(g, inner);
   const pieces = Math.ceil(reduce / rows);
-  const slot = Math.ceil(rows / SPAN); // part sums per piece
+  const slot = Math.ceil(rows / span); // part sums per piece
   const partialSize = outer * pieces * slot * inner;
   const partial = g.pool.acquire(partialSize * 4, "sum partials");
   fill(g, partial, partialSize, 0); // the last piece of a row may fill only part of its slot
-  const params = new ArrayBuffer(32);
-  const u = new Uint32Array(params);
-  new Float32Array(params)[5] = 1;
   for (let o = 0; o < outer; o++) {
     for (let k = 0; k < pieces; k++) {
       const count = Math.min(rows, reduce - k * rows);
-      const start = (o * reduce + k * rows) * inner * 4;
-      const offset = start - (start % g.storageAlign);
-      const parts = Math.ceil(count / SPAN);
-      u.set([1, count, inner, parts, SPAN]); // one row of `count`, scale 1 (set above)
-      u[6] = (start - offset) / 4; // xBase: where the piece starts within its binding
-      u[7] = (o * pieces + k) * slot * inner; // outBase: the piece's slot
-      g.dispatch(
-        kernel,
-        [
-          { buffer: x, offset, size: start - offset + count * inner * 4 },
-          { buffer: partial, offset: 0, size: partialSize * 4 },
-        ],
-        u,
-        grid1d(parts * inner, WG),
+      const parts = Math.ceil(count / span);
+      sumPass(
+        g,
+        v,
+        { buffer: x, offset: (o * reduce + k * rows) * inner * 4, size: count * inner * 4 },
+        { buffer: partial, offset: (o * pieces + k) * slot * inner * 4, size: parts * inner * 4 },
+        { outer: 1, reduce: count, inner, parts, span },
+        1,
         what,
       );
     }
@@ -143,7 +221,7 @@ function sumLongRows(
 
 function launch(
   g: Gpu,
-  kernel: Kernel,
+  v: SumVariant,
   x: GPUBuffer,
   out: GPUBuffer,
   outer: number,
@@ -153,22 +231,18 @@ function launch(
   span: number,
   scale: number,
 ): void {
-  const params = new ArrayBuffer(32);
-  const u = new Uint32Array(params);
-  new Float32Array(params)[5] = scale;
-  u.set([0, reduce, inner, parts, Math.max(span, 1)]); // xBase and outBase stay 0
   const what = `sum[${outer}x${reduce}x${inner}]`;
+  const inRow = reduce * inner * 4;
+  const outRow = parts * inner * 4;
   // chunks along `outer` keep each binding within the adapter's limit
-  for (const c of g.chunks(what, outer, [reduce * inner * 4, parts * inner * 4], true)) {
-    u[0] = c.count;
-    g.dispatch(
-      kernel,
-      [
-        { buffer: x, offset: c.start * reduce * inner * 4, size: c.count * reduce * inner * 4 },
-        { buffer: out, offset: c.start * parts * inner * 4, size: c.count * parts * inner * 4 },
-      ],
-      u,
-      grid1d(c.count * parts * inner, WG),
+  for (const c of g.chunks(what, outer, [inRow, outRow])) {
+    sumPass(
+      g,
+      v,
+      { buffer: x, offset: c.start * inRow, size: c.count * inRow },
+      { buffer: out, offset: c.start * outRow, size: c.count * outRow },
+      { outer: c.count, reduce, inner, parts, span },
+      scale,
       what,
     );
   }
@@ -184,53 +258,40 @@ export function broadcastAxis(
   inner: number,
   scale = 1,
 ): void {
-  const kernel = g.kernel("broadcast", BROADCAST_AXIS);
-  const params = new ArrayBuffer(32);
-  const u = new Uint32Array(params);
-  new Float32Array(params)[3] = scale;
+  const wg = tuning(g).reduce.wg * 4;
+  const kernel = BROADCAST.get(g, wg);
   const what = `broadcast[${outer}x${reduce}x${inner}]`;
-  if (reduce * inner * 4 > g.maxBindingBytes) {
-    // one row of the output is larger than a binding: write it in pieces, each bound at an
-    // offset rounded down to the alignment (as sumLongRows reads them)
-    const rows = Math.floor((g.maxBindingBytes - g.storageAlign) / (inner * 4));
+  const row = inner * 4;
+  if (reduce * row > g.maxBindingBytes - g.storageAlign) {
+    // one row of the output is larger than a binding: write it in pieces
+    const rows = Math.floor((g.maxBindingBytes - g.storageAlign) / row);
     if (rows < 1) {
       throw new GpuError(`${what}: one row of ${inner} values exceeds a storage binding`);
     }
     for (let o = 0; o < outer; o++) {
-      const gStart = o * inner * 4;
-      const gOffset = gStart - (gStart % g.storageAlign);
       for (let r0 = 0; r0 < reduce; r0 += rows) {
         const count = Math.min(rows, reduce - r0);
-        const start = (o * reduce + r0) * inner * 4;
-        const offset = start - (start % g.storageAlign);
-        u.set([1, count, inner]);
-        u[4] = (gStart - gOffset) / 4;
-        u[5] = (start - offset) / 4;
-        g.dispatch(
-          kernel,
+        kernel.dispatch(
           [
-            { buffer: grad, offset: gOffset, size: gStart - gOffset + inner * 4 },
-            { buffer: out, offset, size: start - offset + count * inner * 4 },
+            { buffer: grad, offset: o * row, size: row },
+            { buffer: out, offset: (o * reduce + r0) * row, size: count * row },
           ],
-          u,
-          grid1d(count * inner, WG * 4),
+          { outer: 1, reduce: count, inner, scale },
+          grid1d(count * inner, wg),
           what,
         );
       }
     }
     return;
   }
-  u.set([0, reduce, inner]); // gBase and outBase stay 0
-  for (const c of g.chunks(what, outer, [inner * 4, reduce * inner * 4], true)) {
-    u[0] = c.count;
-    g.dispatch(
-      kernel,
+  for (const c of g.chunks(what, outer, [row, reduce * row])) {
+    kernel.dispatch(
       [
-        { buffer: grad, offset: c.start * inner * 4, size: c.count * inner * 4 },
-        { buffer: out, offset: c.start * reduce * inner * 4, size: c.count * reduce * inner * 4 },
+        { buffer: grad, offset: c.start * row, size: c.count * row },
+        { buffer: out, offset: c.start * reduce * row, size: c.count * reduce * row },
       ],
-      u,
-      grid1d(c.count * reduce * inner, WG * 4),
+      { outer: c.count, reduce, inner, scale },
+      grid1d(c.count * reduce * inner, wg),
       what,
     );
   }

@@ -80,6 +80,8 @@ export interface BatchNormTuning {
   readonly perInvocation: number;
   /** Reduce each channel's partials with subgroup operations (needs the feature). */
   readonly subgroups: boolean;
+  /** Combine subgroups by @builtin(subgroup_id) where WGSL has it (else one slot each). */
+  readonly subgroupIds: boolean;
 }
 
 export interface PoolTuning {
@@ -91,13 +93,28 @@ export interface PoolTuning {
 }
 
 export interface ReduceTuning {
-  /** Sum rows with subgroup operations (needs the feature). */
+  /** Workgroup size of the sums (the broadcast back uses 4x). */
+  readonly wg: number;
+  /** Rows one invocation sums per pass (one-invocation-per-output variant). */
+  readonly span: number;
+  /** Sum contiguous rows with one workgroup per output and subgroupAdd (needs the feature). */
   readonly subgroups: boolean;
+  /** Elements one workgroup sums per pass in the subgroup variant. */
+  readonly subgroupSpan: number;
+  /** Combine subgroups by @builtin(subgroup_id) where WGSL has it (else one slot each). */
+  readonly subgroupIds: boolean;
 }
 
 export interface LossTuning {
-  /** One subgroup per row of logits instead of one invocation (needs the feature). */
+  /** Workgroup sizes: row passes (one invocation per row) and elementwise passes. */
+  readonly rows: number;
+  readonly elements: number;
+  /** Log-sum-exp and loss rows with one workgroup per row, subgroupMax/subgroupAdd. */
   readonly subgroups: boolean;
+  /** Invocations sharing a row in the subgroup variant (a subgroup or a few). */
+  readonly rowGroup: number;
+  /** Combine subgroups by @builtin(subgroup_id) where WGSL has it (else one slot each). */
+  readonly subgroupIds: boolean;
 }
 
 export interface Tuning {
@@ -133,11 +150,19 @@ export const SOFTWARE_TUNING: Tuning = {
     tiled: { bm: 32, bn: 32, bk: 16, tm: 4, tn: 4 },
   },
   // few cores: long loops per invocation
-  batchnorm: { wg: 64, span: 256, maxLanes: 128, perInvocation: 16, subgroups: false },
+  batchnorm: {
+    wg: 64,
+    span: 256,
+    maxLanes: 128,
+    perInvocation: 16,
+    subgroups: false,
+    subgroupIds: true,
+  },
   // llvmpipe runs 8 lanes at a time
   pool: { wgX: 8, wgY: 8, wg: 64 },
-  reduce: { subgroups: false },
-  loss: { subgroups: false },
+  reduce: { wg: 64, span: 256, subgroups: false, subgroupSpan: 4096, subgroupIds: true },
+  // a loss is a few launches per step: the same sizes serve both kinds of adapter
+  loss: { rows: 64, elements: 256, subgroups: false, rowGroup: 32, subgroupIds: true },
 };
 
 /** For GPUs: many invocations, workgroup-memory tiles, coalesced loads. */
@@ -157,10 +182,17 @@ export const GPU_TUNING: Tuning = {
     minSpan: 256,
     tiled: { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 },
   },
-  batchnorm: { wg: 256, span: 32, maxLanes: 1024, perInvocation: 1, subgroups: true },
+  batchnorm: {
+    wg: 256,
+    span: 32,
+    maxLanes: 1024,
+    perInvocation: 1,
+    subgroups: true,
+    subgroupIds: true,
+  },
   pool: { wgX: 32, wgY: 4, wg: 256 },
-  reduce: { subgroups: true },
-  loss: { subgroups: true },
+  reduce: { wg: 64, span: 256, subgroups: true, subgroupSpan: 4096, subgroupIds: true },
+  loss: { rows: 64, elements: 256, subgroups: true, rowGroup: 32, subgroupIds: true },
 };
 
 /** A partial tuning: any family, any field. */
@@ -181,8 +213,8 @@ export function tableFor(profile: AdapterProfile): Tuning {
   return {
     ...base,
     batchnorm: { ...base.batchnorm, subgroups: base.batchnorm.subgroups && sub },
-    reduce: { subgroups: base.reduce.subgroups && sub },
-    loss: { subgroups: base.loss.subgroups && sub },
+    reduce: { ...base.reduce, subgroups: base.reduce.subgroups && sub },
+    loss: { ...base.loss, subgroups: base.loss.subgroups && sub },
   };
 }
 

@@ -1,56 +1,12 @@
-// Shared test utilities: GPU start-up, closeness checks that name the worst element, and
-// central finite differences in f64 on CPU reference functions.
+// Shared test utilities: GPU start-up, the numeric checks of numeric.ts, and central
+// finite differences in f64 on CPU reference functions.
 
-import assert from "node:assert/strict";
 import { initGpu } from "../kernels/device.ts";
-import { Rng } from "../nn/random.ts";
+
+// seeded data and closeness checks live in numeric.ts (shared with the browser tests)
+export { assertClose, maxAbsDiff, randomArray } from "./numeric.ts";
 
 export const gpuReady = initGpu();
-
-/** Uniform values in [-1, 1) from a seed. */
-export function randomArray(n: number, seed: number, scale = 1): Float32Array {
-  return new Rng(seed).fillUniform(new Float32Array(n), -scale, scale);
-}
-
-/**
- * Asserts |actual - expected| <= atol + rtol * |expected| elementwise and names the worst
- * element when it fails.
- */
-export function assertClose(
-  actual: ArrayLike<number>,
-  expected: ArrayLike<number>,
-  { atol = 1e-5, rtol = 1e-4, what = "values" }: { atol?: number; rtol?: number; what?: string } =
-    {},
-): void {
-  assert.equal(
-    actual.length,
-    expected.length,
-    `${what}: length ${actual.length} != ${expected.length}`,
-  );
-  let worst = -1;
-  let worstExcess = 0;
-  for (let i = 0; i < actual.length; i++) {
-    const err = Math.abs(actual[i] - expected[i]);
-    const excess = err - (atol + rtol * Math.abs(expected[i]));
-    if (!(excess <= 0) && (worst < 0 || !(excess <= worstExcess))) {
-      worst = i;
-      worstExcess = excess;
-    }
-  }
-  if (worst >= 0) {
-    assert.fail(
-      `${what}: element ${worst} is ${actual[worst]}, expected ${expected[worst]} ` +
-        `(atol ${atol}, rtol ${rtol})`,
-    );
-  }
-}
-
-/** The largest |a - b| (for reporting parity errors). */
-export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
 
 /** d f / d x by central differences in f64 (f is a CPU reference computed in f64). */
 export function numericGrad(

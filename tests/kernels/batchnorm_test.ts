@@ -5,61 +5,9 @@ import { mul, sum } from "../../nn/ops/basic.ts";
 import { batchNorm2d, type BatchNormOptions } from "../../nn/ops/norm.ts";
 import { Scope, Tensor } from "../../nn/tensor.ts";
 import { assertClose, gpuReady, numericGrad, randomArray, weightedSum } from "../helpers.ts";
+import { batchNormRef, type Shape4 } from "./batchnorm_reference.ts";
 
 await gpuReady;
-
-type Shape4 = [number, number, number, number];
-
-interface RefOut {
-  y: Float64Array;
-  runningMean: Float64Array | null;
-  runningVar: Float64Array | null;
-}
-
-/** PyTorch's F.batch_norm as plain loops in f64. */
-function batchNormRef(
-  x: ArrayLike<number>,
-  [n, c, h, w]: Shape4,
-  weight: ArrayLike<number> | null,
-  bias: ArrayLike<number> | null,
-  runningMean: ArrayLike<number> | null,
-  runningVar: ArrayLike<number> | null,
-  { training = true, momentum = 0.1, eps = 1e-5 }: BatchNormOptions = {},
-): RefOut {
-  const hw = h * w, m = n * hw;
-  const y = new Float64Array(n * c * hw);
-  const rm = runningMean ? Float64Array.from(runningMean) : null;
-  const rv = runningVar ? Float64Array.from(runningVar) : null;
-  for (let ch = 0; ch < c; ch++) {
-    let mean: number, variance: number;
-    if (training) {
-      mean = 0;
-      for (let b = 0; b < n; b++) for (let i = 0; i < hw; i++) mean += x[(b * c + ch) * hw + i];
-      mean /= m;
-      let ss = 0;
-      for (let b = 0; b < n; b++) {
-        for (let i = 0; i < hw; i++) ss += (x[(b * c + ch) * hw + i] - mean) ** 2;
-      }
-      variance = ss / m;
-      if (rm && rv) {
-        rm[ch] = (1 - momentum) * rm[ch] + momentum * mean;
-        rv[ch] = (1 - momentum) * rv[ch] + momentum * (ss / (m - 1));
-      }
-    } else {
-      mean = runningMean![ch];
-      variance = runningVar![ch];
-    }
-    const invstd = 1 / Math.sqrt(variance + eps);
-    const g = weight ? weight[ch] : 1, be = bias ? bias[ch] : 0;
-    for (let b = 0; b < n; b++) {
-      for (let i = 0; i < hw; i++) {
-        const at = (b * c + ch) * hw + i;
-        y[at] = (x[at] - mean) * invstd * g + be;
-      }
-    }
-  }
-  return { y, runningMean: rm, runningVar: rv };
-}
 
 function positive(n: number, seed: number): Float32Array {
   return randomArray(n, seed).map((v) => 0.5 + Math.abs(v));
