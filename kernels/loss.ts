@@ -212,6 +212,9 @@ const TOP1 = defineKernel({
   params: { rows: "u32", classes: "u32" },
   body: (v) => /* wgsl */ `
 ${WGSL_FLAT_INDEX}
+fn isNan(v: f32) -> bool {
+  return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
+}
 @compute @workgroup_size(${v.wg})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let r = flatIndex(gid, nwg, ${v.wg}u);
@@ -227,11 +230,15 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let base = p.xOff + r * classes;
   var m = x[base];
   var best = 0u;
+  // the first NaN is the largest, as in torch.argmax; tested on its bits, since a driver may
+  // fold v != v to false
+  var found = isNan(m);
   for (var c = 1u; c < classes; c++) {
     let v = x[base + c];
-    if (v > m) {
+    if (!found && (v > m || isNan(v))) {
       m = v;
       best = c;
+      found = isNan(v);
     }
   }
   ${
