@@ -60,27 +60,52 @@ export function resizeRegion(
   const rowLo = ty.start[0], rowHi = ty.start[outH - 1] + ty.count[outH - 1];
   const rows = rowHi - rowLo;
   const mid = new Float32Array(rows * outW * C);
+  const xw = tx.weights, xStart = tx.start, xCount = tx.count, xTaps = tx.maxTaps;
+  // Loops are ordered for speed; each output still sums its taps in order k = 0..n-1 in
+  // f64, so results are the same bits as the plain per-channel loop.
   for (let r = 0; r < rows; r++) {
     const rowBase = (rowLo + r) * W * C;
     const midBase = r * outW * C;
+    if (C === 3) {
+      for (let x = 0; x < outW; x++) {
+        const n = xCount[x], wb = x * xTaps;
+        let a0 = 0, a1 = 0, a2 = 0;
+        for (let k = 0, p = rowBase + xStart[x] * 3; k < n; k++, p += 3) {
+          const wk = xw[wb + k];
+          a0 += wk * src[p];
+          a1 += wk * src[p + 1];
+          a2 += wk * src[p + 2];
+        }
+        const m = midBase + x * 3;
+        mid[m] = a0;
+        mid[m + 1] = a1;
+        mid[m + 2] = a2;
+      }
+      continue;
+    }
     for (let x = 0; x < outW; x++) {
-      const s0 = tx.start[x], n = tx.count[x], wb = x * tx.maxTaps;
+      const s0 = xStart[x], n = xCount[x], wb = x * xTaps;
       for (let c = 0; c < C; c++) {
         let acc = 0;
-        for (let k = 0; k < n; k++) acc += tx.weights[wb + k] * src[rowBase + (s0 + k) * C + c];
+        for (let k = 0; k < n; k++) acc += xw[wb + k] * src[rowBase + (s0 + k) * C + c];
         mid[midBase + x * C + c] = acc;
       }
     }
   }
   const out = makeImage(outW, outH, C);
   const dst = out.data, rowLen = outW * C;
+  const acc = new Float64Array(rowLen);
   for (let y = 0; y < outH; y++) {
     const s0 = ty.start[y] - rowLo, n = ty.count[y], wb = y * ty.maxTaps;
+    acc.fill(0);
+    for (let k = 0; k < n; k++) {
+      const wk = ty.weights[wb + k], m = (s0 + k) * rowLen;
+      for (let i = 0; i < rowLen; i++) acc[i] += wk * mid[m + i];
+    }
     const o = y * rowLen;
     for (let i = 0; i < rowLen; i++) {
-      let acc = 0;
-      for (let k = 0; k < n; k++) acc += ty.weights[wb + k] * mid[(s0 + k) * rowLen + i];
-      dst[o + i] = acc <= 0 ? 0 : acc >= 255 ? 255 : Math.round(acc);
+      const v = acc[i];
+      dst[o + i] = v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v);
     }
   }
   return out;
