@@ -4,6 +4,8 @@
 // of one image, so memory stays bounded however large the dataset.
 //
 // Layout of a cache directory (one per dataset folder, split and stored size):
+//   source.txt     the dataset's path: a cache whose dataset is gone is removed by the
+//                  next open of any cache beside it
 //   key.txt        SHA-256 of the dataset's files (paths, sizes, mtimes) and settings;
 //                  a different key empties the directory (a file changed)
 //   shard-<k>.bin  records appended by one writer (the main thread or one Worker, one
@@ -23,6 +25,7 @@ import type { Dataset, DecodedCacheSpec, Sample } from "./dataset.ts";
 import { DecodeError } from "./errors.ts";
 import type { Image } from "./image.ts";
 import { ImageFolder } from "./image_folder.ts";
+import { Subset } from "./subset.ts";
 import { resize, resizeOutputSize } from "./transforms/resize.ts";
 
 const MAGIC = 0x31434544; // "DEC1"
@@ -75,6 +78,45 @@ function contentKey(folder: ImageFolder, shortSide: number): string {
     lines.push(spec.source === "zip" ? f : `${f}\0${stamp(`${spec.root}/${f}`)}`);
   }
   return lines.join("\n");
+}
+
+/** Removes the caches under `root` whose dataset no longer exists (e.g. a deleted temp dir). */
+function removeOrphans(root: string): void {
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(root)];
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    if (!e.isDirectory || !e.name.startsWith("decoded-")) continue;
+    try {
+      const source = Deno.readTextFileSync(`${root}/${e.name}/source.txt`).trim();
+      Deno.statSync(source);
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) {
+        Deno.removeSync(`${root}/${e.name}`, { recursive: true });
+      }
+    }
+  }
+}
+
+/**
+ * The same dataset with every ImageFolder in it (also under Subsets) read through
+ * `open`'s cache; other datasets are returned as they are.
+ */
+export async function withDecodedCache(
+  dataset: Dataset,
+  open: (folder: ImageFolder) => Promise<Dataset>,
+): Promise<Dataset> {
+  if (dataset instanceof ImageFolder) return await open(dataset);
+  if (dataset instanceof Subset) {
+    const base = await withDecodedCache(dataset.base, open);
+    if (base === dataset.base) return dataset;
+    const spec = dataset.spec();
+    return new Subset(base, dataset.indices, spec.labelMap, spec.classes);
+  }
+  return dataset;
 }
 
 function shardPath(dir: string, shard: number): string {
@@ -137,6 +179,8 @@ export class DecodedCache implements Dataset {
   private readonly index: Int32Array;
   private readonly readers = new Map<number, Deno.FsFile>();
   private writer: { file: Deno.FsFile; shard: number; size: number } | null = null;
+  /** Files this instance (this thread) decoded, rather than read from the cache. */
+  decoded = 0;
 
   private constructor(
     readonly base: ImageFolder,
@@ -160,12 +204,15 @@ export class DecodedCache implements Dataset {
       throw new RangeError(`DecodedCache: shortSide must be a positive integer, got ${shortSide}`);
     }
     const spec = folder.spec();
+    const source = Deno.realPathSync(spec.root);
     // the split or class-folder parent tells a folder's train and test sets apart
     const parent = spec.files.length ? spec.files[0].split("/").slice(0, -2).join("/") : "";
-    const where = [spec.source, Deno.realPathSync(spec.root), parent, spec.channels, shortSide];
+    const where = [spec.source, source, parent, spec.channels, shortSide];
     const dir = `${opts.root}/decoded-${(await sha256Hex(where.join("\n"))).slice(0, 16)}`;
     const key = await sha256Hex(contentKey(folder, shortSide));
+    removeOrphans(opts.root);
     Deno.mkdirSync(dir, { recursive: true });
+    Deno.writeTextFileSync(`${dir}/source.txt`, source + "\n");
     let stored = "";
     try {
       stored = Deno.readTextFileSync(`${dir}/key.txt`).trim();
@@ -211,6 +258,7 @@ export class DecodedCache implements Dataset {
       throw new DecodeError(text.slice(0, cut), text.slice(cut + 1));
     }
     let image: Image;
+    this.decoded++;
     try {
       image = shrinkForCache(this.base.get(i).image, this.shortSide);
     } catch (e) {

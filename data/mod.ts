@@ -18,6 +18,7 @@ export {
   type DecodedCacheOptions,
   shrinkForCache,
   storedSize,
+  withDecodedCache,
 } from "./decoded_cache.ts";
 export { CIFAR10_CLASSES, loadCifar10 } from "./cifar10.ts";
 export { FASHION_MNIST_CLASSES, loadIdx, loadMnist, MNIST_CLASSES, parseIdx } from "./idx.ts";
