@@ -181,6 +181,8 @@ export class DecodedCache implements Dataset {
   private writer: { file: Deno.FsFile; shard: number; size: number } | null = null;
   /** Files this instance (this thread) decoded, rather than read from the cache. */
   decoded = 0;
+  /** Set when a write failed (e.g. a full disk): this thread then stops storing. */
+  private writeError: string | null = null;
 
   private constructor(
     readonly base: ImageFolder,
@@ -309,7 +311,13 @@ export class DecodedCache implements Dataset {
     channels: number,
     payload: Uint8Array,
   ): void {
-    const w = this.writer ?? (this.writer = this.claimShard());
+    if (this.writeError) return;
+    let w: { file: Deno.FsFile; shard: number; size: number };
+    try {
+      w = this.writer ?? (this.writer = this.claimShard());
+    } catch (e) {
+      return this.stopWriting(e);
+    }
     const record = new Uint8Array(HEADER_BYTES + payload.length);
     new Uint32Array(record.buffer, 0, 8).set([
       MAGIC,
@@ -322,13 +330,26 @@ export class DecodedCache implements Dataset {
       0,
     ]);
     record.set(payload, HEADER_BYTES);
-    for (let p = 0; p < record.length;) p += w.file.writeSync(record.subarray(p));
+    try {
+      for (let p = 0; p < record.length;) p += w.file.writeSync(record.subarray(p));
+    } catch (e) {
+      return this.stopWriting(e); // a torn record at the end is ignored by the next open
+    }
     const offset = w.size + HEADER_BYTES;
     w.size += record.length;
     const row = 1 + i * ENTRY;
     this.index.set([w.shard, offset % 2 ** 32, Math.floor(offset / 2 ** 32)], row + 1);
     this.index.set([width, height, channels, payload.length], row + 4);
     Atomics.store(this.index, row, kind);
+  }
+
+  /** Keeps training going without storing: the images are decoded again when needed. */
+  private stopWriting(e: unknown): void {
+    this.writeError = (e as Error).message;
+    console.warn(
+      `decode cache ${this.dir}: cannot write (${this.writeError}); ` +
+        `images not yet stored will be decoded every epoch`,
+    );
   }
 
   private claimShard(): { file: Deno.FsFile; shard: number; size: number } {

@@ -242,3 +242,24 @@ Deno.test("the cache of a dataset that no longer exists is removed by the next o
     Deno.removeSync(root, { recursive: true });
   }
 });
+
+Deno.test("a cache that cannot be written warns once and still gives the decoded images", async () => {
+  const dir = makeFolder(4), root = Deno.makeTempDirSync();
+  const warn = console.warn, warnings: string[] = [];
+  console.warn = (m: string) => warnings.push(m);
+  try {
+    const folder = new ImageFolder(dir);
+    using cache = await DecodedCache.open(folder, { root, shortSide: 24 });
+    Deno.removeSync(cache.dir, { recursive: true }); // no directory to create a shard in
+    for (let i = 0; i < folder.length; i++) {
+      assert.deepEqual(cache.get(i).image.data, direct(folder, i, 24).data);
+    }
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0], /decode cache .*cannot write .*decoded every epoch/);
+    assert.equal(cache.stored, 0);
+  } finally {
+    console.warn = warn;
+    Deno.removeSync(dir, { recursive: true });
+    Deno.removeSync(root, { recursive: true });
+  }
+});
