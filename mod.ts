@@ -17,6 +17,7 @@ export { linear, matmul } from "./nn/ops/linear.ts";
 export { batchNorm2d, type BatchNormOptions } from "./nn/ops/norm.ts";
 export { adaptiveAvgPool2d, avgPool2d, maxPool2d } from "./nn/ops/pooling.ts";
 export { dropout } from "./nn/ops/dropout.ts";
+export { batchImages, imagesFromBytes } from "./nn/ops/normalize.ts";
 export {
   accumulateMetrics,
   argmax,

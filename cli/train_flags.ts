@@ -116,6 +116,11 @@ const CONFIG_FLAGS: [Key, Omit<FlagSpec, "name">][] = [
     type: "int",
     help: "data loader worker threads (-1: 1 for image files, 0 for in-memory data)",
   }],
+  ["cache", {
+    type: "bool",
+    help:
+      "decode image files once into .cache/ (shorter side 1.15 x --image-size for resized-crop); --no-cache decodes every epoch",
+  }],
   ["logEvery", {
     type: "int",
     help: "read the training metrics back every N steps (iteration log, progress)",
@@ -169,7 +174,7 @@ export function applyTrainFlags(base: TrainConfig, parsed: Parsed): Key[] {
 }
 
 /** The config keys a resumed run lets a flag change (the rest come from the checkpoint). */
-export const RESUMABLE_KEYS: Key[] = ["epochs", "workers", "logEvery", "data"];
+export const RESUMABLE_KEYS: Key[] = ["epochs", "workers", "cache", "logEvery", "data"];
 
 export function checkResumeFlags(keys: Key[], parsed: Parsed): void {
   if (parsed.values.has("recipe")) {

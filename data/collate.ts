@@ -3,14 +3,25 @@
 
 import type { Dataset } from "./dataset.ts";
 import { DecodeError } from "./errors.ts";
-import { isTensorImage, type TensorImage } from "./image.ts";
+import { type Image, isTensorImage, type TensorImage } from "./image.ts";
 import { mixSeed, Rng } from "./random.ts";
 import { toTensor } from "./transforms/tensor.ts";
 import type { Transform } from "./transforms/transform.ts";
 
 export interface Batch {
-  /** N*C*H*W floats, NCHW. */
+  /**
+   * N*C*H*W floats, NCHW. When the loader deferred ToTensor/Normalize (`pixels` is set),
+   * computed from the bytes on first read (bit-identical to running the transforms).
+   */
   images: Float32Array;
+  /**
+   * NHWC bytes as the uint8 transforms left them, when the loader deferred the pipeline's
+   * ToTensor/Normalize tail; `pixelTable` maps them to `images`. The buffer behind it is
+   * padded to a multiple of 4 bytes (for a GPU upload).
+   */
+  pixels?: Uint8Array;
+  /** Float of byte v in channel c at [c * 256 + v] (see byteToFloatTable). */
+  pixelTable?: Float32Array;
   labels: Int32Array;
   /** [N, C, H, W]; N can be below the batch size when samples were skipped. */
   shape: [number, number, number, number];
@@ -23,7 +34,13 @@ export interface SkippedSample {
   message: string;
 }
 
-export interface BatchResult extends Batch {
+/** What makeBatch gives: floats, or with `bytes` the NHWC pixels (the other is null). */
+export interface BatchResult {
+  images: Float32Array | null;
+  pixels: Uint8Array | null;
+  labels: Int32Array;
+  shape: [number, number, number, number];
+  indices: Int32Array;
   skipped: SkippedSample[];
 }
 
@@ -45,9 +62,45 @@ export function loadSample(
   return { image: isTensorImage(x) ? x : toTensor(x), label: s.label };
 }
 
+/** One sample through a transform that must leave a uint8 HWC image. */
+export function loadSampleBytes(
+  dataset: Dataset,
+  transform: Transform | null,
+  index: number,
+  seed: number,
+  epoch: number,
+): { image: Image; label: number } {
+  const s = dataset.get(index);
+  const x = transform ? transform.apply(s.image, new Rng(sampleSeed(seed, epoch, index))) : s.image;
+  if (isTensorImage(x)) {
+    throw new TypeError("makeBatch: the transform gave floats where uint8 pixels were asked for");
+  }
+  return { image: x, label: s.label };
+}
+
+/** NHWC bytes to NCHW floats through a byteToFloatTable (the CPU form of the GPU kernel). */
+export function bytesToFloats(
+  pixels: Uint8Array,
+  shape: readonly [number, number, number, number],
+  table: Float32Array,
+): Float32Array {
+  const [n, c, h, w] = shape, plane = h * w;
+  const out = new Float32Array(n * c * plane);
+  for (let k = 0; k < n; k++) {
+    for (let ch = 0; ch < c; ch++) {
+      const o = (k * c + ch) * plane, t = ch * 256;
+      for (let i = 0, s = k * plane * c + ch; i < plane; i++, s += c) {
+        out[o + i] = table[t + pixels[s]];
+      }
+    }
+  }
+  return out;
+}
+
 /**
  * Builds the batch of the given indices. Samples whose file cannot be decoded are left
- * out and listed in `skipped`; any other error propagates.
+ * out and listed in `skipped`; any other error propagates. With `bytes`, the transform
+ * must leave uint8 images, which are stacked NHWC into `pixels` (no float conversion).
  */
 export function makeBatch(
   dataset: Dataset,
@@ -55,14 +108,17 @@ export function makeBatch(
   indices: Int32Array,
   seed: number,
   epoch: number,
+  bytes = false,
 ): BatchResult {
-  const images: TensorImage[] = [];
+  const images: (TensorImage | Image)[] = [];
   const kept: number[] = [];
   const labels: number[] = [];
   const skipped: SkippedSample[] = [];
   for (const index of indices) {
     try {
-      const s = loadSample(dataset, transform, index, seed, epoch);
+      const s = bytes
+        ? loadSampleBytes(dataset, transform, index, seed, epoch)
+        : loadSample(dataset, transform, index, seed, epoch);
       const first = images[0];
       if (
         first &&
@@ -86,10 +142,17 @@ export function makeBatch(
   const n = images.length;
   const [c, h, w] = n ? [images[0].channels, images[0].height, images[0].width] : [0, 0, 0];
   const per = c * h * w;
-  const out = new Float32Array(n * per);
-  images.forEach((img, k) => out.set(img.data, k * per));
+  let out: Float32Array | null = null, pixels: Uint8Array | null = null;
+  if (bytes) {
+    pixels = new Uint8Array(new ArrayBuffer(Math.ceil((n * per) / 4) * 4), 0, n * per);
+    images.forEach((img, k) => pixels!.set(img.data, k * per));
+  } else {
+    out = new Float32Array(n * per);
+    images.forEach((img, k) => out!.set(img.data, k * per));
+  }
   return {
     images: out,
+    pixels,
     labels: Int32Array.from(labels),
     shape: [n, c, h, w],
     indices: Int32Array.from(kept),

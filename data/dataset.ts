@@ -53,7 +53,17 @@ export interface SubsetSpec {
   classes?: string[];
 }
 
-export type DatasetSpec = ArrayDatasetSpec | ImageFolderSpec | SubsetSpec;
+export interface DecodedCacheSpec {
+  kind: "decodedCache";
+  base: ImageFolderSpec;
+  /** The cache directory (data/decoded_cache.ts). */
+  dir: string;
+  shortSide: number;
+  /** The live index, in a SharedArrayBuffer shared with the main thread. */
+  index: Int32Array;
+}
+
+export type DatasetSpec = ArrayDatasetSpec | ImageFolderSpec | SubsetSpec | DecodedCacheSpec;
 
 /** Compares strings by Unicode code point, as Python's sorted() does (JS compares UTF-16 units). */
 export function compareCodePoints(a: string, b: string): number {

@@ -2,6 +2,7 @@
 
 import { ArrayImageDataset } from "./array_dataset.ts";
 import type { Dataset, DatasetSpec } from "./dataset.ts";
+import { DecodedCache } from "./decoded_cache.ts";
 import { ImageFolder } from "./image_folder.ts";
 import { Subset } from "./subset.ts";
 
@@ -11,6 +12,8 @@ export function datasetFromSpec(spec: DatasetSpec): Dataset {
       return new ArrayImageDataset(spec.pixels, spec.labels, spec);
     case "imageFolder":
       return ImageFolder.fromSpec(spec);
+    case "decodedCache":
+      return DecodedCache.fromSpec(spec);
     case "subset":
       return new Subset(datasetFromSpec(spec.base), spec.indices, spec.labelMap, spec.classes);
     default:

@@ -2,9 +2,17 @@
 // dropLast, and prefetching through Deno Workers. Each sample's augmentation seed is
 // derived from (seed, epoch, index), so batches are identical for any numWorkers.
 
-import { type Batch, type BatchResult, makeBatch, type SkippedSample } from "./collate.ts";
+import {
+  type Batch,
+  type BatchResult,
+  bytesToFloats,
+  makeBatch,
+  type SkippedSample,
+} from "./collate.ts";
 import type { Dataset } from "./dataset.ts";
 import { mixSeed, Rng } from "./random.ts";
+import { splitTensorTail } from "./transforms/compose.ts";
+import { byteToFloatTable, type Normalize } from "./transforms/tensor.ts";
 import type { Transform } from "./transforms/transform.ts";
 import { WorkerPool } from "./worker_pool.ts";
 
@@ -20,6 +28,12 @@ export interface DataLoaderOptions {
   transform?: Transform;
   /** Worker threads decoding ahead; 0 (default) loads in the calling thread. */
   numWorkers?: number;
+  /**
+   * Leave a trailing ToTensor (+ Normalize) of the transform to the consumer (default
+   * true): batches then carry NHWC bytes (`pixels`, a quarter of the floats) for the GPU
+   * to convert, and `images` is computed from them only when read; the floats are the same.
+   */
+  deferTensor?: boolean;
   /** Batches in flight per Worker (default 2). */
   prefetch?: number;
   /** Keep the Workers between epochs; then call close() when done (default false). */
@@ -36,6 +50,12 @@ export class DataLoader implements AsyncIterable<Batch> {
   readonly skipped: SkippedSample[] = [];
   private readonly opts: DataLoaderOptions;
   private pool: WorkerPool | null = null;
+  /** The transform the samples go through, and the deferred float tail (null: none). */
+  private readonly pipeline: {
+    transform: Transform | null;
+    deferred: { normalize: Normalize | null } | null;
+  };
+  private readonly tables = new Map<number, Float32Array>();
 
   constructor(readonly dataset: Dataset, opts: DataLoaderOptions = {}) {
     this.opts = opts;
@@ -50,6 +70,10 @@ export class DataLoader implements AsyncIterable<Batch> {
       throw new RangeError(`DataLoader: numWorkers must be >= 0, got ${nw}`);
     }
     if (dataset.length === 0) throw new RangeError("DataLoader: the dataset is empty");
+    const split = (opts.deferTensor ?? true) ? splitTensorTail(opts.transform ?? null) : null;
+    this.pipeline = split
+      ? { transform: split.pixels, deferred: { normalize: split.normalize } }
+      : { transform: opts.transform ?? null, deferred: null };
   }
 
   /** Number of batches per epoch. */
@@ -85,27 +109,33 @@ export class DataLoader implements AsyncIterable<Batch> {
   /** Iterates one epoch (by number), without changing `epoch`. */
   async *run(epoch: number): AsyncGenerator<Batch> {
     const seed = this.opts.seed ?? 0;
-    const transform = this.opts.transform ?? null;
+    const { transform, deferred } = this.pipeline;
+    const bytes = deferred !== null;
     const batches = this.batchIndices(epoch);
     const skippedThisEpoch: SkippedSample[] = [];
     const numWorkers = this.opts.numWorkers ?? 0;
     try {
       if (numWorkers === 0) {
         for (const idx of batches) {
-          const r = makeBatch(this.dataset, transform, idx, seed, epoch);
+          const r = makeBatch(this.dataset, transform, idx, seed, epoch, bytes);
           skippedThisEpoch.push(...r.skipped);
-          if (r.shape[0] > 0) yield strip(r);
+          if (r.shape[0] > 0) yield this.toBatch(r);
         }
       } else {
         this.pool ??= new WorkerPool(numWorkers, this.dataset.spec(), transform?.spec() ?? null);
         const pool = this.pool;
         const depth = numWorkers * (this.opts.prefetch ?? 2);
+        // Batches are yielded in order; each new request goes to the Worker with the
+        // fewest unfinished ones, so a slow batch (first decodes) does not idle the others.
         const queue: Promise<BatchResult>[] = [];
+        const busy = new Array<number>(numWorkers).fill(0);
         let next = 0;
         const fill = () => {
           while (next < batches.length && queue.length < depth) {
-            const p = pool.run(next % numWorkers, batches[next], seed, epoch);
-            p.catch(() => {}); // observed when its turn comes; avoid an unhandled rejection before then
+            const k = busy.indexOf(Math.min(...busy));
+            busy[k]++;
+            const p = pool.run(k, batches[next], seed, epoch, bytes);
+            p.then(() => busy[k]--, () => {}); // a rejection is observed when its turn comes
             queue.push(p);
             next++;
           }
@@ -115,7 +145,7 @@ export class DataLoader implements AsyncIterable<Batch> {
           const r = await queue.shift()!;
           fill();
           skippedThisEpoch.push(...r.skipped);
-          if (r.shape[0] > 0) yield strip(r);
+          if (r.shape[0] > 0) yield this.toBatch(r);
         }
       }
     } finally {
@@ -140,8 +170,28 @@ export class DataLoader implements AsyncIterable<Batch> {
   [Symbol.dispose](): void {
     this.close();
   }
-}
 
-function strip(r: BatchResult): Batch {
-  return { images: r.images, labels: r.labels, shape: r.shape, indices: r.indices };
+  /** The batch handed out: floats as made, or bytes with `images` computed on first read. */
+  private toBatch(r: BatchResult): Batch {
+    const { labels, shape, indices } = r;
+    if (!r.pixels) return { images: r.images!, labels, shape, indices };
+    const pixels = r.pixels;
+    let table = this.tables.get(shape[1]);
+    if (!table) {
+      table = byteToFloatTable(shape[1], this.pipeline.deferred!.normalize);
+      this.tables.set(shape[1], table);
+    }
+    const pixelTable = table;
+    let images: Float32Array | null = null;
+    return {
+      get images() {
+        return images ??= bytesToFloats(pixels, shape, pixelTable);
+      },
+      pixels,
+      pixelTable,
+      labels,
+      shape,
+      indices,
+    };
+  }
 }

@@ -32,9 +32,9 @@ self.onmessage = (event: MessageEvent<WorkerRequest>) => {
   }
   try {
     if (initError) throw initError;
-    const r = makeBatch(dataset!, transform, m.indices, m.seed, m.epoch);
+    const r = makeBatch(dataset!, transform, m.indices, m.seed, m.epoch, m.bytes);
     self.postMessage({ type: "batch", id: m.id, result: r }, [
-      r.images.buffer as ArrayBuffer,
+      (r.pixels ?? r.images)!.buffer as ArrayBuffer,
       r.labels.buffer as ArrayBuffer,
     ]);
   } catch (e) {

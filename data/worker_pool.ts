@@ -42,14 +42,20 @@ export class WorkerPool {
     return this.workers.length;
   }
 
-  run(worker: number, indices: Int32Array, seed: number, epoch: number): Promise<BatchResult> {
+  run(
+    worker: number,
+    indices: Int32Array,
+    seed: number,
+    epoch: number,
+    bytes: boolean,
+  ): Promise<BatchResult> {
     if (this.closed) return Promise.reject(new Error("DataLoader workers were closed"));
     const died = this.dead[worker];
     if (died) return Promise.reject(died);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { worker, resolve, reject });
-      const req: WorkerRequest = { type: "batch", id, indices, seed, epoch };
+      const req: WorkerRequest = { type: "batch", id, indices, seed, epoch, bytes };
       this.workers[worker].postMessage(req);
     });
   }

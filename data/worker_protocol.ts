@@ -5,4 +5,12 @@ import type { TransformSpec } from "./transforms/transform.ts";
 
 export type WorkerRequest =
   | { type: "init"; dataset: DatasetSpec; transform: TransformSpec | null }
-  | { type: "batch"; id: number; indices: Int32Array; seed: number; epoch: number };
+  | {
+    type: "batch";
+    id: number;
+    indices: Int32Array;
+    seed: number;
+    epoch: number;
+    /** Stack uint8 pixels (NHWC) instead of floats (see makeBatch). */
+    bytes: boolean;
+  };

@@ -88,6 +88,8 @@ export interface TrainConfig {
   seed: number;
   /** DataLoader worker threads (-1: 1 for image files, 0 for in-memory arrays). */
   workers: number;
+  /** Decode image files once into .cache/ (data/decoded_cache.ts); false: every epoch. */
+  cache: boolean;
   /** Read the training metrics back every this many steps (iteration log and progress). */
   logEvery: number;
   /** Parent of run directories. */
@@ -138,6 +140,7 @@ export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
   normalize: "auto",
   seed: 0,
   workers: -1,
+  cache: true,
   logEvery: 5,
   out: "runs",
   name: "",

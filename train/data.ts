@@ -6,6 +6,7 @@ import {
   ArrayImageDataset,
   type Dataset,
   DatasetError,
+  DecodedCache,
   ImageFolder,
   loadCifar10,
   loadMnist,
@@ -13,6 +14,7 @@ import {
   randomSplit,
   subsetByClasses,
   subsetPerClass,
+  withDecodedCache,
 } from "../data/mod.ts";
 import { ConfigError, type TrainConfig } from "./config.ts";
 
@@ -231,4 +233,56 @@ export function countPerClass(ds: Dataset): number[] {
   const counts = new Array(ds.classes.length).fill(0);
   for (const t of ds.targets) counts[t]++;
   return counts;
+}
+
+/** Where decoded images are cached: the project's .cache/ (WEBGPU_RESNET_DECODE_CACHE overrides). */
+export function decodeCacheRoot(): string {
+  return Deno.env.get("WEBGPU_RESNET_DECODE_CACHE") ||
+    decodeURIComponent(new URL("../.cache", import.meta.url).pathname);
+}
+
+/**
+ * The shorter side images are stored at: a margin of 1.15 x --image-size for
+ * RandomResizedCrop (its crops are taken from the stored image), otherwise exactly the
+ * size the pipeline resizes to first, so that Resize becomes a no-op and the result is
+ * the same as without the cache.
+ */
+export function storedShortSide(config: TrainConfig, train: boolean): number {
+  if (!train) return config.evalResize || config.imageSize;
+  return config.augment === "resized-crop" ? Math.round(1.15 * config.imageSize) : config.imageSize;
+}
+
+/**
+ * Reads the image files of `data` through decode caches (one per folder, split and
+ * stored size) unless --no-cache; close() releases their files.
+ */
+export async function cacheDecoded(
+  data: OpenedData,
+  config: TrainConfig,
+): Promise<{ data: OpenedData; close: () => void }> {
+  const opened: DecodedCache[] = [];
+  const close = () => opened.forEach((c) => c.close());
+  if (config.cache === false || data.kind !== "image-folder") return { data, close };
+  // one cache per folder and size (a --val-split train and test share their folder)
+  const open = (shortSide: number) => async (folder: ImageFolder) => {
+    const known = opened.find((c) => c.base === folder && c.shortSide === shortSide);
+    if (known) return known;
+    const cache = await DecodedCache.open(folder, { root: decodeCacheRoot(), shortSide });
+    opened.push(cache);
+    return cache;
+  };
+  try {
+    const train = await withDecodedCache(data.train, open(storedShortSide(config, true)));
+    const test = await withDecodedCache(data.test, open(storedShortSide(config, false)));
+    return { data: { ...data, train, test }, close };
+  } catch (e) {
+    close();
+    throw new ConfigError(
+      "cache",
+      `--cache: cannot use the decode cache under ${decodeCacheRoot()} (${
+        (e as Error).message
+      }); ` +
+        `pass --no-cache to decode every epoch`,
+    );
+  }
 }

@@ -11,6 +11,7 @@ import {
 } from "../nn/ops/loss.ts";
 import type { Module } from "../nn/module.ts";
 import { noGrad, Scope, Tensor } from "../nn/tensor.ts";
+import { batchImages } from "../nn/ops/normalize.ts";
 
 export interface EvalResult {
   loss: number;
@@ -41,7 +42,7 @@ export async function evaluate(
       {
         using _ = new Scope();
         predicted = noGrad(() => {
-          const x = Tensor.fromArray(batch.images, batch.shape);
+          const x = batchImages(batch);
           const y = Tensor.fromArray(batch.labels, [batch.labels.length]);
           const logits = model.forward(x);
           accumulateMetrics(crossEntropy(logits, y), logits, y, acc);

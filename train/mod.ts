@@ -9,7 +9,16 @@ export {
   validateConfig,
 } from "./config.ts";
 export { type Recipe, recipeConfig, RECIPES } from "./recipes.ts";
-export { countPerClass, type DataKind, detectKind, openData, type OpenedData } from "./data.ts";
+export {
+  cacheDecoded,
+  countPerClass,
+  type DataKind,
+  decodeCacheRoot,
+  detectKind,
+  openData,
+  type OpenedData,
+  storedShortSide,
+} from "./data.ts";
 export { evalTransform, normalization, trainTransform } from "./transforms.ts";
 export {
   buildModel,

@@ -9,7 +9,7 @@ import type { LrReduction } from "../nn/schedulers.ts";
 import type { ResNet } from "../nn/resnet.ts";
 import type { PartialEpoch, TrainMeta, TrainState } from "./checkpoint.ts";
 import { ConfigError, type TrainConfig, validateConfig } from "./config.ts";
-import { detectKind, openData, type OpenedData } from "./data.ts";
+import { cacheDecoded, detectKind, openData, type OpenedData } from "./data.ts";
 import {
   buildModel,
   chooseInChannels,
@@ -94,16 +94,23 @@ export async function prepareTraining(config: TrainConfig, resume?: TrainState):
   const inChannels = resume
     ? resume.meta.model.inChannels
     : chooseInChannels(config, kind === "image-folder" ? 3 : kind === "idx" ? 1 : 3, weights);
-  const data = openData(config, inChannels);
-  if (resume && !sameList(resume.meta.classes, data.classes)) {
+  const files = openData(config, inChannels);
+  if (resume && !sameList(resume.meta.classes, files.classes)) {
     throw new ConfigError(
       "data",
-      `--data: the classes of "${config.data}" (${data.classes.join(", ")}) differ from the ` +
+      `--data: the classes of "${config.data}" (${files.classes.join(", ")}) differ from the ` +
         `checkpoint's (${resume.meta.classes.join(", ")})`,
     );
   }
+  const { data, close: closeCaches } = await cacheDecoded(files, config);
   const spec = resume ? resume.meta.model : modelSpec(config, data.classes.length, inChannels);
-  const model = buildModel(spec, config.seed, config.headInit);
+  let model: ResNet;
+  try {
+    model = buildModel(spec, config.seed, config.headInit);
+  } catch (e) {
+    closeCaches();
+    throw e;
+  }
   const notes: string[] = [];
   let optimizer: AnyOptimizer | null = null;
   try {
@@ -168,6 +175,7 @@ export async function prepareTraining(config: TrainConfig, resume?: TrainState):
       dispose() {
         trainLoader.close();
         testLoader.close();
+        closeCaches();
         opt.dispose();
         model.dispose();
       },
@@ -175,6 +183,7 @@ export async function prepareTraining(config: TrainConfig, resume?: TrainState):
   } catch (e) {
     optimizer?.dispose();
     model.dispose();
+    closeCaches();
     throw e;
   }
 }

@@ -20,6 +20,7 @@ import {
 import { describeNonFinite, nonFiniteTensors } from "../nn/io/finite.ts";
 import { ReduceLROnPlateau } from "../nn/schedulers.ts";
 import { Scope, Tensor } from "../nn/tensor.ts";
+import { batchImages } from "../nn/ops/normalize.ts";
 import {
   type PartialEpoch,
   saveTrainState,
@@ -182,7 +183,7 @@ export async function fit(p: Prepared, run: RunDir, io: FitIO = {}): Promise<Fit
         }
         {
           using _ = new Scope();
-          const x = Tensor.fromArray(batch.images, batch.shape);
+          const x = batchImages(batch);
           const y = Tensor.fromArray(batch.labels, [batch.labels.length]);
           const logits = model.forward(x);
           const loss = crossEntropy(logits, y, { labelSmoothing: config.labelSmoothing });

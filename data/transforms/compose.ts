@@ -40,6 +40,34 @@ const REGISTRY: Record<string, (o: any) => Transform> = {
   Normalize: (o) => new Normalize(o),
 };
 
+/**
+ * Splits a pipeline that ends with ToTensor (and then Normalize) into its uint8 part and
+ * that tail, so the tail can run later on a whole batch (on the GPU, or through
+ * byteToFloatTable). Null when the float steps are anywhere else. A null transform (or a
+ * uint8-only one) has an implicit ToTensor, as the loader applies one.
+ */
+export function splitTensorTail(
+  transform: Transform | null,
+): { pixels: Transform | null; normalize: Normalize | null } | null {
+  const steps = transform === null
+    ? []
+    : transform instanceof Compose
+    ? [...transform.transforms]
+    : [transform];
+  let normalize: Normalize | null = null;
+  if (steps.at(-1) instanceof Normalize) {
+    normalize = steps.pop() as Normalize;
+    if (!(steps.at(-1) instanceof ToTensor)) return null;
+  }
+  if (steps.at(-1) instanceof ToTensor) steps.pop();
+  const floatStep = (spec: TransformSpec): boolean =>
+    spec.name === "ToTensor" || spec.name === "Normalize" ||
+    (spec.name === "Compose" && (spec.transforms as TransformSpec[]).some(floatStep));
+  if (steps.some((t) => floatStep(t.spec()))) return null;
+  const pixels = steps.length === 0 ? null : steps.length === 1 ? steps[0] : new Compose(steps);
+  return { pixels, normalize };
+}
+
 export function transformFromSpec(spec: TransformSpec): Transform {
   const make = REGISTRY[spec.name];
   if (!make) {

@@ -1,7 +1,7 @@
 // All transforms, their functional forms, and the spec round trip.
 
 export type { Pixels, Transform, TransformSpec } from "./transform.ts";
-export { Compose, transformFromSpec } from "./compose.ts";
+export { Compose, splitTensorTail, transformFromSpec } from "./compose.ts";
 export { Resize, resize, resizeOutputSize } from "./resize.ts";
 export { CenterCrop, centerCrop, cropPadded, RandomCrop } from "./crop.ts";
 export { RandomResizedCrop, randomResizedCropBox, resizedCrop } from "./random_resized_crop.ts";
@@ -16,6 +16,7 @@ export {
 export { RandomRotation, rotate } from "./rotation.ts";
 export { Grayscale, GrayToRgb } from "./channels.ts";
 export {
+  byteToFloatTable,
   CIFAR10_MEAN,
   CIFAR10_STD,
   FASHION_MNIST_MEAN,

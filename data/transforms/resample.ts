@@ -40,6 +40,14 @@ function computeTaps(inSize: number, outSize: number, offset: number, antialias:
 }
 
 /**
+ * Clamps to [0, 255] and rounds half up, as Math.round: for v >= 0.5 the sum v + 0.5 never
+ * rounds up across an integer in f64, so truncating it is exact (and much faster).
+ */
+function toByte(v: number): number {
+  return v < 0.5 ? 0 : v >= 255 ? 255 : (v + 0.5) | 0;
+}
+
+/**
  * Resamples the rectangle (top, left, height, width) of img to outH x outW.
  * The rectangle must lie inside the image.
  */
@@ -60,27 +68,63 @@ export function resizeRegion(
   const rowLo = ty.start[0], rowHi = ty.start[outH - 1] + ty.count[outH - 1];
   const rows = rowHi - rowLo;
   const mid = new Float32Array(rows * outW * C);
+  const xw = tx.weights, xStart = tx.start, xCount = tx.count, xTaps = tx.maxTaps;
+  // Loops are ordered for speed; each output still sums its taps in order k = 0..n-1 in
+  // f64, so results are the same bits as the plain per-channel loop.
   for (let r = 0; r < rows; r++) {
     const rowBase = (rowLo + r) * W * C;
     const midBase = r * outW * C;
+    if (C === 3) {
+      for (let x = 0; x < outW; x++) {
+        const n = xCount[x], wb = x * xTaps;
+        let a0 = 0, a1 = 0, a2 = 0;
+        for (let k = 0, p = rowBase + xStart[x] * 3; k < n; k++, p += 3) {
+          const wk = xw[wb + k];
+          a0 += wk * src[p];
+          a1 += wk * src[p + 1];
+          a2 += wk * src[p + 2];
+        }
+        const m = midBase + x * 3;
+        mid[m] = a0;
+        mid[m + 1] = a1;
+        mid[m + 2] = a2;
+      }
+      continue;
+    }
     for (let x = 0; x < outW; x++) {
-      const s0 = tx.start[x], n = tx.count[x], wb = x * tx.maxTaps;
+      const s0 = xStart[x], n = xCount[x], wb = x * xTaps;
       for (let c = 0; c < C; c++) {
         let acc = 0;
-        for (let k = 0; k < n; k++) acc += tx.weights[wb + k] * src[rowBase + (s0 + k) * C + c];
+        for (let k = 0; k < n; k++) acc += xw[wb + k] * src[rowBase + (s0 + k) * C + c];
         mid[midBase + x * C + c] = acc;
       }
     }
   }
   const out = makeImage(outW, outH, C);
   const dst = out.data, rowLen = outW * C;
+  const yw = ty.weights;
   for (let y = 0; y < outH; y++) {
-    const s0 = ty.start[y] - rowLo, n = ty.count[y], wb = y * ty.maxTaps;
-    const o = y * rowLen;
+    const n = ty.count[y], wb = y * ty.maxTaps, o = y * rowLen;
+    const m0 = (ty.start[y] - rowLo) * rowLen;
+    // up to four taps unrolled: the sum is still ((w0 a + w1 b) + w2 c) + w3 d, in order
+    if (n <= 4) {
+      const w0 = yw[wb], w1 = n > 1 ? yw[wb + 1] : 0, w2 = n > 2 ? yw[wb + 2] : 0;
+      const w3 = n > 3 ? yw[wb + 3] : 0;
+      const m1 = n > 1 ? m0 + rowLen : m0, m2 = n > 2 ? m0 + 2 * rowLen : m0;
+      const m3 = n > 3 ? m0 + 3 * rowLen : m0;
+      for (let i = 0; i < rowLen; i++) {
+        let v = w0 * mid[m0 + i];
+        if (n > 1) v += w1 * mid[m1 + i];
+        if (n > 2) v += w2 * mid[m2 + i];
+        if (n > 3) v += w3 * mid[m3 + i];
+        dst[o + i] = toByte(v);
+      }
+      continue;
+    }
     for (let i = 0; i < rowLen; i++) {
-      let acc = 0;
-      for (let k = 0; k < n; k++) acc += ty.weights[wb + k] * mid[(s0 + k) * rowLen + i];
-      dst[o + i] = acc <= 0 ? 0 : acc >= 255 ? 255 : Math.round(acc);
+      let v = 0;
+      for (let k = 0, m = m0 + i; k < n; k++, m += rowLen) v += yw[wb + k] * mid[m];
+      dst[o + i] = toByte(v);
     }
   }
   return out;

@@ -34,6 +34,28 @@ export function toTensor(img: Image): TensorImage {
   return { channels: C, height: H, width: W, data: out };
 }
 
+/**
+ * The float that ToTensor, then Normalize (when given), make of byte v in channel c, at
+ * table[c * 256 + v]: the same f64 arithmetic rounded to f32 at the same two points, so
+ * looking bytes up in it gives bit for bit what the two transforms give.
+ */
+export function byteToFloatTable(channels: number, normalize: Normalize | null): Float32Array {
+  const table = new Float32Array(channels * 256);
+  const k = normalize?.mean.length ?? 0;
+  if (normalize && k !== 1 && k !== channels) {
+    throw new RangeError(`Normalize: ${k} means for a ${channels}-channel image`);
+  }
+  for (let c = 0; c < channels; c++) {
+    const m = normalize ? normalize.mean[k === 1 ? 0 : c] : 0;
+    const inv = normalize ? 1 / normalize.std[k === 1 ? 0 : c] : 1;
+    for (let v = 0; v < 256; v++) {
+      const x = Math.fround(v / 255);
+      table[c * 256 + v] = normalize ? (x - m) * inv : x;
+    }
+  }
+  return table;
+}
+
 export class ToTensor implements Transform {
   apply(x: Pixels, _rng: Rng): Pixels {
     return isTensorImage(x) ? x : toTensor(x);

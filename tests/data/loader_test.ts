@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   ArrayImageDataset,
   type Batch,
+  byteToFloatTable,
   Compose,
   DataLoader,
   ImageFolder,
@@ -9,6 +10,8 @@ import {
   RandomCrop,
   RandomHorizontalFlip,
   RandomResizedCrop,
+  Rng,
+  splitTensorTail,
   subsetByClasses,
   ToTensor,
 } from "../../data/mod.ts";
@@ -177,4 +180,51 @@ Deno.test("breaking out of an epoch stops the workers; the next epoch starts cle
   for await (const _ of loader) break;
   const bs = await collect(loader);
   assert.equal(bs.length, 10);
+});
+
+Deno.test("a trailing ToTensor/Normalize is deferred: uint8 NHWC pixels, the same floats on read", async () => {
+  const ds = tinyDataset(10);
+  const transform = new Compose([
+    new RandomCrop({ size: 3, padding: 1 }),
+    new RandomHorizontalFlip(),
+    new ToTensor(),
+    new Normalize({ mean: [0.5], std: [0.25] }),
+  ]);
+  for (const numWorkers of [0, 1]) {
+    const opts = { batchSize: 4, shuffle: true, transform, numWorkers };
+    const floats = await collect(new DataLoader(ds, { ...opts, deferTensor: false }));
+    const bytes = await collect(new DataLoader(ds, opts));
+    assert.equal(floats[0].pixels, undefined);
+    bytes.forEach((b, k) => {
+      assert.ok(b.pixels instanceof Uint8Array);
+      assert.equal(b.pixels.length, b.shape[0] * 9);
+      assert.equal(b.pixels.buffer.byteLength % 4, 0, "padded for an upload");
+      assert.deepEqual(b.images, floats[k].images, `batch ${k}, ${numWorkers} workers`);
+    });
+  }
+});
+
+Deno.test("splitTensorTail finds the deferrable float tail, or refuses", () => {
+  const crop = new RandomCrop({ size: 3 }), norm = new Normalize({ preset: "cifar10" });
+  const split = splitTensorTail(new Compose([crop, new ToTensor(), norm]));
+  assert.equal(split?.pixels, crop);
+  assert.equal(split?.normalize, norm);
+  assert.deepEqual(splitTensorTail(null), { pixels: null, normalize: null });
+  assert.deepEqual(splitTensorTail(new ToTensor()), { pixels: null, normalize: null });
+  assert.equal(splitTensorTail(new Compose([crop]))?.pixels, crop); // the loader's implicit ToTensor
+  assert.equal(splitTensorTail(new Compose([new ToTensor(), norm, norm])), null);
+  assert.equal(splitTensorTail(new Compose([new Compose([new ToTensor()]), norm])), null);
+});
+
+Deno.test("byteToFloatTable holds what ToTensor then Normalize give each byte", () => {
+  const norm = new Normalize({ preset: "imagenet" });
+  const table = byteToFloatTable(3, norm);
+  const img = {
+    width: 256,
+    height: 1,
+    channels: 3,
+    data: Uint8Array.from({ length: 768 }, (_, i) => Math.floor(i / 3)),
+  };
+  const t = norm.apply(new ToTensor().apply(img, new Rng(0)), new Rng(0));
+  assert.deepEqual(table, t.data); // plane c holds bytes 0..255 in order: table[c * 256 + v]
 });
