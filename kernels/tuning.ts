@@ -56,11 +56,6 @@ export interface ConvTuning {
   readonly launchMacs: number;
   /** The weight gradient: invocations per workgroup, output channels each (x4 columns). */
   readonly weight: { readonly wg: number; readonly bm: number };
-  /**
-   * Input gradients of convs with at most this many input channels (the stem: 3) run as a
-   * GEMM into columns and a col2im instead of the gather.
-   */
-  readonly colsMaxChannels: number;
   /** The weight gradient splits its long reduction until about this many workgroups run. */
   readonly minGroups: number;
   /** ... but keeps at least this many positions per split. */
@@ -124,8 +119,6 @@ export const SOFTWARE_TUNING: Tuning = {
     // ~30 us per dispatch at ~6 G multiply-adds/s
     launchMacs: 200_000,
     weight: { wg: 8, bm: 32 },
-    // 3 channels fill 3 of the gather's 32 accumulator rows: columns + col2im run ~2x faster
-    colsMaxChannels: 4,
     minGroups: 64,
     minSpan: 512,
     tiled: { bm: 32, bn: 32, bk: 16, tm: 4, tn: 4 },
@@ -150,7 +143,6 @@ export const GPU_TUNING: Tuning = {
     gather: { wg: 64, bm: 8 },
     launchMacs: 2_000_000,
     weight: { wg: 64, bm: 8 },
-    colsMaxChannels: 4,
     minGroups: 512,
     minSpan: 256,
     tiled: { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 },
