@@ -56,11 +56,14 @@ export interface ConvTuning {
   readonly launchMacs: number;
   /** The weight gradient: invocations per workgroup, output channels each (x4 columns). */
   readonly weight: { readonly wg: number; readonly bm: number };
-  /** The weight gradient splits its long reduction until about this many workgroups run. */
+  /**
+   * The weight gradient (both variants) splits its long reduction until about this many
+   * workgroups run.
+   */
   readonly minGroups: number;
   /** ... but keeps at least this many positions per split. */
   readonly minSpan: number;
-  /** The implicit-GEMM variant's workgroup-memory tiles. */
+  /** The implicit-GEMM variant's workgroup-memory tiles (conv2d/implicit_gemm.ts). */
   readonly tiled: TiledGemmTiles;
 }
 
@@ -239,6 +242,22 @@ function validate(o: TuningOverride | null): void {
   for (const t of [o?.conv?.gather, o?.conv?.weight]) {
     if (t && !(t.bm > 0 && t.bm % 4 === 0 && t.wg > 0)) {
       throw new RangeError(`conv2d tiles: bm must be a positive multiple of 4, got ${t.bm}`);
+    }
+  }
+  const c = o?.conv?.tiled;
+  if (c) {
+    // conv2d/implicit_gemm.ts: vec4 rows of A and B tiles, each invocation loading a fixed
+    // group of 4 columns; WebGPU's default limits (SwiftShader has no more)
+    const threads = (c.bm / c.tm) * (c.bn / c.tn);
+    if (
+      c.tm % 4 || threads > 256 || threads % (c.bm / 4) || threads % (c.bn / 4) ||
+      (c.bm + c.bn) * c.bk * 4 > 16384
+    ) {
+      throw new RangeError(
+        `conv2d implicit-gemm tiles ${JSON.stringify(c)}: need tm a multiple of 4, at most 256 ` +
+          `invocations ((bm/tm)*(bn/tn), a multiple of bm/4 and bn/4) and at most 16 KiB of ` +
+          `workgroup memory ((bm + bn)*bk*4 bytes)`,
+      );
     }
   }
   for (const t of [o?.gemm?.tiled, o?.conv?.tiled]) {

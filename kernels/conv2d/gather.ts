@@ -23,7 +23,7 @@
 // loads, cheap on llvmpipe) and each invocation gathers 4 input values per (tap, channel).
 // Chunks of images bind src and dst at any offset (element offsets srcOff, dstOff).
 
-import { type Binding, type Gpu, grid1d } from "../device.ts";
+import { type Binding, type Gpu, GpuError, grid1d } from "../device.ts";
 import { defineKernel } from "../kernel.ts";
 import { tuning } from "../tuning.ts";
 import { fill } from "../elementwise.ts";
@@ -98,13 +98,14 @@ function repackWeight(
   forInput: boolean,
   bm: number,
   win: TapWindow,
+  what: string,
 ) {
   const taps = s.kh * s.kw;
   const [rows, cols] = forInput ? [s.o, s.c] : [s.c, s.o];
   const blocks = Math.ceil(cols / bm);
   const count = Math.max(1, win.winH * win.winW * rows * blocks * bm);
   if (count * 4 > g.maxBindingBytes || s.o * s.c * taps * 4 > g.maxBindingBytes) {
-    throw new Error(
+    throw new GpuError(
       `conv2d ${describeConv(s)}: the weight needs ${count * 4} bytes, over this ` +
         `adapter's ${g.maxBindingBytes}-byte storage binding limit`,
     );
@@ -128,7 +129,7 @@ function repackWeight(
       winW: win.winW,
     },
     grid1d(blocks * rows, REPACK_WG),
-    `conv2d repack weight ${describeConv(s)}`,
+    `${what} (repack weight)`,
   );
   return out;
 }
@@ -459,7 +460,7 @@ export function gatherForward(
   const k = { ...tiles, byChannel: !direct };
   const lay = direct
     ? { wt: w, wQ: s.c / 4, wT: 0, wR: 1, qLast: s.o - k.bm, kh0: 0, kw0: 0, winW: 1 }
-    : packedLayout(repackWeight(g, w, s, false, k.bm, win), s.c, k.bm, win);
+    : packedLayout(repackWeight(g, w, s, false, k.bm, win, what), s.c, k.bm, win);
   const inItem = s.c * s.h * s.w * 4;
   const outItem = s.o * oh * ow * 4;
   for (const ch of g.chunks(what, s.n, [inItem, outItem])) {
@@ -559,7 +560,7 @@ export function gatherInputGrad(
   const k = { ...tiles, byChannel: true };
   const lay = direct
     ? { wt: w, wQ: 1, wT: 0, wR: s.c / 4, qLast: s.c - k.bm, kh0: 0, kw0: 0, winW: 1 }
-    : packedLayout(repackWeight(g, w, s, true, k.bm, win), s.o, k.bm, win);
+    : packedLayout(repackWeight(g, w, s, true, k.bm, win, what), s.o, k.bm, win);
   // A 1x1 stride-2 kernel on an even-sized input: the one launch also writes the zeros.
   const spread = unreached && s.kh * s.kw === 1 && s.strideH === 2 && s.strideW === 2 &&
     s.padH === 0 && s.padW === 0 && s.h % 2 === 0 && s.w % 2 === 0 && plans.length === 1 &&

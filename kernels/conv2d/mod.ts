@@ -27,6 +27,11 @@ import { type ConvVariant, tuning } from "../tuning.ts";
 import { checkSupported, type Conv2dGeometry, conv2dOutputSize, describeConv } from "./geometry.ts";
 import { gatherForward, gatherInputGrad } from "./gather.ts";
 import { gatherWeightGrad } from "./weight_grad.ts";
+import {
+  implicitGemmForward,
+  implicitGemmInputGrad,
+  implicitGemmWeightGrad,
+} from "./implicit_gemm.ts";
 
 export { checkSupported, type Conv2dGeometry, conv2dOutputSize, describeConv };
 
@@ -43,8 +48,9 @@ export function conv2dForward(
   checkSupported(s);
   const { oh, ow } = conv2dOutputSize(s);
   const sizes = [s.n * s.c * s.h * s.w, s.o * s.c * s.kh * s.kw, bias && s.o, s.n * s.o * oh * ow];
-  const run = (_v: ConvVariant, [x, w, bias, y]: (GPUBuffer | null)[]) => {
-    gatherForward(g, x!, w!, bias, y!, s);
+  const run = (v: ConvVariant, [x, w, bias, y]: (GPUBuffer | null)[]) => {
+    if (v === "implicit-gemm") implicitGemmForward(g, x!, w!, bias, y!, s);
+    else gatherForward(g, x!, w!, bias, y!, s);
   };
   run(variant ?? strategy(g, "forward", s, sizes, run), [x, w, bias, y]);
 }
@@ -61,8 +67,9 @@ export function conv2dInputGrad(
   checkSupported(s);
   const { oh, ow } = conv2dOutputSize(s);
   const sizes = [s.n * s.o * oh * ow, s.o * s.c * s.kh * s.kw, s.n * s.c * s.h * s.w];
-  const run = (_v: ConvVariant, [dy, w, dx]: (GPUBuffer | null)[]) => {
-    gatherInputGrad(g, dy!, w!, dx!, s);
+  const run = (v: ConvVariant, [dy, w, dx]: (GPUBuffer | null)[]) => {
+    if (v === "implicit-gemm") implicitGemmInputGrad(g, dy!, w!, dx!, s);
+    else gatherInputGrad(g, dy!, w!, dx!, s);
   };
   run(variant ?? strategy(g, "input gradient", s, sizes, run), [dy, w, dx]);
 }
@@ -79,8 +86,9 @@ export function conv2dWeightGrad(
   checkSupported(s);
   const { oh, ow } = conv2dOutputSize(s);
   const sizes = [s.n * s.c * s.h * s.w, s.n * s.o * oh * ow, s.o * s.c * s.kh * s.kw];
-  const run = (_v: ConvVariant, [x, dy, dw]: (GPUBuffer | null)[]) => {
-    gatherWeightGrad(g, x!, dy!, dw!, s);
+  const run = (v: ConvVariant, [x, dy, dw]: (GPUBuffer | null)[]) => {
+    if (v === "implicit-gemm") implicitGemmWeightGrad(g, x!, dy!, dw!, s);
+    else gatherWeightGrad(g, x!, dy!, dw!, s);
   };
   run(variant ?? strategy(g, "weight gradient", s, sizes, run), [x, dy, dw]);
 }
@@ -95,8 +103,8 @@ export function conv2dBiasGrad(g: Gpu, dy: GPUBuffer, db: GPUBuffer, s: Conv2dGe
   g.pool.release(perImage);
 }
 
-// the implicit GEMM lands next; until then every direction runs the gather
-export const CONV_VARIANTS: readonly ConvVariant[] = ["gather"];
+/** The strategies every direction has; the autotuner times these. */
+export const CONV_VARIANTS: readonly ConvVariant[] = ["gather", "implicit-gemm"];
 
 /**
  * The strategy for one direction of `s`: the measured winner for the shape on this adapter,

@@ -14,7 +14,7 @@
 // centre) have a zero gradient: the columns cover only the window of taps that read some
 // pixel, and the summing pass writes the zeros of the others.
 
-import { type Gpu, grid1d } from "../device.ts";
+import { type Gpu, GpuError, grid1d } from "../device.ts";
 import { defineKernel } from "../kernel.ts";
 import { tuning } from "../tuning.ts";
 import { fill } from "../elementwise.ts";
@@ -271,7 +271,7 @@ export function gatherWeightGrad(
   const chunks = g.chunks(what, s.n, dyRows ? [xItem, dyItem] : [xItem, dyItem, dybItem]);
   const maxSplits = Math.floor(g.maxBindingBytes / (size * 4));
   if (maxSplits < 1) {
-    throw new Error(
+    throw new GpuError(
       `${what}: the weight gradient needs ${size * 4} bytes, over this adapter's ` +
         `${g.maxBindingBytes}-byte storage binding limit`,
     );

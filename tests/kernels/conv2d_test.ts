@@ -8,7 +8,12 @@ import {
   describeConv,
 } from "../../kernels/conv2d/mod.ts";
 import { gpu } from "../../kernels/device.ts";
-import { overrideTuning, type TuningOverride } from "../../kernels/tuning.ts";
+import {
+  GPU_TUNING,
+  overrideTuning,
+  SOFTWARE_TUNING,
+  type TuningOverride,
+} from "../../kernels/tuning.ts";
 import { Scope, Tensor } from "../../nn/tensor.ts";
 import { assertClose, gpuReady, randomArray } from "../helpers.ts";
 import {
@@ -116,6 +121,12 @@ for (const [name, s] of CASES) {
   Deno.test(`conv2d kernels match loops: ${name}`, () => checkAll(s, 11));
 }
 
+// the same shapes through the implicit GEMM on workgroup-memory tiles (the GPU strategy)
+for (const [name, s] of CASES) {
+  Deno.test(`conv2d implicit gemm matches loops: ${name}`, () =>
+    withConv({ variant: "implicit-gemm" }, () => checkAll(s, 12)));
+}
+
 Deno.test("conv2d kernels with other tiles and a split weight-gradient reduction", async () => {
   const g = gpu();
   // small odd workgroups and channel blocks, every launch split into border regions, and a
@@ -175,7 +186,7 @@ async function withConv(o: TuningOverride["conv"], f: () => Promise<void>) {
   }
 }
 
-Deno.test("conv2d kernels give the same numbers when tensors are split into batch chunks", async () => {
+async function checkChunks(): Promise<void> {
   // input 4 KiB and output 8 KiB per image against a 16 KiB limit: chunks of 2 images
   await withLimits(16384, null, async () => {
     await checkAll(geometry(5, 4, 16, 16, 8, 3, 1, 1), 31);
@@ -193,7 +204,13 @@ Deno.test("conv2d kernels give the same numbers when tensors are split into batc
     // border regions in every chunk
     await withConv({ launchMacs: 0 }, () => checkAll(geometry(5, 4, 16, 16, 8, 3, 1, 1), 34));
   });
-});
+}
+
+Deno.test("conv2d kernels give the same numbers when tensors are split into batch chunks", () =>
+  checkChunks());
+
+Deno.test("conv2d implicit gemm gives the same numbers when tensors are split into batch chunks", () =>
+  withConv({ variant: "implicit-gemm" }, checkChunks));
 
 /**
  * Chunks that start at offsets which are not multiples of 256 bytes, with a 256-byte offset
@@ -219,6 +236,68 @@ async function checkUnaligned(): Promise<void> {
 
 Deno.test("conv2d kernels are right when chunks start between 256-byte aligned offsets", () =>
   checkUnaligned());
+
+Deno.test("conv2d implicit gemm is right when chunks start between 256-byte aligned offsets", () =>
+  withConv({ variant: "implicit-gemm" }, checkUnaligned));
+
+Deno.test("conv2d implicit gemm with other tiles and a split weight-gradient reduction", async () => {
+  const shapes: [Conv2dGeometry, number][] = [
+    [geometry(3, 5, 9, 8, 13, 3, 2, 1), 61],
+    [geometry(2, 6, 7, 7, 9, 1, 1, 0), 62],
+    [geometry(1, 3, 19, 17, 8, 7, 2, 3), 63], // the stem's kernel
+    [geometry(2, 3, 9, 11, 5, [3, 5], [2, 1], [1, 2]), 64],
+    [geometry(2, 3, 10, 11, 4, 2, 3, 0), 65], // pixels no tap reaches
+    [geometry(2, 9, 1, 1, 6, 3, 1, 1), 66], // a 1x1 input: only the centre tap reads pixels
+  ];
+  const tileSets = [
+    // the GPU table's tiles: 256 invocations, 8 KiB of workgroup memory
+    { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 },
+    // rectangular register blocks, a reduction step that leaves remainders everywhere
+    { bm: 16, bn: 32, bk: 4, tm: 4, tn: 8 },
+    { bm: 32, bn: 16, bk: 12, tm: 8, tn: 4 },
+  ];
+  for (const tiled of tileSets) {
+    // and the weight gradient's reduction split into many short ranges (split-K pass)
+    await withConv({ variant: "implicit-gemm", tiled, minGroups: 10_000, minSpan: 7 }, async () => {
+      for (const [s, seed] of shapes) await checkAll(s, seed);
+    });
+  }
+});
+
+Deno.test("conv2d implicit gemm refuses tiles that do not fit its layout or the limits", () => {
+  const g = gpu();
+  for (
+    const tiled of [{ bm: 128, bn: 128, bk: 16, tm: 4, tn: 4 }, {
+      bm: 64,
+      bn: 64,
+      bk: 48,
+      tm: 8,
+      tn: 8,
+    }]
+  ) {
+    assert.throws(
+      () => overrideTuning(g, { conv: { variant: "implicit-gemm", tiled } }),
+      /256 invocations|16 KiB/,
+    );
+  }
+  // both tables' tiles pass the same check
+  for (const conv of [SOFTWARE_TUNING.conv, GPU_TUNING.conv]) overrideTuning(g, { conv });
+  overrideTuning(g, null);
+});
+
+Deno.test("conv2d refuses groups other than 1, naming the shape", () => {
+  const g = gpu();
+  using _ = new Scope();
+  const t = Tensor.zeros([256]);
+  assert.throws(
+    () =>
+      conv2dForward(g, t.buffer, t.buffer, null, t.buffer, {
+        ...geometry(1, 4, 4, 4, 4, 3, 1, 1),
+        groups: 2,
+      }),
+    /conv2d N1 C4->4 4x4 k3 s1 p1 g2: groups = 2 is not implemented/,
+  );
+});
 
 Deno.test("conv2d rejects a kernel larger than the padded input", () => {
   const g = gpu();
