@@ -9,8 +9,8 @@
 //                                       dy[n, o, oy, ox] * x[n, c, oy*s - pad + kh, ox*s - pad + kw]
 //   bias gradient    db[o]            = sum over n, oy, ox of dy[n, o, oy, ox]
 //
-// (x read as 0 outside the image.) The first three are implicit GEMMs with two strategies,
-// chosen in `strategy()` below and nowhere else:
+// (x read as 0 outside the image.) The first three are implicit GEMMs with two strategies
+// (the STRATEGIES table below), chosen in `strategy()` and nowhere else:
 // - "gather" (gather.ts, weight_grad.ts): register blocks without workgroup memory, each
 //   invocation gathering its inputs; tuned for CPU software adapters (llvmpipe/lavapipe).
 // - "implicit-gemm" (implicit_gemm.ts): workgroup-memory tiles of the GEMM; for GPUs.
@@ -35,6 +35,25 @@ import {
 
 export { checkSupported, type Conv2dGeometry, conv2dOutputSize, describeConv };
 
+/** Each strategy's launchers; `strategy()` picks the row, the launchers below the column. */
+const STRATEGIES = {
+  gather: {
+    forward: gatherForward,
+    inputGrad: gatherInputGrad,
+    weightGrad: gatherWeightGrad,
+  },
+  "implicit-gemm": {
+    forward: implicitGemmForward,
+    inputGrad: implicitGemmInputGrad,
+    weightGrad: implicitGemmWeightGrad,
+  },
+} as const satisfies Record<ConvVariant, unknown>;
+
+/** The strategies every direction has; the autotuner times these. */
+export const CONV_VARIANTS = Object.keys(STRATEGIES) as readonly ConvVariant[];
+
+// In the launchers, `variant` runs that strategy whatever the tuning says (benchmarks).
+
 /** y = conv2d(x, w) + bias: x [n, c, h, w], w [o, c, kh, kw], bias [o] or null -> y [n, o, oh, ow]. */
 export function conv2dForward(
   g: Gpu,
@@ -47,11 +66,14 @@ export function conv2dForward(
 ): void {
   checkSupported(s);
   const { oh, ow } = conv2dOutputSize(s);
-  const sizes = [s.n * s.c * s.h * s.w, s.o * s.c * s.kh * s.kw, bias && s.o, s.n * s.o * oh * ow];
-  const run = (v: ConvVariant, [x, w, bias, y]: (GPUBuffer | null)[]) => {
-    if (v === "implicit-gemm") implicitGemmForward(g, x!, w!, bias, y!, s);
-    else gatherForward(g, x!, w!, bias, y!, s);
-  };
+  const run = (v: ConvVariant, [x, w, bias, y]: (GPUBuffer | null)[]) =>
+    STRATEGIES[v].forward(g, x!, w!, bias, y!, s);
+  const sizes = [
+    s.n * s.c * s.h * s.w,
+    s.o * s.c * s.kh * s.kw,
+    bias ? s.o : null,
+    s.n * s.o * oh * ow,
+  ];
   run(variant ?? strategy(g, "forward", s, sizes, run), [x, w, bias, y]);
 }
 
@@ -66,11 +88,9 @@ export function conv2dInputGrad(
 ): void {
   checkSupported(s);
   const { oh, ow } = conv2dOutputSize(s);
+  const run = (v: ConvVariant, [dy, w, dx]: (GPUBuffer | null)[]) =>
+    STRATEGIES[v].inputGrad(g, dy!, w!, dx!, s);
   const sizes = [s.n * s.o * oh * ow, s.o * s.c * s.kh * s.kw, s.n * s.c * s.h * s.w];
-  const run = (v: ConvVariant, [dy, w, dx]: (GPUBuffer | null)[]) => {
-    if (v === "implicit-gemm") implicitGemmInputGrad(g, dy!, w!, dx!, s);
-    else gatherInputGrad(g, dy!, w!, dx!, s);
-  };
   run(variant ?? strategy(g, "input gradient", s, sizes, run), [dy, w, dx]);
 }
 
@@ -85,15 +105,13 @@ export function conv2dWeightGrad(
 ): void {
   checkSupported(s);
   const { oh, ow } = conv2dOutputSize(s);
+  const run = (v: ConvVariant, [x, dy, dw]: (GPUBuffer | null)[]) =>
+    STRATEGIES[v].weightGrad(g, x!, dy!, dw!, s);
   const sizes = [s.n * s.c * s.h * s.w, s.n * s.o * oh * ow, s.o * s.c * s.kh * s.kw];
-  const run = (v: ConvVariant, [x, dy, dw]: (GPUBuffer | null)[]) => {
-    if (v === "implicit-gemm") implicitGemmWeightGrad(g, x!, dy!, dw!, s);
-    else gatherWeightGrad(g, x!, dy!, dw!, s);
-  };
   run(variant ?? strategy(g, "weight gradient", s, sizes, run), [x, dy, dw]);
 }
 
-/** db[o] = sum over n, oh, ow of dy[n, o, oh, ow]. */
+/** db[o] = sum over n, oh, ow of dy[n, o, oh, ow] (one strategy: two row sums). */
 export function conv2dBiasGrad(g: Gpu, dy: GPUBuffer, db: GPUBuffer, s: Conv2dGeometry): void {
   checkSupported(s);
   const { oh, ow } = conv2dOutputSize(s);
@@ -102,9 +120,6 @@ export function conv2dBiasGrad(g: Gpu, dy: GPUBuffer, db: GPUBuffer, s: Conv2dGe
   sumAxis(g, perImage, db, 1, s.n, s.o);
   g.pool.release(perImage);
 }
-
-/** The strategies every direction has; the autotuner times these. */
-export const CONV_VARIANTS: readonly ConvVariant[] = ["gather", "implicit-gemm"];
 
 /**
  * The strategy for one direction of `s`: the measured winner for the shape on this adapter,

@@ -76,8 +76,7 @@ const WEIGHT_GRAD = defineKernel({
 function weightGradBody({ wg, bm, dyRows, vecStore }: WeightVariant): string {
   const lines = (f: (i: number) => string) => Array.from({ length: bm }, (_, i) => f(i)).join("\n");
   // past the last channel (a partial last block) the index is clamped; those rows are not stored
-  const dyAt = (j: number) =>
-    dyRows ? `min(d + ${j}u, p.batch * p.o / 4u - 1u) + p.dybOff` : `d + ${j}u + p.dybOff`;
+  const dyAt = (j: number) => dyRows ? `min(d + ${j}u, dybLast)` : `d + ${j}u`;
   const storeBody = vecStore
     ? `  if (j0 < p.cols) { part[(row + j0) >> 2u] = v; }`
     : ["x", "y", "z", "w"].map((c, e) =>
@@ -118,13 +117,16 @@ ${lines((i) => `  var acc${i} = vec4f(0.0);`)}
   var oy = (k0 - n * plane) / p.ow;
   var ox = k0 - n * plane - oy * p.ow;
   let wv = vec4i(i32(p.w));
+  let dybLast = p.dybOff + p.batch * p.o / 4u - 1u; // the last vec4 of dy [n][o] (dyRows)
   for (var k = k0; k < k1; k++) {
     let iy = vec4i(i32(oy * p.strideH)) + khv;
     let ix = vec4i(i32(ox * p.strideW)) + kwv;
     let ok = (bitcast<vec4u>(iy) < vec4u(p.h)) & (bitcast<vec4u>(ix) < vec4u(p.w));
     let at = select(vec4i(i32(p.xOff)), vec4i(i32(n * p.c * p.h * p.w)) + cOff + iy * wv + ix, ok);
     let v = vec4f(x[at.x], x[at.y], x[at.z], x[at.w]) * select(vec4f(0.0), vec4f(1.0), ok);
-    let d = ${dyRows ? `(k * p.o + o0) / 4u` : `(wid.x * p.batch * plane + k) * ${bm / 4}u`};
+    let d = ${
+    dyRows ? `(k * p.o + o0) / 4u` : `(wid.x * p.batch * plane + k) * ${bm / 4}u`
+  } + p.dybOff;
 ${Array.from({ length: bm / 4 }, (_, j) => `    let d${j} = dyb[${dyAt(j)}];`).join("\n")}
 ${lines((i) => `    acc${i} += d${i >> 2}.${"xyzw"[i & 3]} * v;`)}
     ox++;

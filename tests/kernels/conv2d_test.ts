@@ -5,10 +5,13 @@ import {
   type Conv2dGeometry,
   conv2dInputGrad,
   conv2dWeightGrad,
+  CONV_VARIANTS,
   describeConv,
 } from "../../kernels/conv2d/mod.ts";
 import { gpu } from "../../kernels/device.ts";
+import { pendingClasses, setAutotune, tune, tuningResults } from "../../kernels/autotune.ts";
 import {
+  type ConvVariant,
   GPU_TUNING,
   overrideTuning,
   SOFTWARE_TUNING,
@@ -283,6 +286,30 @@ Deno.test("conv2d implicit gemm refuses tiles that do not fit its layout or the 
   // both tables' tiles pass the same check
   for (const conv of [SOFTWARE_TUNING.conv, GPU_TUNING.conv]) overrideTuning(g, { conv });
   overrideTuning(g, null);
+});
+
+Deno.test("conv2d autotuning times both strategies per direction and keeps the winner", async () => {
+  const g = gpu();
+  const s = geometry(2, 5, 6, 7, 9, 3, 1, 1);
+  await setAutotune(g, { enabled: true });
+  try {
+    await checkAll(s, 71); // queues each direction's shape class with its replay
+    const queued = pendingClasses(g).filter((c) => c.startsWith("conv2d"));
+    assert.deepEqual(queued.sort(), [
+      `conv2d forward ${describeConv(s)}`,
+      `conv2d input gradient ${describeConv(s)}`,
+      `conv2d weight gradient ${describeConv(s)}`,
+    ]);
+    assert.ok((await tune(g, 1)) >= 3);
+    const { winners, timings } = tuningResults(g);
+    for (const c of queued) {
+      assert.ok(CONV_VARIANTS.includes(winners[c] as ConvVariant), `${c}: ${winners[c]}`);
+      assert.deepEqual(Object.keys(timings[c]).sort(), [...CONV_VARIANTS].sort());
+    }
+    await checkAll(s, 72); // now with the winners
+  } finally {
+    await setAutotune(g, { enabled: false });
+  }
 });
 
 Deno.test("conv2d refuses groups other than 1, naming the shape", () => {
