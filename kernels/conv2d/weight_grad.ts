@@ -117,16 +117,18 @@ ${lines((i) => `  var acc${i} = vec4f(0.0);`)}
   var oy = (k0 - n * plane) / p.ow;
   var ox = k0 - n * plane - oy * p.ow;
   let wv = vec4i(i32(p.w));
-  let dybLast = p.dybOff + p.batch * p.o / 4u - 1u; // the last vec4 of dy [n][o] (dyRows)
+  // position k's vec4s in dyb: blocked [O/bm][positions][bm], or dy [positions][o] (dyRows)
+  let dybBase = ${dyRows ? `o0 / 4u` : `wid.x * p.batch * plane * ${bm / 4}u`} + p.dybOff;
+  let dybStep = ${dyRows ? `p.o / 4u` : `${bm / 4}u`};
+  let dybLast = p.dybOff + p.batch * p.o / 4u - 1u; // (dyRows) the last vec4 of dy
   for (var k = k0; k < k1; k++) {
     let iy = vec4i(i32(oy * p.strideH)) + khv;
     let ix = vec4i(i32(ox * p.strideW)) + kwv;
     let ok = (bitcast<vec4u>(iy) < vec4u(p.h)) & (bitcast<vec4u>(ix) < vec4u(p.w));
-    let at = select(vec4i(i32(p.xOff)), vec4i(i32(n * p.c * p.h * p.w)) + cOff + iy * wv + ix, ok);
+    // (outside the image: any element of the binding, multiplied by 0)
+    let at = select(vec4i(0), vec4i(i32(n * p.c * p.h * p.w)) + cOff + iy * wv + ix, ok);
     let v = vec4f(x[at.x], x[at.y], x[at.z], x[at.w]) * select(vec4f(0.0), vec4f(1.0), ok);
-    let d = ${
-    dyRows ? `(k * p.o + o0) / 4u` : `(wid.x * p.batch * plane + k) * ${bm / 4}u`
-  } + p.dybOff;
+    let d = dybBase + k * dybStep;
 ${Array.from({ length: bm / 4 }, (_, j) => `    let d${j} = dyb[${dyAt(j)}];`).join("\n")}
 ${lines((i) => `    acc${i} += d${i >> 2}.${"xyzw"[i & 3]} * v;`)}
     ox++;
