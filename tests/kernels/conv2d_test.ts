@@ -243,6 +243,38 @@ Deno.test("conv2d kernels are right when chunks start between 256-byte aligned o
 Deno.test("conv2d implicit gemm is right when chunks start between 256-byte aligned offsets", () =>
   withConv({ variant: "implicit-gemm" }, checkUnaligned));
 
+Deno.test("conv2d implicit gemm splits a batch whose columns exceed one grid dimension", async () => {
+  using _ = new Scope();
+  const g = gpu();
+  const grid = g as unknown as { maxWorkgroupsPerDim: number }; // readonly outside tests
+  const s = geometry(5, 4, 8, 8, 8, 3, 1, 1); // 64 positions per image
+  const [oh, ow] = outSize(s);
+  const x = randomArray(s.n * s.c * s.h * s.w, 81);
+  const w = randomArray(s.o * s.c * s.kh * s.kw, 82);
+  const dy = randomArray(s.n * s.o * oh * ow, 83);
+  const [tx, tw, tdy] = [x, w, dy].map((a) => Tensor.fromArray(a));
+  const y = Tensor.empty([s.n, s.o, oh, ow]);
+  const dx = Tensor.empty([s.n, s.c, s.h, s.w]);
+  const limit = grid.maxWorkgroupsPerDim;
+  // 32-column tiles: 2 column blocks per image, at most 5 in a grid dimension -> runs of 2
+  grid.maxWorkgroupsPerDim = 5;
+  try {
+    await withConv({ tiled: { bm: 32, bn: 32, bk: 16, tm: 4, tn: 4 } }, async () => {
+      conv2dForward(g, tx.buffer, tw.buffer, null, y.buffer, s, "implicit-gemm");
+      conv2dInputGrad(g, tdy.buffer, tw.buffer, dx.buffer, s, "implicit-gemm");
+      await g.sync();
+    });
+  } finally {
+    grid.maxWorkgroupsPerDim = limit;
+  }
+  const k = s.c * s.kh * s.kw;
+  assertClose(await y.toArray(), conv2dRef(x, w, null, s), { ...tol(k), what: "forward" });
+  assertClose(await dx.toArray(), conv2dInputGradRef(dy, w, s), {
+    ...tol(s.o * s.kh * s.kw),
+    what: "input gradient",
+  });
+});
+
 Deno.test("conv2d implicit gemm with other tiles and a split weight-gradient reduction", async () => {
   const shapes: [Conv2dGeometry, number][] = [
     [geometry(3, 5, 9, 8, 13, 3, 2, 1), 61],
