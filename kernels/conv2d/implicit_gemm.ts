@@ -31,6 +31,7 @@ import { defineKernel } from "../kernel.ts";
 import { type TiledGemmTiles, tuning } from "../tuning.ts";
 import { fill } from "../elementwise.ts";
 import { type Conv2dGeometry, conv2dOutputSize, describeConv } from "./geometry.ts";
+import { usedTaps } from "./regions.ts";
 import { sumWeightPartials } from "./split_k.ts";
 
 const PARAMS = {
@@ -251,6 +252,7 @@ export function implicitGemmForward(
   const t = tiles(g);
   const plane = oh * ow;
   const taps = s.kh * s.kw;
+  const win = tapWindow(s, oh, ow);
   const inItem = s.c * s.h * s.w;
   const outItem = s.o * plane;
   for (const ch of g.chunks(what, s.n, [inItem * 4, outItem * 4])) {
@@ -258,25 +260,27 @@ export function implicitGemmForward(
       const p: Launch = {
         m: s.o,
         n: count * plane,
-        k: s.c * taps,
-        span: s.c * taps,
+        k: s.c * win.winH * win.winW,
+        span: s.c * win.winH * win.winW,
         nInner: ow,
         nMid: oh,
-        kInner: s.kw,
-        kMid: s.kh,
-        aBase: 0,
+        kInner: win.winW,
+        kMid: win.winH,
+        // w[o, c, kh0 + a, kw0 + b]
+        aBase: win.kh0 * s.kw + win.kw0,
         aM: s.c * taps,
         aK1: taps,
         aK2: s.kw,
         aK3: 1,
+        // x[img, c, oy*stride - pad + kh0 + a, ox*stride - pad + kw0 + b]
         bN1: inItem,
         bK1: s.h * s.w,
         bNy: s.strideH,
         bKy: 1,
-        bOy: -s.padH,
+        bOy: win.kh0 - s.padH,
         bNx: s.strideW,
         bKx: 1,
-        bOx: -s.padW,
+        bOx: win.kw0 - s.padW,
         srcH: s.h,
         srcW: s.w,
         cBase: 0,
@@ -298,17 +302,37 @@ export function implicitGemmForward(
   }
 }
 
-/** One stride phase of one dimension: pixels first, first + stride, ... (see gather.ts). */
-function phases(size: number, stride: number, pad: number, kernel: number) {
+/**
+ * The kernel rows and columns that read some pixel at some output position; the others
+ * read only padding (a 3x3 kernel on a 1x1 input uses only its centre).
+ */
+function tapWindow(s: Conv2dGeometry, oh: number, ow: number) {
+  const [kh0, kh1] = usedTaps(oh, s.h, s.strideH, s.padH, s.kh);
+  const [kw0, kw1] = usedTaps(ow, s.w, s.strideW, s.padW, s.kw);
+  return { kh0, winH: kh1 - kh0, kw0, winW: kw1 - kw0 };
+}
+
+/**
+ * The stride phases of one dimension of the input gradient (as in gather.ts): pixels
+ * first, first + stride, ... receive the taps kBase, kBase + stride, ..., tap a reading dy
+ * at offset + t - a for the phase's pixel t. Taps that read outside dy for every pixel of
+ * the phase are dropped.
+ */
+function phases(size: number, dySize: number, stride: number, pad: number, kernel: number) {
   return Array.from({ length: stride }, (_, ph) => {
     const first = (((ph - pad) % stride) + stride) % stride;
+    const count = first < size ? Math.ceil((size - first) / stride) : 0;
+    const offset = (first + pad - ph) / stride;
+    const all = ph < kernel ? Math.ceil((kernel - ph) / stride) : 0;
+    // 0 <= offset + t - a < dySize for some t in [0, count)
+    const a0 = Math.max(0, offset - dySize + 1);
+    const a1 = Math.min(all, offset + count);
     return {
       first,
-      count: first < size ? Math.ceil((size - first) / stride) : 0,
-      // the dy coordinate of the phase's pixel 0 at its tap 0 (kernel index ph)
-      offset: (first + pad - ph) / stride,
-      kBase: ph,
-      taps: ph < kernel ? Math.ceil((kernel - ph) / stride) : 0,
+      count,
+      offset: offset - a0,
+      kBase: ph + a0 * stride,
+      taps: Math.max(0, a1 - a0),
     };
   });
 }
@@ -324,10 +348,11 @@ export function implicitGemmInputGrad(
   const { oh, ow } = conv2dOutputSize(s);
   const what = `conv2d input gradient (implicit gemm) ${describeConv(s)}`;
   const t = tiles(g);
-  const rows = phases(s.h, s.strideH, s.padH, s.kh);
-  const cols = phases(s.w, s.strideW, s.padW, s.kw);
-  // pixels that no tap reaches (a kernel smaller than its stride) are 0
-  if (rows.some((p) => p.taps === 0) || cols.some((p) => p.taps === 0)) {
+  const rows = phases(s.h, oh, s.strideH, s.padH, s.kh);
+  const cols = phases(s.w, ow, s.strideW, s.padW, s.kw);
+  // pixels that no tap reaches (a kernel smaller than its stride, or only padding) are 0
+  const unreached = (p: { count: number; taps: number }) => p.count > 0 && p.taps === 0;
+  if (rows.some(unreached) || cols.some(unreached)) {
     fill(g, dx, s.n * s.c * s.h * s.w, 0);
   }
   const plane = oh * ow;
@@ -402,8 +427,14 @@ export function implicitGemmWeightGrad(
   const conv = tuning(g).conv;
   const plane = oh * ow;
   const taps = s.kh * s.kw;
-  const cols = s.c * taps;
-  const size = s.o * cols;
+  const win = tapWindow(s, oh, ow);
+  const cols = s.c * win.winH * win.winW;
+  const size = s.o * cols; // of a partial dw: the window's taps
+  const fullSize = s.o * s.c * taps;
+  if (cols === 0) { // every tap reads only padding
+    fill(g, dw, fullSize, 0);
+    return;
+  }
   const xItem = s.c * s.h * s.w;
   const dyItem = s.o * plane;
   const blocks = Math.ceil(s.o / t.bm) * Math.ceil(cols / t.bn);
@@ -425,7 +456,9 @@ export function implicitGemmWeightGrad(
     const span = Math.ceil(Math.ceil(k / splits) / t.bk) * t.bk;
     return { ...ch, k, span, splits: Math.ceil(k / span) };
   });
+  // one launch without splits writes dw itself (the taps outside the window: zeros first)
   const direct = plan.length === 1 && plan[0].splits === 1;
+  if (direct && size < fullSize) fill(g, dw, fullSize, 0);
   const most = Math.max(...plan.map((c) => c.splits));
   const part = direct ? dw : g.pool.acquire(most * size * 4, "conv2d weight-gradient partials");
   plan.forEach((ch, i) => {
@@ -434,8 +467,8 @@ export function implicitGemmWeightGrad(
       n: cols,
       k: ch.k,
       span: ch.span,
-      nInner: s.kw,
-      nMid: s.kh,
+      nInner: win.winW,
+      nMid: win.winH,
       kInner: ow,
       kMid: oh,
       // dy[img, o, oy, ox]
@@ -444,23 +477,21 @@ export function implicitGemmWeightGrad(
       aK1: dyItem,
       aK2: ow,
       aK3: 1,
-      // x[img, c, kh - pad + oy*stride, kw - pad + ox*stride]
+      // x[img, c, kh0 + a - pad + oy*stride, kw0 + b - pad + ox*stride]
       bN1: s.h * s.w,
       bK1: xItem,
       bNy: 1,
       bKy: s.strideH,
-      bOy: -s.padH,
+      bOy: win.kh0 - s.padH,
       bNx: 1,
       bKx: s.strideW,
-      bOx: -s.padW,
+      bOx: win.kw0 - s.padW,
       srcH: s.h,
       srcW: s.w,
-      // part[split, o, c, kh, kw]
-      cBase: 0,
-      cSplit: size,
-      cM: cols,
-      cN1: taps,
-      cNy: s.kw,
+      // dw[o, c, kh0 + a, kw0 + b], or part[split, o, c, a, b]
+      ...(direct
+        ? { cBase: win.kh0 * s.kw + win.kw0, cSplit: 0, cM: s.c * taps, cN1: taps, cNy: s.kw }
+        : { cBase: 0, cSplit: size, cM: cols, cN1: win.winH * win.winW, cNy: win.winW }),
       cNx: 1,
       hasBias: 0,
     };
@@ -469,13 +500,10 @@ export function implicitGemmWeightGrad(
       { buffer: dy, offset: ch.start * dyItem * 4, size: ch.count * dyItem * 4 },
       xRange,
       { buffer: x, offset: 0, size: 4 }, // no bias
-      { buffer: part, offset: 0, size: ch.splits * size * 4 },
+      { buffer: part, offset: 0, size: (direct ? fullSize : ch.splits * size) * 4 },
     ];
     dispatch(g, t, bound, p, ch.splits, what);
-    if (!direct) {
-      const win = { kh0: 0, winH: s.kh, kw0: 0, winW: s.kw };
-      sumWeightPartials(g, part, dw, s, ch.splits, win, i > 0, what);
-    }
+    if (!direct) sumWeightPartials(g, part, dw, s, ch.splits, win, i > 0, what);
   });
   if (!direct) g.pool.release(part);
 }
