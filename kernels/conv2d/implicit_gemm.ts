@@ -17,8 +17,10 @@
 //   C[m, n] -> dst[cBase + z*cSplit + m*cM + n1*cN1 + n2*cNy + n3*cNx] (+ bias[m])
 // so the WGSL is the same for all three; only the parameters differ (see the launchers).
 // The input gradient runs one launch per stride phase (pixels that share the same valid
-// taps, as in gather.ts), so no multiply is wasted on taps the stride skips. The weight
-// gradient's long reduction is split over grid z into partials summed by split_k.ts.
+// taps, as in gather.ts), so no multiply is wasted on taps the stride skips. Taps that read
+// only padding at every position (a 3x3 kernel on a 1x1 plane: all but the centre) are left
+// out of K (KH x KW above is the window of the others). The weight gradient's long
+// reduction is split over grid z into partials summed by split_k.ts.
 //
 // Tiles (tuning(g).conv.tiled): a workgroup computes a bm x bn block of C with
 // (bn/tn) x (bm/tm) invocations, each a tm x tn register block; per step of bk it stages
