@@ -299,6 +299,17 @@ Deno.test("conv2d implicit gemm with other tiles and a split weight-gradient red
   }
 });
 
+Deno.test("conv2d kernels with the GPU table's conv tuning, both strategies", async () => {
+  for (const variant of CONV_VARIANTS) {
+    await withConv({ ...GPU_TUNING.conv, variant }, async () => {
+      await checkAll(geometry(2, 5, 9, 8, 13, 3, 2, 1), 91);
+      await checkAll(geometry(1, 3, 19, 17, 70, 7, 2, 3), 92); // the stem's kernel
+      await checkAll(geometry(3, 36, 4, 4, 40, 1, 2, 0), 93);
+      await checkAll(geometry(4, 20, 2, 2, 24, 3, 1, 1), 94);
+    });
+  }
+});
+
 Deno.test("conv2d implicit gemm refuses tiles that do not fit its layout or the limits", () => {
   const g = gpu();
   for (
