@@ -11,14 +11,16 @@
 //
 // (x read as 0 outside the image.) The first three are implicit GEMMs with two strategies
 // (the STRATEGIES table below), chosen in `strategy()` and nowhere else:
-// - "gather" (gather.ts, weight_grad.ts): register blocks without workgroup memory, each
-//   invocation gathering its inputs; tuned for CPU software adapters (llvmpipe/lavapipe).
+// - "gather" (gather.ts, gather_weight_grad.ts): register blocks without workgroup memory,
+//   each invocation gathering its inputs; tuned for CPU software adapters (lavapipe).
 // - "implicit-gemm" (implicit_gemm.ts): workgroup-memory tiles of the GEMM; for GPUs.
 // The default is the tuning table's `conv.variant` for the adapter; with autotuning on,
 // the winner measured for the shape on this adapter (autotune.ts). The bias gradient is
 // two row sums (reduce.ts).
 //
 // Every launcher works in chunks of images when a tensor exceeds one storage binding.
+// Shared by the strategies: geometry.ts (the shape type and its checks), regions.ts (which
+// kernel taps read pixels), split_k.ts (summing weight-gradient partials).
 
 import type { Gpu } from "../device.ts";
 import { choose } from "../autotune.ts";
@@ -26,7 +28,7 @@ import { sumAxis } from "../reduce.ts";
 import { type ConvVariant, tuning } from "../tuning.ts";
 import { checkSupported, type Conv2dGeometry, conv2dOutputSize, describeConv } from "./geometry.ts";
 import { gatherForward, gatherInputGrad } from "./gather.ts";
-import { gatherWeightGrad } from "./weight_grad.ts";
+import { gatherWeightGrad } from "./gather_weight_grad.ts";
 import {
   implicitGemmForward,
   implicitGemmInputGrad,

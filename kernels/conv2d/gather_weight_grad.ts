@@ -1,18 +1,20 @@
-// The parameter gradients of conv2d: dW[o, c, kh, kw] = sum over n, oh, ow of
-// dy[n, o, oh, ow] * x[n, c, oh*stride - pad + kh, ow*stride - pad + kw], and
-// db[o] = sum over n, oh, ow of dy.
+// The weight gradient by the gather (the software-adapter strategy; mod.ts has the
+// contract): dW[o, c, kh, kw] = sum over n, oh, ow of
+// dy[n, o, oh, ow] * x[n, c, oh*stride - pad + kh, ow*stride - pad + kw].
 //
 // dW is a GEMM with M = O, N = C*KH*KW (the columns of OIHW) and a long K = N*OH*OW. Each
 // invocation keeps `bm` output channels x 4 columns of accumulators: the dy values of a
 // position are the same for the whole workgroup (uniform vec4 loads, from a copy of dy
-// blocked as [O/bm][N*OH*OW][bm] so each workgroup streams one contiguous run; when each image
-// has one output position dy [N][O] is already that run and is read as it is) and each
-// invocation gathers 4 input values. Where an invocation's 4 columns are contiguous in dW
-// they are stored as one vec4 (short reductions are dominated by their stores). WGSL has no float atomics, so K is split into `splits` ranges that write
-// partial dW's, and a second pass sums them (adding the partials of later batch chunks).
+// blocked as [O/bm][N*OH*OW][bm] so each workgroup streams one contiguous run; when each
+// image has one output position dy [N][O] is already that run and is read as it is) and
+// each invocation gathers 4 input values. Where an invocation's 4 columns are contiguous in
+// dW they are stored as one vec4 (short reductions are dominated by their stores). WGSL has
+// no float atomics, so K is split into `splits` ranges that write partial dW's, and a
+// second pass (split_k.ts) sums them (adding the partials of later batch chunks).
 // Taps that read only padding at every position (a 3x3 kernel on a 1x1 input: all but the
 // centre) have a zero gradient: the columns cover only the window of taps that read some
 // pixel, and the summing pass writes the zeros of the others.
+// Chunks of images bind x and dy at any offset (element offsets xOff, dybOff, dyOff).
 
 import { type Gpu, GpuError, grid1d } from "../device.ts";
 import { defineKernel } from "../kernel.ts";
