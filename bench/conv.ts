@@ -1,15 +1,20 @@
 // conv2d benchmark rows: forward, input gradient and weight gradient for every distinct
-// conv shape of ResNet18, at batch 32 on 32x32 images and at batch 8 on 224x224 images.
+// conv shape of ResNet18, at batch 32 on 32x32 images and at batch 8 on 224x224 images,
+// for each strategy (the op says which: "gather" or "igemm", the implicit GEMM on
+// workgroup-memory tiles; a "*" marks the adapter's default). The implicit GEMM's rows at
+// 224x224 are left out on software adapters, where it is only checked for correctness.
 // FLOPs per direction = 2 * N * OH * OW * O * C * KH * KW.
 
 import {
-  conv2dBackwardInput,
   conv2dForward,
   type Conv2dGeometry,
+  conv2dInputGrad,
   conv2dOutputSize,
+  conv2dWeightGrad,
+  CONV_VARIANTS,
   describeConv,
-} from "../kernels/conv2d.ts";
-import { conv2dBackwardWeight } from "../kernels/conv2d_weight_grad.ts";
+} from "../kernels/conv2d/mod.ts";
+import { type ConvVariant, tuning } from "../kernels/tuning.ts";
 import type { BenchRow, Harness } from "./harness.ts";
 
 // [in channels, out channels, kernel, stride, input size at 224x224] of ResNet18's convs
@@ -53,8 +58,14 @@ export function convFlops(s: Conv2dGeometry): number {
   return 2 * s.n * oh * ow * s.o * s.c * s.kh * s.kw;
 }
 
-/** Times the three directions of one conv on deterministic pseudo-random data. */
-export async function timeConv(h: Harness, s: Conv2dGeometry): Promise<BenchRow[]> {
+const SHORT: Record<ConvVariant, string> = { gather: "gather", "implicit-gemm": "igemm" };
+
+/** Times the three directions of one conv with `variant` on deterministic pseudo-random data. */
+export async function timeConv(
+  h: Harness,
+  s: Conv2dGeometry,
+  variant: ConvVariant,
+): Promise<BenchRow[]> {
   const g = h.gpu;
   const { oh, ow } = conv2dOutputSize(s);
   const data = (count: number, seed: number) => {
@@ -73,12 +84,13 @@ export async function timeConv(h: Harness, s: Conv2dGeometry): Promise<BenchRow[
   const repeats = h.quick ? 3 : 5;
   try {
     const rows: BenchRow[] = [];
-    const fwd = await h.time(() => conv2dForward(g, x, w, null, y, s), { repeats });
-    rows.push({ op: "conv2d fwd", shape, ms: fwd, flops });
-    const bwdIn = await h.time(() => conv2dBackwardInput(g, dy, w, dx, s), { repeats });
-    rows.push({ op: "conv2d bwd-input", shape, ms: bwdIn, flops });
-    const bwdW = await h.time(() => conv2dBackwardWeight(g, x, dy, dw, s), { repeats });
-    rows.push({ op: "conv2d bwd-weight", shape, ms: bwdW, flops });
+    const tag = `${SHORT[variant]}${variant === tuning(g).conv.variant ? "*" : ""}`;
+    const fwd = await h.time(() => conv2dForward(g, x, w, null, y, s, variant), { repeats });
+    rows.push({ op: `conv2d fwd ${tag}`, shape, ms: fwd, flops });
+    const dIn = await h.time(() => conv2dInputGrad(g, dy, w, dx, s, variant), { repeats });
+    rows.push({ op: `conv2d dx ${tag}`, shape, ms: dIn, flops });
+    const dW = await h.time(() => conv2dWeightGrad(g, x, dy, dw, s, variant), { repeats });
+    rows.push({ op: `conv2d dw ${tag}`, shape, ms: dW, flops });
     return rows;
   } finally {
     for (const b of [x, w, dy, y, dx, dw]) g.pool.release(b);
@@ -86,10 +98,17 @@ export async function timeConv(h: Harness, s: Conv2dGeometry): Promise<BenchRow[
 }
 
 export async function benchConv(h: Harness): Promise<BenchRow[]> {
-  const shapes = h.quick
+  const small = h.quick
     ? resnet18Convs(2, 32).filter((_, i) => i === 0 || i === 1 || i === 3)
-    : [...resnet18Convs(32, 32), ...resnet18Convs(8, 224)];
+    : resnet18Convs(32, 32);
+  const large = h.quick ? [] : resnet18Convs(8, 224);
+  const software = h.gpu.profile.kind === "software";
   const rows: BenchRow[] = [];
-  for (const s of shapes) rows.push(...await timeConv(h, s));
+  for (const s of [...small, ...large]) {
+    for (const v of CONV_VARIANTS) {
+      if (software && v === "implicit-gemm" && large.includes(s)) continue;
+      rows.push(...await timeConv(h, s, v));
+    }
+  }
   return rows;
 }

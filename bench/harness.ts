@@ -4,7 +4,7 @@
 import type { Gpu } from "../kernels/device.ts";
 
 export interface BenchRow {
-  /** The op, e.g. "gemm", "conv2d fwd", "conv2d bwd-input". */
+  /** The op, e.g. "gemm", "conv2d fwd gather*", "conv2d dx igemm". */
   op: string;
   /** The shape in words, e.g. "1024x1024x1024" or "N32 C64->64 32x32 k3 s1". */
   shape: string;

@@ -57,15 +57,13 @@ export interface ConvTuning {
   /** The weight gradient: invocations per workgroup, output channels each (x4 columns). */
   readonly weight: { readonly wg: number; readonly bm: number };
   /**
-   * Input gradients of convs with at most this many input channels (the stem: 3) run as a
-   * GEMM into columns and a col2im instead of the gather.
+   * The weight gradient (both variants) splits its long reduction until about this many
+   * workgroups run.
    */
-  readonly colsMaxChannels: number;
-  /** The weight gradient splits its long reduction until about this many workgroups run. */
   readonly minGroups: number;
   /** ... but keeps at least this many positions per split. */
   readonly minSpan: number;
-  /** The implicit-GEMM variant's workgroup-memory tiles. */
+  /** The implicit-GEMM variant's workgroup-memory tiles (conv2d/implicit_gemm.ts). */
   readonly tiled: TiledGemmTiles;
 }
 
@@ -143,8 +141,6 @@ export const SOFTWARE_TUNING: Tuning = {
     // ~30 us per dispatch at ~6 G multiply-adds/s
     launchMacs: 200_000,
     weight: { wg: 8, bm: 32 },
-    // 3 channels fill 3 of the gather's 32 accumulator rows: columns + col2im run ~2x faster
-    colsMaxChannels: 4,
     minGroups: 64,
     minSpan: 512,
     tiled: { bm: 32, bn: 32, bk: 16, tm: 4, tn: 4 },
@@ -177,7 +173,6 @@ export const GPU_TUNING: Tuning = {
     gather: { wg: 64, bm: 8 },
     launchMacs: 2_000_000,
     weight: { wg: 64, bm: 8 },
-    colsMaxChannels: 4,
     minGroups: 512,
     minSpan: 256,
     tiled: { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 },
@@ -316,6 +311,22 @@ function validate(o: TuningOverride | null): void {
   for (const t of [o?.conv?.gather, o?.conv?.weight]) {
     if (t && !(t.bm > 0 && t.bm % 4 === 0 && t.wg > 0)) {
       throw new RangeError(`conv2d tiles: bm must be a positive multiple of 4, got ${t.bm}`);
+    }
+  }
+  const c = o?.conv?.tiled;
+  if (c) {
+    // conv2d/implicit_gemm.ts: vec4 rows of A and B tiles, each invocation loading a fixed
+    // group of 4 columns; WebGPU's default limits (SwiftShader has no more)
+    const threads = (c.bm / c.tm) * (c.bn / c.tn);
+    if (
+      c.tm % 4 || threads > 256 || threads % (c.bm / 4) || threads % (c.bn / 4) ||
+      (c.bm + c.bn) * c.bk * 4 > 16384
+    ) {
+      throw new RangeError(
+        `conv2d implicit-gemm tiles ${JSON.stringify(c)}: need tm a multiple of 4, at most 256 ` +
+          `invocations ((bm/tm)*(bn/tn), a multiple of bm/4 and bn/4) and at most 16 KiB of ` +
+          `workgroup memory ((bm + bn)*bk*4 bytes)`,
+      );
     }
   }
   for (const t of [o?.gemm?.tiled, o?.conv?.tiled]) {

@@ -4,12 +4,13 @@
 
 import { gpu } from "../../kernels/device.ts";
 import {
-  conv2dBackwardInput,
+  conv2dBiasGrad,
   conv2dForward,
   type Conv2dGeometry,
+  conv2dInputGrad,
   conv2dOutputSize,
-} from "../../kernels/conv2d.ts";
-import { conv2dBackwardBias, conv2dBackwardWeight } from "../../kernels/conv2d_weight_grad.ts";
+  conv2dWeightGrad,
+} from "../../kernels/conv2d/mod.ts";
 import { record, Tensor } from "../tensor.ts";
 
 export interface Conv2dOptions {
@@ -81,15 +82,15 @@ export function conv2d(
     let db: Tensor | null = null;
     if (needs[0]) {
       dx = Tensor.empty(x.shape);
-      conv2dBackwardInput(g, dy.buffer, weight.buffer, dx.buffer, s);
+      conv2dInputGrad(g, dy.buffer, weight.buffer, dx.buffer, s);
     }
     if (needs[1]) {
       dw = Tensor.empty(weight.shape);
-      conv2dBackwardWeight(g, x.buffer, dy.buffer, dw.buffer, s);
+      conv2dWeightGrad(g, x.buffer, dy.buffer, dw.buffer, s);
     }
     if (bias && needs[2]) {
       db = Tensor.empty(bias.shape);
-      conv2dBackwardBias(g, dy.buffer, db.buffer, s.n, s.o, oh * ow);
+      conv2dBiasGrad(g, dy.buffer, db.buffer, s);
     }
     return bias ? [dx, dw, db] : [dx, dw];
   });

@@ -1,7 +1,7 @@
 // Plain-loop f64 references for conv2d and its gradients, written from the definition
 // (cross-correlation with zero padding), used by the kernel and op tests.
 
-import type { Conv2dGeometry } from "../../kernels/conv2d.ts";
+import type { Conv2dGeometry } from "../../kernels/conv2d/mod.ts";
 
 export function outSize(s: Conv2dGeometry): [number, number] {
   return [

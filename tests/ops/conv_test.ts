@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import type { Conv2dGeometry } from "../../kernels/conv2d.ts";
+import { type Conv2dGeometry, CONV_VARIANTS } from "../../kernels/conv2d/mod.ts";
+import { withTuning } from "../../kernels/tuning.ts";
 import { gpu } from "../../kernels/device.ts";
 import { conv2d } from "../../nn/ops/conv.ts";
 import { Scope, Tensor } from "../../nn/tensor.ts";
@@ -25,44 +26,49 @@ const FD_CASES: Case[] = [
 ];
 
 for (const { name, s, bias } of FD_CASES) {
-  Deno.test(`conv2d backward matches central finite differences: ${name}`, async () => {
-    using _ = new Scope();
-    const [oh, ow] = outSize(s);
-    const x = randomArray(s.n * s.c * s.h * s.w, 1);
-    const w = randomArray(s.o * s.c * s.kh * s.kw, 2);
-    const b = bias ? randomArray(s.o, 3) : null;
-    // loss = sum(r * conv2d(x, w, b)): a random weighting so every output matters
-    const r = randomArray(s.n * s.o * oh * ow, 4);
-    const tx = Tensor.fromArray(x, [s.n, s.c, s.h, s.w], { requiresGrad: true });
-    const tw = Tensor.fromArray(w, [s.o, s.c, s.kh, s.kw], { requiresGrad: true });
-    const tb = b ? Tensor.fromArray(b, [s.o], { requiresGrad: true }) : null;
-    const y = conv2d(tx, tw, tb, { stride: [s.strideH, s.strideW], padding: [s.padH, s.padW] });
-    assert.deepEqual(y.shape, [s.n, s.o, oh, ow]);
-    assertClose(await y.toArray(), conv2dRef(x, w, b, s), { atol: 1e-5, what: "forward" });
-    y.backward(Tensor.fromArray(r, y.shape));
-    // The references are exact f64 central differences of an f64 loss (the loss is linear
-    // in each input, so the only error is f64 rounding, ~1e-9); the GPU sums at most ~60
-    // f32 products of values in [-1, 1], so 1e-4 covers its rounding with a wide margin.
-    const tol = { atol: 1e-4, rtol: 1e-4 };
-    const dx = numericGrad((v) => weightedSum(conv2dRef(v, w, b, s), r), x);
-    assertClose(await tx.grad!.toArray(), dx, { ...tol, what: "dx" });
-    const dw = numericGrad((v) => weightedSum(conv2dRef(x, v, b, s), r), w);
-    assertClose(await tw.grad!.toArray(), dw, { ...tol, what: "dw" });
-    if (b && tb) {
-      const db = numericGrad((v) => weightedSum(conv2dRef(x, w, v, s), r), b);
-      assertClose(await tb.grad!.toArray(), db, { ...tol, what: "db" });
-    }
-  });
+  for (const variant of CONV_VARIANTS) {
+    Deno.test(`conv2d backward (${variant}) matches central finite differences: ${name}`, () =>
+      withTuning(gpu(), { conv: { variant } }, () => checkGradients(s, bias)));
+  }
 }
 
-/** Names of the kernels launched while `fn` runs. */
+async function checkGradients(s: Conv2dGeometry, bias: boolean): Promise<void> {
+  using _ = new Scope();
+  const [oh, ow] = outSize(s);
+  const x = randomArray(s.n * s.c * s.h * s.w, 1);
+  const w = randomArray(s.o * s.c * s.kh * s.kw, 2);
+  const b = bias ? randomArray(s.o, 3) : null;
+  // loss = sum(r * conv2d(x, w, b)): a random weighting so every output matters
+  const r = randomArray(s.n * s.o * oh * ow, 4);
+  const tx = Tensor.fromArray(x, [s.n, s.c, s.h, s.w], { requiresGrad: true });
+  const tw = Tensor.fromArray(w, [s.o, s.c, s.kh, s.kw], { requiresGrad: true });
+  const tb = b ? Tensor.fromArray(b, [s.o], { requiresGrad: true }) : null;
+  const y = conv2d(tx, tw, tb, { stride: [s.strideH, s.strideW], padding: [s.padH, s.padW] });
+  assert.deepEqual(y.shape, [s.n, s.o, oh, ow]);
+  assertClose(await y.toArray(), conv2dRef(x, w, b, s), { atol: 1e-5, what: "forward" });
+  y.backward(Tensor.fromArray(r, y.shape));
+  // The references are exact f64 central differences of an f64 loss (the loss is linear
+  // in each input, so the only error is f64 rounding, ~1e-9); the GPU sums at most ~60
+  // f32 products of values in [-1, 1], so 1e-4 covers its rounding with a wide margin.
+  const tol = { atol: 1e-4, rtol: 1e-4 };
+  const dx = numericGrad((v) => weightedSum(conv2dRef(v, w, b, s), r), x);
+  assertClose(await tx.grad!.toArray(), dx, { ...tol, what: "dx" });
+  const dw = numericGrad((v) => weightedSum(conv2dRef(x, v, b, s), r), w);
+  assertClose(await tw.grad!.toArray(), dw, { ...tol, what: "dw" });
+  if (b && tb) {
+    const db = numericGrad((v) => weightedSum(conv2dRef(x, w, v, s), r), b);
+    assertClose(await tb.grad!.toArray(), db, { ...tol, what: "db" });
+  }
+}
+
+/** "kernel name: what it computed" for every launch while `fn` runs. */
 function launchedKernels(fn: () => void): string[] {
   const g = gpu();
   const names: string[] = [];
   const original = g.record;
-  g.record = function (pipeline, ...rest) {
-    names.push(pipeline.label);
-    return original.call(this, pipeline, ...rest);
+  g.record = function (pipeline, layout, entries, groups, what) {
+    names.push(`${pipeline.label}: ${what}`);
+    return original.call(this, pipeline, layout, entries, groups, what);
   };
   try {
     fn();
@@ -72,7 +78,12 @@ function launchedKernels(fn: () => void): string[] {
   return names;
 }
 
-Deno.test("conv2d backward launches no weight gradient for a frozen weight, no input gradient for a leaf input", async () => {
+for (const variant of CONV_VARIANTS) {
+  Deno.test(`conv2d backward (${variant}) launches no weight gradient for a frozen weight, no input gradient for a leaf input`, () =>
+    withTuning(gpu(), { conv: { variant } }, checkLaunches));
+}
+
+async function checkLaunches(): Promise<void> {
   using _ = new Scope();
   const g = gpu();
   const make = (xGrad: boolean, wGrad: boolean) => {
@@ -83,9 +94,9 @@ Deno.test("conv2d backward launches no weight gradient for a frozen weight, no i
     const seed = Tensor.ones(y.shape);
     return { x, w, b, backward: () => y.backward(seed) };
   };
-  const isWeightGrad = (n: string) => /weight gradient|weight partials|block dy/.test(n);
-  // the gather, or (3 input channels) the columns path: transposed weight, GEMM, col2im
-  const isInputGrad = (n: string) => /gather|repack|col2im|transpose weight|^gemm/.test(n);
+  // every launch of a direction (repacks, blocked copies, partial sums) names the direction
+  const isWeightGrad = (n: string) => /weight gradient/.test(n);
+  const isInputGrad = (n: string) => /input gradient/.test(n);
 
   const all = make(true, true);
   const allNames = launchedKernels(all.backward);
@@ -114,7 +125,7 @@ Deno.test("conv2d backward launches no weight gradient for a frozen weight, no i
   assertClose(await first.w.grad!.toArray(), await all.w.grad!.toArray(), { what: "dw" });
   assertClose(await frozen.x.grad!.toArray(), await all.x.grad!.toArray(), { what: "dx" });
   assertClose(await first.b.grad!.toArray(), await all.b.grad!.toArray(), { what: "db" });
-});
+}
 
 Deno.test("conv2d errors name the op and the shapes", () => {
   using _ = new Scope();

@@ -97,6 +97,14 @@ export function planRegions(
   return best;
 }
 
+/** Kernel rows [kh0, kh0 + winH) and columns [kw0, kw0 + winW): the taps a launch uses. */
+export interface TapWindow {
+  kh0: number;
+  winH: number;
+  kw0: number;
+  winW: number;
+}
+
 /** The kernel indices [lo, hi) that any region of `axes` reads (empty: [0, 0)). */
 export function kernelWindow(axes: readonly Axis[]): [number, number] {
   const used = axes.filter((a) => a.taps > 0 && a.count > 0);

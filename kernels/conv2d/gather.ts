@@ -1,6 +1,6 @@
-// conv2d on NCHW activations and OIHW weights (groups = 1, f32): the forward pass and the
-// input gradient, both as one "tap gather" implicit GEMM, and the weight repacking they
-// need. The weight and bias gradients are in conv2d_weight_grad.ts.
+// The tap gather: conv2d's forward pass and input gradient as one register-blocked
+// implicit GEMM without workgroup memory (the software-adapter strategy), and the weight
+// repacking it needs.
 //
 // Both directions compute, for every output channel q and output position,
 //   dst[n, q, y, x] = sum over taps (a, b) and channels r of
@@ -14,57 +14,27 @@
 // A 1x1 kernel's OIHW weight [O][C] is read as it is, with no repack: the input gradient
 // takes vec4 runs over input channels from its rows, the forward takes 4 input channels
 // of each output channel per step.
-// The input gradient of a conv with very few input channels (the stem) is a GEMM and a
-// col2im instead (conv2d_input_grad_cols.ts).
-// Launches are further split into border regions (conv2d_regions.ts) where that saves more
+// Launches are further split into border regions (regions.ts) where that saves more
 // multiplies by the zero padding than the extra launches cost, and only the kernel taps
 // some region uses are repacked (a 3x3 kernel on a 1x1 input uses only its centre).
 //
-// Tiling (see conv2d_tiles.ts): an invocation keeps a `bm` channels x 4 positions block of
+// Tiling (tuning(g).conv.gather): an invocation keeps a `bm` channels x 4 positions block of
 // accumulators. The weights of a block are the same for the whole workgroup (uniform vec4
 // loads, cheap on llvmpipe) and each invocation gathers 4 input values per (tap, channel).
+// Chunks of images bind src and dst at any offset (element offsets srcOff, dstOff).
 
-import { type Gpu, grid1d, type Kernel } from "./device.ts";
-import { convTiles } from "./conv2d_tiles.ts";
-import { type Axis, kernelWindow, planRegions, type RegionPlan } from "./conv2d_regions.ts";
-import { fill } from "./elementwise.ts";
-import { colsPathFits, conv2dBackwardInputCols } from "./conv2d_input_grad_cols.ts";
-
-/** The geometry of one conv2d: input [n, c, h, w], weight [o, c, kh, kw]. */
-export interface Conv2dGeometry {
-  n: number;
-  c: number;
-  h: number;
-  w: number;
-  o: number;
-  kh: number;
-  kw: number;
-  strideH: number;
-  strideW: number;
-  padH: number;
-  padW: number;
-}
-
-/** Output height and width; throws when the kernel does not fit the padded input. */
-export function conv2dOutputSize(s: Conv2dGeometry): { oh: number; ow: number } {
-  const oh = Math.floor((s.h + 2 * s.padH - s.kh) / s.strideH) + 1;
-  const ow = Math.floor((s.w + 2 * s.padW - s.kw) / s.strideW) + 1;
-  if (!(oh > 0 && ow > 0)) {
-    throw new Error(
-      `conv2d: a ${s.kh}x${s.kw} kernel does not fit a ${s.h}x${s.w} input with padding ` +
-        `${s.padH},${s.padW}`,
-    );
-  }
-  return { oh, ow };
-}
-
-/** Words for error messages and benchmark rows, e.g. "N8 C3->64 224x224 k7x7 s2 p3". */
-export function describeConv(s: Conv2dGeometry): string {
-  const k = s.kh === s.kw ? `k${s.kh}` : `k${s.kh}x${s.kw}`;
-  const st = s.strideH === s.strideW ? `s${s.strideH}` : `s${s.strideH}x${s.strideW}`;
-  const p = s.padH === s.padW ? `p${s.padH}` : `p${s.padH}x${s.padW}`;
-  return `N${s.n} C${s.c}->${s.o} ${s.h}x${s.w} ${k} ${st} ${p}`;
-}
+import { type Binding, type Gpu, GpuError, grid1d } from "../device.ts";
+import { defineKernel } from "../kernel.ts";
+import { tuning } from "../tuning.ts";
+import { fill } from "../elementwise.ts";
+import { type Conv2dGeometry, conv2dOutputSize, describeConv } from "./geometry.ts";
+import {
+  type Axis,
+  kernelWindow,
+  planRegions,
+  type RegionPlan,
+  type TapWindow,
+} from "./regions.ts";
 
 // ---- weight repacking ------------------------------------------------------------------
 
@@ -74,15 +44,26 @@ const REPACK_WG = 64;
 // q >= q count), t = 0..winH*winW-1 over the window of taps used: each channel block's
 // weights are one contiguous run for the gather. One invocation per (b, r); neighbouring
 // invocations read neighbouring rows and write neighbouring BM-runs.
-function repackSource(bm: number): string {
-  return /* wgsl */ `
-@group(0) @binding(0) var<storage, read> w: array<f32>;
-@group(0) @binding(1) var<storage, read_write> out: array<vec4f>;
-struct Params {
-  rows: u32, q: u32, blocks: u32, strideQ: u32, strideR: u32, kw: u32, kh0: u32, kw0: u32,
-  winH: u32, winW: u32,
-}
-@group(0) @binding(2) var<uniform> p: Params;
+const REPACK = defineKernel({
+  name: "conv2d repack weight",
+  key: (bm: number) => `${bm}`,
+  bindings: [
+    { name: "w", type: "f32" },
+    { name: "out", type: "vec4f", access: "read_write" },
+  ],
+  params: {
+    rows: "u32",
+    q: "u32",
+    blocks: "u32",
+    strideQ: "u32",
+    strideR: "u32",
+    kw: "u32",
+    kh0: "u32",
+    kw0: "u32",
+    winH: "u32",
+    winW: "u32",
+  },
+  body: (bm) => /* wgsl */ `
 fn ld(q: u32, rt: u32) -> f32 {
   return select(0.0, w[min(q, p.q - 1u) * p.strideQ + rt], q < p.q);
 }
@@ -102,16 +83,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
       out[at + q4] = vec4f(ld(q, rt), ld(q + 1u, rt), ld(q + 2u, rt), ld(q + 3u, rt));
     }
   }
-}`;
-}
-
-/** Kernel rows [kh0, kh0 + winH) and columns [kw0, kw0 + winW) of the taps a launch uses. */
-interface TapWindow {
-  kh0: number;
-  winH: number;
-  kw0: number;
-  winW: number;
-}
+}`,
+});
 
 /**
  * Repacks the window's taps of an OIHW weight into [cols / bm][winH*winW][rows][bm] (cols
@@ -125,13 +98,14 @@ function repackWeight(
   forInput: boolean,
   bm: number,
   win: TapWindow,
+  what: string,
 ) {
   const taps = s.kh * s.kw;
   const [rows, cols] = forInput ? [s.o, s.c] : [s.c, s.o];
   const blocks = Math.ceil(cols / bm);
   const count = Math.max(1, win.winH * win.winW * rows * blocks * bm);
   if (count * 4 > g.maxBindingBytes || s.o * s.c * taps * 4 > g.maxBindingBytes) {
-    throw new Error(
+    throw new GpuError(
       `conv2d ${describeConv(s)}: the weight needs ${count * 4} bytes, over this ` +
         `adapter's ${g.maxBindingBytes}-byte storage binding limit`,
     );
@@ -140,75 +114,116 @@ function repackWeight(
   // w[o][c][tap]: column q and row r map to (o, c) or (c, o)
   const strideQ = forInput ? taps : s.c * taps;
   const strideR = forInput ? s.c * taps : taps;
-  const params = new Uint32Array([
-    rows,
-    cols,
-    blocks,
-    strideQ,
-    strideR,
-    s.kw,
-    win.kh0,
-    win.kw0,
-    win.winH,
-    win.winW,
-  ]);
-  g.dispatch(
-    g.kernel("conv2d repack weight", repackSource(bm)),
+  REPACK.get(g, bm).dispatch(
     [w, out],
-    params,
+    {
+      rows,
+      q: cols,
+      blocks,
+      strideQ,
+      strideR,
+      kw: s.kw,
+      kh0: win.kh0,
+      kw0: win.kw0,
+      winH: win.winH,
+      winW: win.winW,
+    },
     grid1d(blocks * rows, REPACK_WG),
-    `conv2d repack weight ${describeConv(s)}`,
+    `${what} (repack weight)`,
   );
   return out;
 }
 
 // ---- the tap gather kernel -------------------------------------------------------------
 
-// Uniform block of the gather kernel, in this order (all 32-bit; i32 where it can be < 0).
-const PARAM_NAMES = [
-  "batch",
-  "ci",
-  "hi",
-  "wi", // src [batch, ci, hi, wi]
-  "co",
-  "ho",
-  "wo",
-  "blocks", // dst [batch, co, ho, wo]; position blocks
-  "th",
-  "tw",
-  "inMulY",
-  "inMulX", // the launch's position grid and src coordinate scale
-  "inOffY",
-  "inOffX",
-  "step",
-  "winW", // src offsets (i32), tap direction (i32), kernel columns in the weight's window
-  "ntH",
-  "ntW",
-  "khBase",
-  "kwBase", // taps per dimension; first kernel row/col (in the window)
-  "kMulY",
-  "kMulX",
-  "outMulY",
-  "outMulX", // kernel index step per tap; dst coordinate scale
-  "outOffY",
-  "outOffX",
-  "hasBias",
-  "qLast", // dst offsets; bias flag; the last channel block's first channel
-  "wQ",
-  "wT",
-  "wR", // vec4 weight index = (q0 / 4) * wQ + tap * wT + r * wR
-] as const;
-const SIGNED = new Set(["inOffY", "inOffX", "step"]);
-type GatherParams = Record<(typeof PARAM_NAMES)[number], number>;
+// The gather's parameters; i32 where they can be < 0.
+const GATHER_PARAMS = {
+  batch: "u32", // src [batch, ci, hi, wi]
+  ci: "u32",
+  hi: "u32",
+  wi: "u32",
+  co: "u32", // dst [batch, co, ho, wo]; position blocks
+  ho: "u32",
+  wo: "u32",
+  blocks: "u32",
+  th: "u32", // the launch's position grid and src coordinate scale
+  tw: "u32",
+  inMulY: "u32",
+  inMulX: "u32",
+  inOffY: "i32", // src offsets, tap direction, kernel columns in the weight's window
+  inOffX: "i32",
+  step: "i32",
+  winW: "u32",
+  ntH: "u32", // taps per dimension; first kernel row/col (in the window)
+  ntW: "u32",
+  khBase: "u32",
+  kwBase: "u32",
+  kMulY: "u32", // kernel index step per tap; dst coordinate scale
+  kMulX: "u32",
+  outMulY: "u32",
+  outMulX: "u32",
+  outOffY: "u32", // dst offsets; bias flag; the last channel block's first channel
+  outOffX: "u32",
+  hasBias: "u32",
+  qLast: "u32",
+  wQ: "u32", // vec4 weight index = (q0 / 4) * wQ + tap * wT + r * wR
+  wT: "u32",
+  wR: "u32",
+} as const;
 
 /**
- * `byChannel`: the weight holds, per (tap, reduced channel), a vec4 run over the block's
- * channels (the packed layout, or a 1x1 input gradient's OIHW weight). Otherwise each
- * channel's weights are vec4 runs along the reduced channels (a 1x1 forward's OIHW weight):
- * the loop takes 4 reduced channels per step, ci is a multiple of 4, and wQ is per channel.
+ * How the gather writes its 4 positions per channel. "scalar": anywhere. "vec4": the 4
+ * positions are contiguous and 4-aligned in dst (one vec4 store). "spread": a 1x1 stride-2
+ * input gradient, each position (y, x) also owning the dx pixels (2y, 2x+1), (2y+1, 2x) and
+ * (2y+1, 2x+1) that no tap reaches: it writes them as zeros (vec2 stores), so dx needs no fill.
  */
-function gatherSource(wg: number, bm: number, byChannel: boolean, store: StoreMode): string {
-  const fields = PARAM_NAMES.map((f) => `${f}: ${SIGNED.has(f) ? "i32" : "u32"}`).join(", ");
+type StoreMode = "scalar" | "vec4" | "spread";
+
+const STORE_TYPE: Record<StoreMode, string> = { scalar: "f32", vec4: "vec4f", spread: "vec2f" };
+
+// dstOff is in elements of dst's type (kernel.ts), so it is added after the shift
+const STORE_BODY: Record<StoreMode, string> = {
+  scalar: `  for (var e = 0u; e < 4u; e++) {
+    if (first + e < total) { dst[off[e] + o * plane + p.dstOff] = v[e] + b; }
+  }`,
+  vec4: `  if (first < total) { dst[((off.x + o * plane) >> 2u) + p.dstOff] = v + vec4f(b); }`,
+  // off is the (even) index of dx[2y, 2x]; the row below starts wo (even) later
+  spread: `  for (var e = 0u; e < 4u; e++) {
+    if (first + e < total) {
+      let at = ((off[e] + o * plane) >> 1u) + p.dstOff;
+      dst[at] = vec2f(v[e] + b, 0.0);
+      dst[at + (p.wo >> 1u)] = vec2f(0.0);
+    }
+  }`,
+};
+
+interface GatherVariant {
+  wg: number;
+  bm: number;
+  /**
+   * The weight holds, per (tap, reduced channel), a vec4 run over the block's channels (the
+   * packed layout, or a 1x1 input gradient's OIHW weight). Otherwise each channel's weights
+   * are vec4 runs along the reduced channels (a 1x1 forward's OIHW weight): the loop takes
+   * 4 reduced channels per step, ci is a multiple of 4, and wQ is per channel.
+   */
+  byChannel: boolean;
+  store: StoreMode;
+}
+
+const GATHER = defineKernel({
+  name: "conv2d gather",
+  key: (v: GatherVariant) => `${v.wg} ${v.bm} ${+v.byChannel} ${v.store}`,
+  bindings: (v: GatherVariant) => [
+    { name: "src", type: "f32", offset: true },
+    { name: "wt", type: "vec4f" },
+    { name: "bias", type: "f32" },
+    { name: "dst", type: STORE_TYPE[v.store], access: "read_write" as const, offset: true },
+  ],
+  params: GATHER_PARAMS,
+  body: gatherBody,
+});
+
+function gatherBody({ wg, bm, byChannel, store }: GatherVariant): string {
   const m4 = bm / 4;
   const lines = (f: (i: number) => string, n: number) =>
     Array.from({ length: n }, (_, i) => f(i)).join("\n");
@@ -233,13 +248,6 @@ ${
         wIdx += 1u;
       }`;
   return /* wgsl */ `
-@group(0) @binding(0) var<storage, read> src: array<f32>;
-@group(0) @binding(1) var<storage, read> wt: array<vec4f>;
-@group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dst: ${STORE_TYPE[store]};
-struct Params { ${fields} }
-@group(0) @binding(4) var<uniform> p: Params;
-
 @compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
         @builtin(num_workgroups) nwg: vec3u) {
@@ -253,17 +261,17 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   var srcBase: vec4i;
   var iy0: vec4i;
   var ix0: vec4i;
-  var dstOff: vec4u;
+  var outAt: vec4u;
   for (var e = 0u; e < 4u; e++) {
     let pos = min(first + e, total - 1u);
     let n = pos / plane;
     let r = pos - n * plane;
     let ty = r / p.tw;
     let tx = r - ty * p.tw;
-    srcBase[e] = i32(n * p.ci * p.hi * p.wi);
+    srcBase[e] = i32(n * p.ci * p.hi * p.wi + p.srcOff);
     iy0[e] = i32(ty * p.inMulY) + p.inOffY;
     ix0[e] = i32(tx * p.inMulX) + p.inOffX;
-    dstOff[e] = n * p.co * p.ho * p.wo + (ty * p.outMulY + p.outOffY) * p.wo + tx * p.outMulX + p.outOffX;
+    outAt[e] = n * p.co * p.ho * p.wo + (ty * p.outMulY + p.outOffY) * p.wo + tx * p.outMulX + p.outOffX;
   }
 ${lines((i) => `  var acc${i} = vec4f(0.0);`, bm)}
   let hw = i32(p.hi * p.wi);
@@ -283,7 +291,7 @@ ${byChannel ? channelBlockLoop : reduceVec4Loop}
     }
   }
   let plane_out = p.ho * p.wo;
-${lines((i) => `  store(acc${i}, q0 + ${i}u, dstOff, first, total, plane_out);`, bm)}
+${lines((i) => `  store(acc${i}, q0 + ${i}u, outAt, first, total, plane_out);`, bm)}
 }
 
 fn store(v: vec4f, o: u32, off: vec4u, first: u32, total: u32, plane: u32) {
@@ -294,55 +302,10 @@ ${STORE_BODY[store]}
 }`;
 }
 
-/**
- * How the gather writes its 4 positions per channel. "scalar": anywhere. "vec4": the 4
- * positions are contiguous and 4-aligned in dst (one vec4 store). "spread": a 1x1 stride-2
- * input gradient, each position (y, x) also owning the dx pixels (2y, 2x+1), (2y+1, 2x) and
- * (2y+1, 2x+1) that no tap reaches: it writes them as zeros (vec2 stores), so dx needs no fill.
- */
-type StoreMode = "scalar" | "vec4" | "spread";
-
-const STORE_TYPE: Record<StoreMode, string> = {
-  scalar: "array<f32>",
-  vec4: "array<vec4f>",
-  spread: "array<vec2f>",
-};
-
-const STORE_BODY: Record<StoreMode, string> = {
-  scalar: `  for (var e = 0u; e < 4u; e++) {
-    if (first + e < total) { dst[off[e] + o * plane] = v[e] + b; }
-  }`,
-  vec4: `  if (first < total) { dst[(off.x + o * plane) >> 2u] = v + vec4f(b); }`,
-  // off is the (even) index of dx[2y, 2x]; the row below starts wo (even) later
-  spread: `  for (var e = 0u; e < 4u; e++) {
-    if (first + e < total) {
-      let at = (off[e] + o * plane) >> 1u;
-      dst[at] = vec2f(v[e] + b, 0.0);
-      dst[at + (p.wo >> 1u)] = vec2f(0.0);
-    }
-  }`,
-};
-
-interface GatherKernel {
-  /** The pipeline for each way of storing (compiled on first use). */
-  kernel: (store: StoreMode) => Kernel;
-  wg: number;
-  bm: number;
-}
-
-const sources = new Map<string, string>();
-
-/** The gather kernel for `co` output channels (a smaller block when there are few). */
-function gatherKernel(g: Gpu, co: number, byChannel = true): GatherKernel {
-  const t = convTiles(g).gather;
-  const bm = Math.min(t.bm, Math.ceil(co / 4) * 4);
-  const kernel = (store: StoreMode) => {
-    const key = `${t.wg} ${bm} ${byChannel} ${store}`;
-    let src = sources.get(key);
-    if (!src) sources.set(key, src = gatherSource(t.wg, bm, byChannel, store));
-    return g.kernel("conv2d gather", src);
-  };
-  return { kernel, wg: t.wg, bm };
+/** The gather's tiles for `co` output channels (a smaller block when there are few). */
+function gatherTiles(g: Gpu, co: number): { wg: number; bm: number } {
+  const t = tuning(g).conv.gather;
+  return { wg: t.wg, bm: Math.min(t.bm, Math.ceil(co / 4) * 4) };
 }
 
 /**
@@ -395,27 +358,22 @@ function tapWindow(plan: RegionPlan): TapWindow {
 /** Records the gather launches of one chunk: every row region x column region of `plan`. */
 function launchGather(
   g: Gpu,
-  k: GatherKernel,
-  bindings: { src: GPUBufferBinding; bias: GPUBuffer | null; dst: GPUBufferBinding },
+  k: { wg: number; bm: number; byChannel: boolean },
+  bindings: { src: Binding; bias: GPUBuffer | null; dst: Binding },
   dims: { batch: number; ci: number; co: number; ho: number; wo: number },
   lay: WeightLayout,
   plan: RegionPlan,
   what: string,
   spread = false,
 ): void {
-  const asRange = (b: GPUBufferBinding) => ({
-    buffer: b.buffer,
-    offset: b.offset ?? 0,
-    size: b.size!,
-  });
-  const bound = [asRange(bindings.src), lay.wt, bindings.bias ?? lay.wt, asRange(bindings.dst)];
+  const bound = [bindings.src, lay.wt, bindings.bias ?? lay.wt, bindings.dst];
   const row0 = plan.rows[0];
   for (const ry of plan.rows) {
     for (const rx of plan.cols) {
       const total = dims.batch * ry.count * rx.count;
       if (total === 0) continue;
       const blocks = Math.ceil(total / (k.wg * 4));
-      const values: GatherParams = {
+      const values = {
         batch: dims.batch,
         ci: dims.ci,
         hi: row0.srcSize,
@@ -456,10 +414,9 @@ function launchGather(
         : contiguousQuads(ry, rx, dims.ho, dims.wo)
         ? "vec4"
         : "scalar";
-      g.dispatch(
-        k.kernel(store),
+      GATHER.get(g, { ...k, store }).dispatch(
         bound,
-        new Uint32Array(PARAM_NAMES.map((f) => values[f] >>> 0)),
+        values,
         [Math.ceil(dims.co / k.bm), y, z],
         what,
       );
@@ -467,11 +424,8 @@ function launchGather(
   }
 }
 
-/**
- * y = conv2d(x, w) + bias: x [n, c, h, w], w [o, c, kh, kw], bias [o] or null,
- * y [n, o, oh, ow]. Works in chunks of images when a tensor exceeds one binding.
- */
-export function conv2dForward(
+/** The forward pass by the gather (mod.ts has the contract). */
+export function gatherForward(
   g: Gpu,
   x: GPUBuffer,
   w: GPUBuffer,
@@ -481,7 +435,7 @@ export function conv2dForward(
 ): void {
   const { oh, ow } = conv2dOutputSize(s);
   const what = `conv2d forward ${describeConv(s)}`;
-  let k = gatherKernel(g, s.o);
+  const tiles = gatherTiles(g, s.o);
   const axis = (count: number, size: number, stride: number, pad: number, taps: number): Axis => ({
     count,
     srcSize: size,
@@ -498,18 +452,18 @@ export function conv2dForward(
     axis(oh, s.h, s.strideH, s.padH, s.kh),
     axis(ow, s.w, s.strideW, s.padW, s.kw),
     s.n * s.c * s.o,
-    convTiles(g).launchMacs,
+    tuning(g).conv.launchMacs,
   );
   const win = tapWindow(plan);
   // A 1x1 kernel's OIHW weight [O][C] is read as it is, 4 input channels per step.
-  const direct = s.kh * s.kw === 1 && s.c % 4 === 0 && s.o >= k.bm;
-  if (direct) k = gatherKernel(g, s.o, false);
+  const direct = s.kh * s.kw === 1 && s.c % 4 === 0 && s.o >= tiles.bm;
+  const k = { ...tiles, byChannel: !direct };
   const lay = direct
     ? { wt: w, wQ: s.c / 4, wT: 0, wR: 1, qLast: s.o - k.bm, kh0: 0, kw0: 0, winW: 1 }
-    : packedLayout(repackWeight(g, w, s, false, k.bm, win), s.c, k.bm, win);
+    : packedLayout(repackWeight(g, w, s, false, k.bm, win, what), s.c, k.bm, win);
   const inItem = s.c * s.h * s.w * 4;
   const outItem = s.o * oh * ow * 4;
-  for (const ch of g.chunks(what, s.n, [inItem, outItem], true)) {
+  for (const ch of g.chunks(what, s.n, [inItem, outItem])) {
     launchGather(
       g,
       k,
@@ -571,11 +525,8 @@ function phaseAxis(ph: Phase, dySize: number, stride: number): Axis {
   };
 }
 
-/**
- * dx = the gradient of conv2d's input: dy [n, o, oh, ow], w [o, c, kh, kw] -> dx [n, c, h, w].
- * Every element of dx is written.
- */
-export function conv2dBackwardInput(
+/** The input gradient by the gather (mod.ts has the contract). */
+export function gatherInputGrad(
   g: Gpu,
   dy: GPUBuffer,
   w: GPUBuffer,
@@ -583,18 +534,14 @@ export function conv2dBackwardInput(
   s: Conv2dGeometry,
 ): void {
   const { oh, ow } = conv2dOutputSize(s);
-  if (s.c <= convTiles(g).colsMaxChannels && colsPathFits(g, s)) {
-    conv2dBackwardInputCols(g, dy, w, dx, s);
-    return;
-  }
-  const what = `conv2d backward-input ${describeConv(s)}`;
-  const k = gatherKernel(g, s.c);
+  const what = `conv2d input gradient ${describeConv(s)}`;
+  const tiles = gatherTiles(g, s.c);
   const rowPhases = phases(s.h, s.strideH, s.padH, s.kh);
   const colPhases = phases(s.w, s.strideW, s.padW, s.kw);
   // Pixels that no tap reaches (a 1x1 kernel with stride 2: 3 of 4) get 0; one contiguous
   // fill writes them faster than the gather's scattered stores would.
   const unreached = rowPhases.some((p) => p.taps === 0) || colPhases.some((p) => p.taps === 0);
-  const launchMacs = convTiles(g).launchMacs;
+  const launchMacs = tuning(g).conv.launchMacs;
   const plans: RegionPlan[] = [];
   for (const py of rowPhases) {
     for (const px of colPhases) {
@@ -609,10 +556,11 @@ export function conv2dBackwardInput(
     cols: plans.flatMap((p) => p.cols),
   });
   // [O][C] with C a multiple of 4 is already the [C/bm][O][bm] layout with a row stride of C
-  const direct = s.kh * s.kw === 1 && s.c % 4 === 0 && s.c >= k.bm;
+  const direct = s.kh * s.kw === 1 && s.c % 4 === 0 && s.c >= tiles.bm;
+  const k = { ...tiles, byChannel: true };
   const lay = direct
     ? { wt: w, wQ: 1, wT: 0, wR: s.c / 4, qLast: s.c - k.bm, kh0: 0, kw0: 0, winW: 1 }
-    : packedLayout(repackWeight(g, w, s, true, k.bm, win), s.o, k.bm, win);
+    : packedLayout(repackWeight(g, w, s, true, k.bm, win, what), s.o, k.bm, win);
   // A 1x1 stride-2 kernel on an even-sized input: the one launch also writes the zeros.
   const spread = unreached && s.kh * s.kw === 1 && s.strideH === 2 && s.strideW === 2 &&
     s.padH === 0 && s.padW === 0 && s.h % 2 === 0 && s.w % 2 === 0 && plans.length === 1 &&
@@ -620,7 +568,7 @@ export function conv2dBackwardInput(
   if (unreached && !spread) fill(g, dx, s.n * s.c * s.h * s.w, 0);
   const inItem = s.o * oh * ow * 4;
   const outItem = s.c * s.h * s.w * 4;
-  for (const ch of g.chunks(what, s.n, [inItem, outItem], true)) {
+  for (const ch of g.chunks(what, s.n, [inItem, outItem])) {
     for (const plan of plans) {
       launchGather(
         g,
