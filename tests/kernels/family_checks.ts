@@ -11,7 +11,7 @@ import {
   batchNormEvalCoef,
   batchNormTrainCoef,
 } from "../../kernels/batchnorm.ts";
-import { conv2dForward } from "../../kernels/conv2d.ts";
+import { conv2dForward } from "../../kernels/conv2d/mod.ts";
 import { gemm } from "../../kernels/gemm.ts";
 import * as loss from "../../kernels/loss.ts";
 import { sumAxis } from "../../kernels/reduce.ts";
