@@ -11,13 +11,6 @@ export { GpuError };
 /** A storage binding: a whole buffer, or a byte range of one (for chunked launches). */
 export type Binding = GPUBuffer | { buffer: GPUBuffer; offset: number; size: number };
 
-/** @deprecated a pipeline compiled by the legacy Gpu.kernel() */
-export interface Kernel {
-  readonly pipeline: GPUComputePipeline;
-  readonly name: string;
-  readonly layout: GPUBindGroupLayout;
-}
-
 const NO_ADAPTER_HELP = "No WebGPU adapter found. Install a GPU driver with Vulkan support, or, " +
   "to run on the CPU, Mesa's software driver: `apt-get install mesa-vulkan-drivers` " +
   "(Deno then uses lavapipe; set DENO_WEBGPU_BACKEND=gl to use the GL driver instead).";
@@ -159,11 +152,6 @@ export class Gpu {
     return at / 4;
   }
 
-  /** The arena range that uniformSlot returned, as a binding resource. */
-  uniformResource(word: number, words: number): GPUBufferBinding {
-    return { buffer: this.#uniformGpu, offset: word * 4, size: words * 4 };
-  }
-
   /** Checks a storage binding against the binding limit and marks its buffer used. */
   useStorage(buffer: GPUBuffer, size: number, index: number, what: string): void {
     if (size > this.maxBindingBytes) {
@@ -205,46 +193,6 @@ export class Gpu {
     else pass.setBindGroup(0, bindGroup, [uniformOffset]);
     pass.dispatchWorkgroups(x, y, z);
     this.counters.launches++;
-  }
-
-  // ---- legacy API, removed once every family is defined with kernel.ts ----
-  #legacy = new Map<string, Kernel>();
-
-  /** @deprecated use defineKernel (kernel.ts) */
-  kernel(name: string, wgsl: string): Kernel {
-    const key = name + "\0" + wgsl;
-    let k = this.#legacy.get(key);
-    if (!k) {
-      const pipeline = this.compile(name, wgsl);
-      k = { pipeline, name, layout: pipeline.getBindGroupLayout(0) };
-      this.#legacy.set(key, k);
-    }
-    return k;
-  }
-
-  /** @deprecated use defineKernel (kernel.ts) */
-  dispatch(
-    kernel: Kernel,
-    bindings: readonly Binding[],
-    params: ArrayBufferView | null,
-    groups: readonly [number, number?, number?],
-    what: string = kernel.name,
-  ): void {
-    const words = params ? Math.max(4, Math.ceil(params.byteLength / 16) * 4) : 0;
-    const at = params ? this.uniformSlot(words, what) : 0;
-    const entries: GPUBindGroupEntry[] = bindings.map((b, i) => {
-      const r = "buffer" in b ? b : { buffer: b, offset: 0, size: b.size };
-      this.useStorage(r.buffer, r.size, i, what);
-      return { binding: i, resource: r };
-    });
-    if (params) {
-      new Uint8Array(this.uniformU32.buffer, at * 4, params.byteLength).set(
-        new Uint8Array(params.buffer, params.byteOffset, params.byteLength),
-      );
-      entries.push({ binding: bindings.length, resource: this.uniformResource(at, words) });
-    }
-    const bindGroup = this.device.createBindGroup({ label: what, layout: kernel.layout, entries });
-    this.record(kernel.pipeline, bindGroup, null, groups, what);
   }
 
   /** Records a buffer-to-buffer copy in submission order with the launches. */
@@ -374,33 +322,23 @@ export class Gpu {
    * Splits `count` items (e.g. images of a batch) into runs so that each binding of
    * `bytesPerItem[i] * run` bytes fits one storage binding, with room to start it at the
    * aligned offset below the run's first item (kernel.ts bindings declared with `offset`).
-   * `aligned` (legacy kernels without element offsets) makes every run start aligned.
    */
   chunks(
     what: string,
     count: number,
     bytesPerItem: readonly number[],
-    aligned = false,
   ): { start: number; count: number }[] {
     const largest = Math.max(...bytesPerItem, 1);
-    const room = this.maxBindingBytes - (aligned ? 0 : this.storageAlign);
+    const room = this.maxBindingBytes - this.storageAlign;
     if (largest > room) {
       throw new GpuError(
         `${what}: one item needs a ${largest}-byte binding, over this adapter's ` +
           `${this.maxBindingBytes}-byte storage binding limit; use a smaller image size`,
       );
     }
-    let per = count <= Math.floor(this.maxBindingBytes / largest)
+    const per = count <= Math.floor(this.maxBindingBytes / largest)
       ? count
       : Math.max(1, Math.floor(room / largest));
-    if (aligned && per < count) {
-      const step = bytesPerItem.reduce(
-        (s, b) => lcm(s, this.storageAlign / gcd(b, this.storageAlign)),
-        1,
-      );
-      per = Math.floor(per / step) * step;
-      if (per === 0) throw new GpuError(`${what}: cannot split ${count} items into aligned chunks`);
-    }
     const out = [];
     for (let start = 0; start < count; start += per) {
       out.push({ start, count: Math.min(per, count - start) });
@@ -487,14 +425,6 @@ function lostError(info: GPUDeviceLostInfo, what: string): GpuError {
 
 function align4(n: number): number {
   return Math.ceil(n / 4) * 4;
-}
-
-function gcd(a: number, b: number): number {
-  return b === 0 ? a : gcd(b, a % b);
-}
-
-function lcm(a: number, b: number): number {
-  return (a / gcd(a, b)) * b;
 }
 
 let current: Gpu | null = null;

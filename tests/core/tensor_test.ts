@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { defineKernel } from "../../kernels/kernel.ts";
 import { Gpu, gpu, GpuError } from "../../kernels/device.ts";
 import { add, mean, mul, relu, scale, sum } from "../../nn/ops/basic.ts";
 import { noGrad, Scope, Tensor, tidy } from "../../nn/tensor.ts";
@@ -223,8 +224,14 @@ Deno.test("errors name the op and say what to do", async () => {
   }
   // a launch too large for one workgroup dimension is refused before the GPU sees it
   const g = gpu();
-  const k = g.kernel("noop", "@compute @workgroup_size(1) fn main() {}");
-  assert.throws(() => g.dispatch(k, [], null, [1e6]), /noop: 1000000 workgroups/);
+  const noop = defineKernel({
+    name: "noop",
+    key: () => "",
+    bindings: [],
+    params: {},
+    body: () => "@compute @workgroup_size(1) fn main() {}",
+  });
+  assert.throws(() => noop.get(g, null).dispatch([], {}, [1e6]), /noop: 1000000 workgroups/);
 });
 
 Deno.test("a lost device is reported, not waited on forever", async () => {
