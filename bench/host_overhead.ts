@@ -130,11 +130,13 @@ export async function benchHostOverhead(h: Harness): Promise<BenchRow[]> {
     const step = await stepCost(g, batch, size, h.quick ? 2 : 5);
     const raw = await webgpuCost(g, step.launches, h.quick ? 2 : 5);
     const us = (ms: number) => (ms * 1000 / step.launches).toFixed(1);
+    const extra = step.recordMs - raw;
     rows.push({
       op: "host: record step",
       shape:
         `N${batch} 3x${size}x${size}: ${step.launches} launches, ${us(step.recordMs)} µs/launch ` +
-        `(WebGPU ${us(raw)}, engine +${us(step.recordMs - raw)}); GPU ${step.gpuMs.toFixed(1)} ms`,
+        `(WebGPU floor ${us(raw)}, engine ${extra >= 0 ? "+" : "-"}${us(Math.abs(extra))}); ` +
+        `GPU ${step.gpuMs.toFixed(1)} ms`,
       ms: step.recordMs,
     });
     rows.push({
