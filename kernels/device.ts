@@ -75,6 +75,7 @@ export class Gpu {
   private constructor(
     readonly adapter: GPUAdapter,
     readonly device: GPUDevice,
+    subgroupsCompile: boolean,
   ) {
     const l = device.limits;
     this.maxBindingBytes = l.maxStorageBufferBindingSize;
@@ -83,7 +84,7 @@ export class Gpu {
     this.storageAlign = l.minStorageBufferOffsetAlignment;
     this.#uniformAlign = Math.max(16, l.minUniformBufferOffsetAlignment);
     this.features = new Set(device.features);
-    this.profile = adapterProfile(adapter, device);
+    this.profile = adapterProfile(adapter, device, { subgroupsCompile });
     this.pool = new BufferPool(device, () => this.#epoch, () => this.flush());
     this.#uniformGpu = device.createBuffer({
       label: "uniform arena",
@@ -104,7 +105,8 @@ export class Gpu {
     for (const name of WANTED_LIMITS) requiredLimits[name] = adapter.limits[name];
     const requiredFeatures = WANTED_FEATURES.filter((f) => adapter.features.has(f));
     const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
-    return new Gpu(adapter, device);
+    const subgroups = device.features.has("subgroups") && await compilesSubgroups(device);
+    return new Gpu(adapter, device, subgroups);
   }
 
   /** What the adapter is, for `info` and benchmark headers. */
@@ -414,6 +416,23 @@ export class Gpu {
   #checkAlive(what: string): void {
     if (this.#lost) throw lostError(this.#lost, what);
   }
+}
+
+/**
+ * Whether the device's shader compiler takes `enable subgroups;`: a device may grant the
+ * feature while its WGSL front end lacks the extension (naga, which Deno uses, has had
+ * subgroup operations without the `enable` line that Chromium's Tint requires).
+ */
+export async function compilesSubgroups(device: GPUDevice): Promise<boolean> {
+  device.pushErrorScope("validation");
+  const module = device.createShaderModule({
+    label: "subgroups probe",
+    code: "enable subgroups;\n@compute @workgroup_size(1)\n" +
+      "fn main(@builtin(subgroup_size) size: u32) { _ = subgroupAdd(size); }",
+  });
+  const info = await module.getCompilationInfo?.();
+  const error = await device.popErrorScope();
+  return !error && !(info?.messages ?? []).some((m) => m.type === "error");
 }
 
 function lostError(info: GPUDeviceLostInfo, what: string): GpuError {

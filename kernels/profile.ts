@@ -69,8 +69,15 @@ function vendorName(info: GPUAdapterInfo): string {
   return v || "unknown";
 }
 
-/** The profile of `adapter`, with the limits and features granted to `device`. */
-export function adapterProfile(adapter: GPUAdapter, device: GPUDevice): AdapterProfile {
+/**
+ * The profile of `adapter`, with the limits and features granted to `device`; subgroups
+ * count only where `subgroupsCompile` says the shader compiler takes them.
+ */
+export function adapterProfile(
+  adapter: GPUAdapter,
+  device: GPUDevice,
+  probes: { subgroupsCompile: boolean },
+): AdapterProfile {
   const info = adapter.info;
   const description = info.description || info.device || "unknown adapter";
   const fallback = Boolean((info as { isFallbackAdapter?: boolean }).isFallbackAdapter);
@@ -87,7 +94,7 @@ export function adapterProfile(adapter: GPUAdapter, device: GPUDevice): AdapterP
     minStorageBufferOffsetAlignment: l.minStorageBufferOffsetAlignment,
   };
   const features = {
-    subgroups: device.features.has("subgroups"),
+    subgroups: device.features.has("subgroups") && probes.subgroupsCompile,
     shaderF16: device.features.has("shader-f16"),
     timestampQuery: device.features.has("timestamp-query"),
   };

@@ -4,7 +4,7 @@
 // test on an adapter with subgroups is tests/browser/ (SwiftShader in Chromium).
 
 import assert from "node:assert/strict";
-import { gpu } from "../../kernels/device.ts";
+import { compilesSubgroups, gpu } from "../../kernels/device.ts";
 import { withTuning } from "../../kernels/tuning.ts";
 import { gpuReady } from "../helpers.ts";
 import { checkBatchNorm, checkLoss, checkSums } from "./family_checks.ts";
@@ -37,4 +37,12 @@ Deno.test("subgroup variants: the references where the adapter has subgroups, el
       await assert.rejects(f(g), new RegExp(`${family}: the subgroup variant was requested`));
     });
   }
+});
+
+Deno.test("subgroups count only where the shader compiler takes `enable subgroups;`", async () => {
+  const g = gpu();
+  const compiles = await compilesSubgroups(g.device);
+  // without the feature the extension must be refused; with it, the profile follows the probe
+  if (!g.device.features.has("subgroups")) assert.equal(compiles, false);
+  assert.equal(g.profile.features.subgroups, g.device.features.has("subgroups") && compiles);
 });
