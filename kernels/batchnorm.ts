@@ -26,7 +26,7 @@
 //   backward: (a, b, c, mean)              with dx = a * dy + b * (x - mean) + c
 
 import { type Binding, type Gpu, grid1d, WGSL_FLAT_INDEX } from "./device.ts";
-import { type BindingDecl, defineKernel } from "./kernel.ts";
+import { type BindingDecl, chunked, defineKernel } from "./kernel.ts";
 import {
   slotArgs,
   slotBuiltins,
@@ -50,12 +50,7 @@ export interface BnShape {
   hw: number;
 }
 
-const activation = (name: string, write = false): BindingDecl => ({
-  name,
-  type: "f32",
-  offset: true,
-  ...(write ? { access: "read_write" as const } : {}),
-});
+const activation = (name: string, write = false) => chunked(name, "f32", write);
 
 // ---- pass 1: partials --------------------------------------------------------------------
 

@@ -26,6 +26,11 @@ export interface BindingDecl {
   offset?: boolean;
 }
 
+/** A binding that launches may start at any offset (a chunk): see `offset` above. */
+export function chunked(name: string, type = "f32", write = false): BindingDecl {
+  return { name, type, offset: true, ...(write ? { access: "read_write" as const } : {}) };
+}
+
 export interface KernelSpec<V, P extends string> {
   /** Names the family's pipelines and, with the variant's key, caches them. */
   name: string;

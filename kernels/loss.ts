@@ -18,7 +18,7 @@
 
 import { type Binding, type Gpu, grid1d, WGSL_FLAT_INDEX } from "./device.ts";
 import { fill } from "./elementwise.ts";
-import { type BindingDecl, defineKernel } from "./kernel.ts";
+import { chunked, defineKernel } from "./kernel.ts";
 import { sumAxis } from "./reduce.ts";
 import {
   slotArgs,
@@ -46,12 +46,6 @@ export const METRIC_COUNT = 4;
 // ---- kernels ------------------------------------------------------------------------------
 
 // Every binding that holds rows is bound per chunk at any offset (`offset: true`).
-const rowsDecl = (name: string, type = "f32", write = false): BindingDecl => ({
-  name,
-  type,
-  offset: true,
-  ...(write ? { access: "read_write" as const } : {}),
-});
 
 interface RowVariant {
   /** "lse": lse[r] = log(sum_c exp(x[r, c])). "loss": the label-smoothed row loss. */
@@ -71,8 +65,8 @@ const ROW = defineKernel({
   key: (v: RowVariant) => `${v.mode} ${v.wg} ${+v.subgroups}${+v.ids}`,
   bindings: (v) =>
     v.mode === "loss"
-      ? [rowsDecl("x"), rowsDecl("labels", "i32"), rowsDecl("rowLoss", "f32", true)]
-      : [rowsDecl("x"), rowsDecl("lse", "f32", true)],
+      ? [chunked("x"), chunked("labels", "i32"), chunked("rowLoss", "f32", true)]
+      : [chunked("x"), chunked("lse", "f32", true)],
   params: { rows: "u32", classes: "u32", smoothing: "f32", invalid: "f32" },
   enables: (v) => subgroupEnables(v.subgroups),
   body: (v) =>
@@ -164,13 +158,13 @@ const ELEMENT = defineKernel({
   bindings: (v) =>
     v.mode === "grad"
       ? [
-        rowsDecl("x"),
-        rowsDecl("lse"),
-        rowsDecl("labels", "i32"),
+        chunked("x"),
+        chunked("lse"),
+        chunked("labels", "i32"),
         { name: "dLoss", type: "f32" },
-        rowsDecl("out", "f32", true),
+        chunked("out", "f32", true),
       ]
-      : [rowsDecl("x"), rowsDecl("lse"), rowsDecl("out", "f32", true)],
+      : [chunked("x"), chunked("lse"), chunked("out", "f32", true)],
   params: { rows: "u32", classes: "u32", smoothing: "f32", scale: "f32" },
   body: (v) => /* wgsl */ `
 ${WGSL_FLAT_INDEX}
@@ -204,9 +198,9 @@ const TOP1 = defineKernel({
   name: "top1 rows",
   key: (v: { mode: Top1Mode; wg: number }) => `${v.mode} ${v.wg}`,
   bindings: (v) =>
-    v.mode === "argmax" ? [rowsDecl("x"), rowsDecl("index", "i32", true)] : [
-      rowsDecl("x"),
-      rowsDecl("labels", "i32"),
+    v.mode === "argmax" ? [chunked("x"), chunked("index", "i32", true)] : [
+      chunked("x"),
+      chunked("labels", "i32"),
       { name: "counts", type: "atomic<i32>", access: "read_write" as const },
     ],
   params: { rows: "u32", classes: "u32" },

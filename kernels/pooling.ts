@@ -10,7 +10,7 @@
 
 import { type Gpu, grid1d, WGSL_FLAT_INDEX } from "./device.ts";
 import { broadcastAxis, sumAxis } from "./reduce.ts";
-import { defineKernel } from "./kernel.ts";
+import { chunked, defineKernel } from "./kernel.ts";
 import { type PoolTuning, tuning } from "./tuning.ts";
 
 /** The family's tile parameters, from the one tuning table (tuning.ts). */
@@ -62,13 +62,8 @@ interface WindowVariant {
 const windowKey = ({ s, t, flag }: WindowVariant) =>
   `k${s.kh}x${s.kw} s${s.sh}x${s.sw} p${s.ph}x${s.pw} wg${t.wgX}x${t.wgY} ${+flag}`;
 
-const f32In = (name: string) => ({ name, type: "f32", offset: true });
-const f32Out = (name: string) => ({
-  name,
-  type: "f32",
-  access: "read_write" as const,
-  offset: true,
-});
+const f32In = (name: string) => chunked(name);
+const f32Out = (name: string) => chunked(name, "f32", true);
 
 /** The window constants and helpers shared by the windowed kernels. */
 function windowSource(s: Pool2dShape, includePad: boolean, t: PoolTuning): string {
