@@ -5,6 +5,7 @@ import { ConfigError } from "../train/config.ts";
 import { UsageError } from "./args.ts";
 import { BENCH_SPEC, benchCommand } from "./commands/bench.ts";
 import { EVAL_SPEC, evalCommand } from "./commands/eval.ts";
+import { EXPORT_SPEC, exportCommand } from "./commands/export.ts";
 import { INFO_SPEC, infoCommand } from "./commands/info.ts";
 import { PREDICT_SPEC, predictCommand } from "./commands/predict.ts";
 import { TRAIN_SPEC, trainCommand } from "./commands/train.ts";
@@ -15,6 +16,7 @@ const COMMANDS = [
   [TRAIN_SPEC, trainCommand],
   [EVAL_SPEC, evalCommand],
   [PREDICT_SPEC, predictCommand],
+  [EXPORT_SPEC, exportCommand],
   [BENCH_SPEC, benchCommand],
   [INFO_SPEC, infoCommand],
 ] as const;
