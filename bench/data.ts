@@ -7,7 +7,7 @@
 // - CIFAR-10-like 32x32 in memory: RandomCrop(padding 4) + flip, 0, 1 and 2 Workers.
 // Run: deno run -A bench/data.ts [--images N] [--no-cache]
 
-import jpegJs from "jpeg-js";
+import jpegJs from "npm:jpeg-js@0.4.4";
 import {
   ArrayImageDataset,
   Compose,

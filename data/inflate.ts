@@ -3,7 +3,7 @@
 // (deflate expands at most 1032:1). A stream that would inflate beyond its cap is refused
 // there, whatever its header declared, instead of being inflated whole first.
 
-import { Gunzip, Inflate } from "fflate";
+import { Gunzip, Inflate } from "npm:fflate@0.8.3";
 
 /** Input fed per push: at most ~1 MiB of output per step. */
 const SLICE = 1024;

@@ -1,7 +1,7 @@
 // JPEG decoding through jpeg-js, with a header check of our own first so that empty,
 // truncated, oversized and unsupported files fail fast with an error naming the file.
 
-import jpegJs from "jpeg-js";
+import jpegJs from "npm:jpeg-js@0.4.4";
 import { DecodeError } from "./errors.ts";
 import type { Image } from "./image.ts";
 import { DEFAULT_MAX_PIXELS } from "./limits.ts";

@@ -1,7 +1,7 @@
 // PNG decoder: chunk parsing with CRC checks, zlib inflate through fflate, the five
 // scanline filters, Adam7 de-interlacing, and every colour type / bit depth of the spec.
 
-import { unzlibSync } from "fflate";
+import { unzlibSync } from "npm:fflate@0.8.3";
 import { crc32 } from "./crc32.ts";
 import { DecodeError } from "./errors.ts";
 import type { Image } from "./image.ts";

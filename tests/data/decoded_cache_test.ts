@@ -4,7 +4,7 @@
 // and caches of vanished datasets removed.
 
 import assert from "node:assert/strict";
-import jpegJs from "jpeg-js";
+import jpegJs from "npm:jpeg-js@0.4.4";
 import {
   type Batch,
   Compose,

@@ -2,8 +2,8 @@
 // their size, .pth files with hand-written pickles (expanded views, huge shapes, endless
 // APPENDS), JPEGs that claim more than their data holds, and broken safetensors headers.
 
-import { deflateSync } from "fflate";
-import jpegJs from "jpeg-js";
+import { deflateSync } from "npm:fflate@0.8.3";
+import jpegJs from "npm:jpeg-js@0.4.4";
 import { crc32 } from "../../data/crc32.ts";
 
 const enc = new TextEncoder();

@@ -3,7 +3,7 @@
 // files the tool wrote are validated when read back; class 5: errors name the right thing.
 
 import assert from "node:assert/strict";
-import jpegJs from "jpeg-js";
+import jpegJs from "npm:jpeg-js@0.4.4";
 import { unpickle } from "../../nn/io/pickle.ts";
 import { readPth } from "../../nn/io/pth.ts";
 import { readSafetensors } from "../../nn/io/safetensors.ts";
@@ -436,7 +436,7 @@ Deno.test("hostile 5: eval names extra classes and bad flags; IDX 0x0 images and
 
 Deno.test("hostile 3: gzip output is capped while inflating; a safetensors shape of 2^60 elements is refused", async () => {
   const { gunzip } = await import("../../data/gzip.ts");
-  const { gzipSync } = await import("fflate");
+  const { gzipSync } = await import("npm:fflate@0.8.3");
   const bomb = gzipSync(new Uint8Array(8 << 20));
   assert.throws(
     () => gunzip(bomb, "x.gz", 1 << 20),

@@ -2,7 +2,7 @@
 // visible in the pixels (a bright square in a class-specific corner) so that a few steps of
 // training can move accuracy, and a small encoder so the tests need no fixture files.
 
-import { zlibSync } from "fflate";
+import { zlibSync } from "npm:fflate@0.8.3";
 import { crc32 } from "../../data/crc32.ts";
 
 function chunk(type: string, data: Uint8Array): Uint8Array {
