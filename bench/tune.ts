@@ -20,11 +20,12 @@ export async function runTuning(g: Gpu, quick: boolean, log: (line: string) => v
       log("autotune is off (WEBGPU_RESNET_AUTOTUNE=0): nothing measured");
       return;
     }
+    const before = new Set(Object.keys(tuningResults(g).timings));
     const measured = await tuneResnetStep(g, { batch, inChannels: 3, size, numClasses: 10 });
     const tuned = await measure(h, batch, size, steps);
     const { winners, timings } = tuningResults(g);
     log(`resnet18 train step N${batch} 3x${size}x${size}: ${measured} shape classes measured`);
-    for (const [key, ms] of Object.entries(timings)) {
+    for (const [key, ms] of Object.entries(timings).filter(([k]) => !before.has(k))) {
       const times = Object.entries(ms).map(([v, t]) => `${v} ${t.toFixed(3)} ms`).join(", ");
       log(`  ${key.padEnd(40)} -> ${winners[key]}  (${times})`);
     }
