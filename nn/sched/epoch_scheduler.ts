@@ -3,6 +3,7 @@
 // step (epoch 0), exactly as PyTorch does, so the optimizer's lr right after construction is the
 // lr for epoch 0.
 
+import { ArgumentError } from "../../base/errors.ts";
 import {
   checkGroupCount,
   checkInteger,
@@ -42,7 +43,7 @@ export abstract class EpochLRScheduler {
     } else {
       groups.forEach((g, i) => {
         if (typeof g.initialLr !== "number") {
-          throw new Error(
+          throw new ArgumentError(
             `${kind}: paramGroups[${i}].initialLr is not set, so the scheduler cannot resume at ` +
               `lastEpoch ${lastEpoch}; restore the optimizer's state dict first, or use lastEpoch -1`,
           );

@@ -4,7 +4,7 @@
 
 import { deflateSync } from "fflate";
 import jpegJs from "jpeg-js";
-import { crc32 } from "../../data/crc32.ts";
+import { crc32 } from "../../base/crc32.ts";
 
 const enc = new TextEncoder();
 

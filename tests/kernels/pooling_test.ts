@@ -4,7 +4,7 @@ import { poolOutputSize } from "../../kernels/pooling.ts";
 import { GPU_TUNING, overrideTuning, SOFTWARE_TUNING } from "../../kernels/tuning.ts";
 import { adaptiveAvgPool2d, avgPool2d, maxPool2d } from "../../nn/ops/pooling.ts";
 import { Scope, Tensor } from "../../nn/tensor.ts";
-import { Rng } from "../../nn/random.ts";
+import { Rng } from "../../base/rng.ts";
 import { assertClose, gpuReady, numericGrad, randomArray, weightedSum } from "../helpers.ts";
 
 await gpuReady;
@@ -114,7 +114,7 @@ function distinct(n: number, seed: number): Float32Array {
   const v = Float32Array.from({ length: n }, (_, i) => (i - n / 2) * 0.01);
   const rng = new Rng(seed);
   for (let i = n - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
+    const j = rng.int(0, i + 1);
     [v[i], v[j]] = [v[j], v[i]];
   }
   return v;
