@@ -73,6 +73,30 @@ export abstract class EpochLRScheduler {
     return this.lastLr.slice();
   }
 
+  /** The closed form of the schedule at `lastEpoch`, for schedulers that have one (PyTorch's
+   * `_get_closed_form_lr`); used by `stepTo`. */
+  protected closedFormLrs?(): number[];
+
+  /** PyTorch's deprecated `step(epoch)`: jump to `epoch`, with the closed form where there is
+   * one. SequentialLR calls it (as `step(0)`) when it hands over to the next scheduler. */
+  stepTo(epoch: number): number[] {
+    const groups = this.optimizer.paramGroups;
+    checkGroupCount(groups, this.baseLrs.length, this.kind);
+    this.stepCount += 1;
+    this.lastEpoch = epoch;
+    const lrs = this.closedFormLrs ? this.closedFormLrs() : this.computeLrs(groups);
+    groups.forEach((g, i) => (g.lr = lrs[i]));
+    this.lastLr = groups.map((g) => g.lr);
+    return this.lastLr.slice();
+  }
+
+  /** PyTorch's `_initial_step`: count from zero again and take the first step (SequentialLR
+   * does this to its first scheduler after undoing the constructors' steps). */
+  initialStep(): void {
+    this.stepCount = 0;
+    this.step();
+  }
+
   /** The lr of each group after the last step. */
   getLastLr(): number[] {
     return this.lastLr.slice();
