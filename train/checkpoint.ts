@@ -4,7 +4,9 @@
 // need (classes, model spec, preprocessing settings).
 
 import {
+  type Checkpoint,
   type CheckpointMeta,
+  encodeCheckpoint,
   loadCheckpoint,
   saveCheckpoint,
   tensorsUnder,
@@ -59,10 +61,26 @@ export interface TrainState {
   meta: TrainMeta;
 }
 
-export async function saveTrainState(path: string, s: TrainState): Promise<void> {
+function asCheckpoint(s: TrainState): Checkpoint {
   const tensors = withPrefix(s.model, "model.");
   if (s.optim) { for (const [k, v] of withPrefix(s.optim, "optim.")) tensors.set(k, v); }
-  await saveCheckpoint(path, { tensors, meta: s.meta as unknown as CheckpointMeta });
+  return { tensors, meta: s.meta as unknown as CheckpointMeta };
+}
+
+export async function saveTrainState(path: string, s: TrainState): Promise<void> {
+  await saveCheckpoint(path, asCheckpoint(s));
+}
+
+/** The bytes saveTrainState would write (a page offers them as a download). */
+export function serializeTrainState(s: TrainState): Uint8Array {
+  const chunks = encodeCheckpoint(asCheckpoint(s));
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
 }
 
 /**
