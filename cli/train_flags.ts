@@ -11,6 +11,7 @@ import {
   STRATEGIES,
   type TrainConfig,
 } from "../train/config.ts";
+import { AUGMENT_HELP } from "../train/augments.ts";
 import { RECIPES } from "../train/recipes.ts";
 import { SCHEDULER_OPTIONS } from "../train/schedulers/mod.ts";
 import { type FlagSpec, type Parsed, UsageError } from "./args.ts";
@@ -92,12 +93,7 @@ const CONFIG_FLAGS: [Key, Omit<FlagSpec, "name">][] = [
     type: "int",
     help: "evaluation: resize the shorter side to N before the centre crop (0: --image-size)",
   }],
-  ["augment", {
-    type: "choice",
-    choices: AUGMENTS,
-    help:
-      "augmentation set: flip; crop-flip (padded random crop); resized-crop (RandomResizedCrop); cifar (crop, flip, color jitter, rotation 15)",
-  }],
+  ["augment", { type: "choice", choices: AUGMENTS, help: AUGMENT_HELP }],
   ["normalize", {
     type: "choice",
     choices: NORMALIZE,

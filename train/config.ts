@@ -3,6 +3,7 @@
 // run is fully described by the config.json it leaves in its run directory.
 
 import { DEFAULT_MAX_PIXELS } from "../data/limits.ts";
+import { AUGMENT_NAMES, type AugmentName } from "./augments.ts";
 import { OPTIMIZER_NAMES, type OptimizerName } from "./optimizers.ts";
 import {
   SCHEDULER_NAMES,
@@ -25,8 +26,9 @@ export type { OptimizerName };
 /** The values of --scheduler, from the registry (train/schedulers/mod.ts). */
 export const SCHEDULERS = SCHEDULER_NAMES;
 export type SchedulerName = string;
-export const AUGMENTS = ["none", "flip", "crop-flip", "resized-crop", "cifar"] as const;
-export type AugmentName = typeof AUGMENTS[number];
+/** The values of --augment, from the registry (train/augments.ts). */
+export const AUGMENTS = AUGMENT_NAMES;
+export type { AugmentName };
 export const NORMALIZE = ["auto", "none", "imagenet", "cifar10", "mnist", "fashion-mnist"] as const;
 export type NormalizeName = typeof NORMALIZE[number];
 export { PLATEAU_METRICS, type PlateauMetric } from "./schedulers/plateau.ts";

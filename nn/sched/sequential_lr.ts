@@ -5,7 +5,7 @@
 // its closed form: a cosine restarts from the initial lr). Warmup then cosine is
 // SequentialLR([LinearLR, CosineAnnealingLR], [warmupSteps]).
 
-import { checkInteger, type HasParamGroups, readRecord, show } from "./common.ts";
+import { checkInteger, type HasParamGroups, readNumberList, readRecord, show } from "./common.ts";
 import type { EpochLRScheduler } from "./epoch_scheduler.ts";
 
 /** An epoch scheduler that can save and restore its state. */
@@ -113,8 +113,9 @@ export class SequentialLR {
         `${where}: milestones ${show(s.milestones)} differ from ${show(this.milestones)}`,
       );
     }
+    const lastLr = readNumberList(s, "lastLr", this.optimizer.paramGroups.length, KIND);
     this.schedulers.forEach((sched, i) => sched.loadStateDict(inner[i]));
     this.lastEpoch = lastEpoch;
-    this.lastLr = Array.isArray(s.lastLr) ? (s.lastLr as number[]).slice() : this.lastLr;
+    this.lastLr = lastLr;
   }
 }
