@@ -3,6 +3,7 @@
 // the run, the partial epoch's metric sums); "best" holds the model and what eval/predict
 // need (classes, model spec, preprocessing settings).
 
+import { concatBytes } from "../base/bytes.ts";
 import {
   type Checkpoint,
   type CheckpointMeta,
@@ -73,14 +74,7 @@ export async function saveTrainState(path: string, s: TrainState): Promise<void>
 
 /** The bytes saveTrainState would write (a page offers them as a download). */
 export function serializeTrainState(s: TrainState): Uint8Array {
-  const chunks = encodeCheckpoint(asCheckpoint(s));
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
+  return concatBytes(encodeCheckpoint(asCheckpoint(s)));
 }
 
 /**

@@ -11,7 +11,6 @@ import { setBackboneFrozen } from "./model.ts";
 import { type AnyOptimizer, setLr } from "./optim.ts";
 import type { RunOutput } from "./run_output.ts";
 import type { EpochMetrics, Schedule } from "./schedulers/schedule.ts";
-import { readModelState } from "./state.ts";
 
 const GROUP_NAMES = ["backbone", "head"];
 
@@ -71,7 +70,7 @@ export class CheckpointWriter {
   ) {}
 
   private async finiteState(where: string) {
-    const state = await readModelState(this.model);
+    const state = await this.model.stateDict(); // one readback for all tensors
     const bad = nonFiniteTensors(state);
     if (bad.length) throw this.diverged(`the weights (${describeNonFinite(bad, 3)})`, where);
     return state;

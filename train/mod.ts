@@ -54,6 +54,5 @@ export {
   type Prediction,
   type Trained,
 } from "./inference.ts";
-export { readModelState } from "./state.ts";
 export { lineChart, niceTicks, type Series } from "./plot.ts";
 export { DEFAULT_SIZES, runDefaultExperiment } from "./default_experiment.ts";
