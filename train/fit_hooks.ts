@@ -4,7 +4,7 @@
 
 import { describeNonFinite, nonFiniteTensors } from "../nn/io/finite.ts";
 import type { ResNet } from "../nn/resnet.ts";
-import type { TrainMeta } from "./checkpoint.ts";
+import type { TrainMeta } from "./train_state.ts";
 import type { TrainConfig } from "./config.ts";
 import type { FitEventSink } from "./fit_events.ts";
 import { setBackboneFrozen } from "./model.ts";

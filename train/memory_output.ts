@@ -2,7 +2,7 @@
 // best checkpoints as safetensors bytes (what `cli.ts eval` / `predict` read once downloaded)
 // and the summary. No file is written.
 
-import { serializeTrainState, type TrainState } from "./checkpoint.ts";
+import { serializeTrainState, type TrainState } from "./train_state.ts";
 import type {
   CheckpointSlot,
   EpochRow,

@@ -2,7 +2,7 @@
 // summary. fit() writes through this interface only, so the same loop serves the CLI (a run
 // directory on disk: train/run_dir.ts) and a page (memory: train/memory_output.ts).
 
-import type { TrainMeta, TrainState } from "./checkpoint.ts";
+import type { TrainMeta, TrainState } from "./train_state.ts";
 
 export interface IterationRow {
   iteration: number;

@@ -7,7 +7,7 @@ import type { DataLoader } from "../data/mod.ts";
 import { METRIC_SLOTS, metricsAccumulator } from "../nn/ops/loss.ts";
 import type { ResNet } from "../nn/resnet.ts";
 import { Tensor } from "../nn/tensor.ts";
-import type { PartialEpoch } from "./checkpoint.ts";
+import type { PartialEpoch } from "./train_state.ts";
 import type { FitEventSink } from "./fit_events.ts";
 import type { AnyOptimizer } from "./optim.ts";
 import type { RunOutput } from "./run_output.ts";

@@ -12,7 +12,7 @@
 // written, so the checkpoints stay those of the last good epoch and a diverged model is
 // never saved, as best or at all.
 
-import { TRAIN_STATE_KIND, type TrainMeta } from "./checkpoint.ts";
+import { TRAIN_STATE_KIND, type TrainMeta } from "./train_state.ts";
 import { TRAIN_META_VERSION } from "./checkpoint_schema.ts";
 import { DivergenceError } from "./divergence.ts";
 import { evaluate } from "./evaluate.ts";
