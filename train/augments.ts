@@ -9,7 +9,7 @@ import {
   RandomResizedCrop,
   RandomRotation,
   type Transform,
-} from "../data/mod.ts";
+} from "../data/transforms/index.ts";
 
 export interface AugmentInput {
   /** The training crop's size. */

@@ -7,7 +7,7 @@ import type { ResNet } from "../nn/resnet.ts";
 import type { TrainMeta } from "./train_state.ts";
 import type { TrainConfig } from "./config.ts";
 import type { FitEventSink } from "./fit_events.ts";
-import { setBackboneFrozen } from "./model.ts";
+import { setBackboneFrozen } from "./backbone.ts";
 import { type AnyOptimizer, setLr } from "./optim.ts";
 import type { RunOutput } from "./run_output.ts";
 import type { EpochMetrics, Schedule } from "./schedulers/schedule.ts";

@@ -5,7 +5,7 @@
 
 import type { ResNet } from "../nn/resnet.ts";
 import type { TrainConfig } from "./config.ts";
-import { HEAD } from "./model.ts";
+import { HEAD } from "./backbone.ts";
 import { type AnyOptimizer, OPTIMIZER_ENTRIES } from "./optimizers.ts";
 import { createSchedule } from "./schedulers/mod.ts";
 import type { Schedule } from "./schedulers/schedule.ts";
