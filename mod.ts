@@ -8,7 +8,7 @@ export type { PoolStats } from "./kernels/buffer_pool.ts";
 
 // tensors and autograd
 export { isGradEnabled, noGrad, Scope, type Shape, Tensor, tidy } from "./nn/tensor.ts";
-export { Rng } from "./nn/random.ts";
+export { mixSeed, Rng } from "./base/rng.ts";
 
 // ops (functional)
 export { add, mean, mul, relu, scale, sum } from "./nn/ops/basic.ts";

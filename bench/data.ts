@@ -44,7 +44,7 @@ function syntheticPhoto(width: number, height: number, rng: Rng): Uint8Array {
 /** Writes `count` JPEGs (500x375, quality 85) into two class folders under a temp dir. */
 export function makeJpegFolder(count: number, seed = 0): string {
   const dir = Deno.makeTempDirSync({ prefix: "data-bench-" });
-  const rng = new Rng(seed);
+  const rng = Rng.mixed(seed);
   for (const cls of ["a", "b"]) Deno.mkdirSync(`${dir}/${cls}`);
   for (let i = 0; i < count; i++) {
     const w = 500, h = 375;
@@ -120,7 +120,7 @@ export async function benchData(
       new Normalize({ preset: "imagenet" }),
     ]);
     // warm the main thread's JIT (decoder, resampling) so the first run is not penalised
-    for (let i = 0; i < 8; i++) train224.apply(folder.get(i).image, new Rng(i));
+    for (let i = 0; i < 8; i++) train224.apply(folder.get(i).image, Rng.mixed(i));
     for (const nw of workers) {
       // a fresh cache each time, so the first epoch decodes
       Deno.removeSync(cacheRoot, { recursive: true });
@@ -139,7 +139,7 @@ export async function benchData(
     Deno.removeSync(cacheRoot, { recursive: true });
   }
   const n = opts.cifarImages ?? 10000;
-  const rng = new Rng(2);
+  const rng = Rng.mixed(2);
   const pixels = new Uint8Array(n * 32 * 32 * 3);
   for (let i = 0; i < pixels.length; i++) pixels[i] = rng.nextU32() & 255;
   const labels = Int32Array.from({ length: n }, (_, i) => i % 10);

@@ -7,12 +7,13 @@ import {
   flagOf,
   NORMALIZE,
   OPTIMIZERS,
-  PLATEAU_METRICS,
   SCHEDULERS,
   STRATEGIES,
   type TrainConfig,
 } from "../train/config.ts";
+import { AUGMENT_HELP } from "../train/augments.ts";
 import { RECIPES } from "../train/recipes.ts";
+import { SCHEDULER_OPTIONS } from "../train/schedulers/mod.ts";
 import { type FlagSpec, type Parsed, UsageError } from "./args.ts";
 
 type Key = keyof TrainConfig;
@@ -76,19 +77,11 @@ const CONFIG_FLAGS: [Key, Omit<FlagSpec, "name">][] = [
   ["headLrMult", { type: "number", help: "the head's lr is lr x this" }],
   ["labelSmoothing", { type: "number", help: "label smoothing of the cross-entropy" }],
   ["scheduler", { type: "choice", choices: SCHEDULERS, help: "LR scheduler" }],
-  ["plateauMetric", {
-    type: "choice",
-    choices: PLATEAU_METRICS,
-    help: "plateau: the metric watched",
-  }],
-  ["plateauFactor", { type: "number", help: "plateau: lr = lr x factor on a plateau" }],
-  ["plateauPatience", { type: "int", help: "plateau: epochs without improvement before a cut" }],
-  ["plateauThreshold", { type: "number", help: "plateau: relative improvement that counts" }],
-  ["plateauCooldown", { type: "int", help: "plateau: epochs to wait after a cut" }],
-  ["minLr", { type: "number", help: "plateau/cosine: lowest lr" }],
-  ["stepSize", { type: "int", help: "step: epochs between lr cuts" }],
-  ["stepGamma", { type: "number", help: "step: lr factor per cut" }],
-  ["cosineTMax", { type: "int", help: "cosine: period in epochs (0: --epochs)" }],
+  // each schedule's options, from the registry (train/schedulers/mod.ts)
+  ...SCHEDULER_OPTIONS.map(([key, o]): [Key, Omit<FlagSpec, "name">] => [
+    key,
+    { type: o.type, choices: o.choices, help: o.help },
+  ]),
   ["epochs", { type: "int", help: "epochs" }],
   ["batchSize", { type: "int", help: "batch size" }],
   ["imageSize", { type: "int", help: "input size (square crop) in pixels" }],
@@ -100,12 +93,7 @@ const CONFIG_FLAGS: [Key, Omit<FlagSpec, "name">][] = [
     type: "int",
     help: "evaluation: resize the shorter side to N before the centre crop (0: --image-size)",
   }],
-  ["augment", {
-    type: "choice",
-    choices: AUGMENTS,
-    help:
-      "augmentation set: flip; crop-flip (padded random crop); resized-crop (RandomResizedCrop); cifar (crop, flip, color jitter, rotation 15)",
-  }],
+  ["augment", { type: "choice", choices: AUGMENTS, help: AUGMENT_HELP }],
   ["normalize", {
     type: "choice",
     choices: NORMALIZE,

@@ -4,7 +4,7 @@
 import type { Dataset } from "./dataset.ts";
 import { DecodeError } from "./errors.ts";
 import { type Image, isTensorImage, type TensorImage } from "./image.ts";
-import { mixSeed, Rng } from "./random.ts";
+import { mixSeed, Rng } from "../base/rng.ts";
 import { toTensor } from "./transforms/tensor.ts";
 import type { Transform } from "./transforms/transform.ts";
 
@@ -58,7 +58,9 @@ export function loadSample(
   epoch: number,
 ): { image: TensorImage; label: number } {
   const s = dataset.get(index);
-  const x = transform ? transform.apply(s.image, new Rng(sampleSeed(seed, epoch, index))) : s.image;
+  const x = transform
+    ? transform.apply(s.image, Rng.mixed(sampleSeed(seed, epoch, index)))
+    : s.image;
   return { image: isTensorImage(x) ? x : toTensor(x), label: s.label };
 }
 
@@ -71,7 +73,9 @@ export function loadSampleBytes(
   epoch: number,
 ): { image: Image; label: number } {
   const s = dataset.get(index);
-  const x = transform ? transform.apply(s.image, new Rng(sampleSeed(seed, epoch, index))) : s.image;
+  const x = transform
+    ? transform.apply(s.image, Rng.mixed(sampleSeed(seed, epoch, index)))
+    : s.image;
   if (isTensorImage(x)) {
     throw new TypeError("makeBatch: the transform gave floats where uint8 pixels were asked for");
   }

@@ -1,4 +1,5 @@
-// Error types a person can act on: each names the file and says what to do.
+// Error types a person can act on: each names the file and says what to do. ArchiveError is
+// shared with nn/io (.pth is a zip) and lives in base/.
 
 /** A file that could not be decoded (corrupt, truncated, empty or unsupported). */
 export class DecodeError extends Error {
@@ -16,10 +17,4 @@ export class DatasetError extends Error {
   }
 }
 
-/** An archive (zip, tar, gzip) that is malformed or uses an unsupported feature. */
-export class ArchiveError extends Error {
-  constructor(readonly file: string, readonly reason: string) {
-    super(`cannot read archive "${file}": ${reason}`);
-    this.name = "ArchiveError";
-  }
-}
+export { ArchiveError } from "../base/errors.ts";

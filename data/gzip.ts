@@ -1,7 +1,7 @@
 // gzip detection and decompression (streamed, with a cap), with errors naming the file.
 
 import { ArchiveError } from "./errors.ts";
-import { inflateAll, InflateLimitError } from "./inflate.ts";
+import { inflateAll, InflateLimitError } from "../base/inflate.ts";
 
 export function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;

@@ -17,7 +17,8 @@ import { compareCodePoints, type Dataset, type ImageFolderSpec, type Sample } fr
 import { ArchiveError, DatasetError, DecodeError } from "./errors.ts";
 import { DEFAULT_MAX_PIXELS, maxImageFileBytes } from "./limits.ts";
 import { checkRegularFile, readRegularFileSync } from "./regular_file.ts";
-import { ZipArchive } from "./zip.ts";
+import type { ZipArchive } from "../base/zip.ts";
+import { openZipFile } from "./file_source.ts";
 
 export interface ImageFolderOptions {
   /** Which split folder to use when the root has train/ and test/ (or val/) folders. */
@@ -140,7 +141,7 @@ export class ImageFolder implements Dataset {
         );
       }
       checkRegularFile(root, info, { what: "dataset", maxBytes: Number.MAX_SAFE_INTEGER });
-      this.zip = ZipArchive.open(root);
+      this.zip = openZipFile(root);
       all = this.zip.entries.filter((e) => !e.name.split("/").some(ignored)).map((e) => e.name);
     }
 
@@ -283,7 +284,7 @@ export class ImageFolder implements Dataset {
         throw new DecodeError(this.displayName(rel), (e as Error).message);
       }
     }
-    this.zip ??= ZipArchive.open(this.root);
+    this.zip ??= openZipFile(this.root);
     try {
       return this.zip.read(rel, maxBytes);
     } catch (e) {
@@ -323,7 +324,7 @@ export class ImageFolder implements Dataset {
           f.close();
         }
       } else {
-        this.zip ??= ZipArchive.open(this.root);
+        this.zip ??= openZipFile(this.root);
         try {
           // streamed: the head (a JPEG's frame header may follow a large EXIF block) and
           // the tail are kept, not the whole entry

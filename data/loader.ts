@@ -10,7 +10,7 @@ import {
   type SkippedSample,
 } from "./collate.ts";
 import type { Dataset } from "./dataset.ts";
-import { mixSeed, Rng } from "./random.ts";
+import { mixSeed, Rng } from "../base/rng.ts";
 import { splitTensorTail } from "./transforms/compose.ts";
 import { byteToFloatTable, type Normalize } from "./transforms/tensor.ts";
 import type { Transform } from "./transforms/transform.ts";
@@ -86,7 +86,7 @@ export class DataLoader implements AsyncIterable<Batch> {
   order(epoch: number): Int32Array {
     const n = this.dataset.length;
     if (this.opts.shuffle) {
-      return new Rng(mixSeed(this.opts.seed ?? 0, epoch, 0x5eed)).permutation(n);
+      return Rng.mixed(mixSeed(this.opts.seed ?? 0, epoch, 0x5eed)).permutation(n);
     }
     const o = new Int32Array(n);
     for (let i = 0; i < n; i++) o[i] = i;

@@ -1,12 +1,13 @@
 // The public surface of data/: datasets, decoders, archives, transforms, the loader.
 
-export { mixSeed, Rng } from "./random.ts";
+export { mixSeed, Rng } from "../base/rng.ts";
 export { ArchiveError, DatasetError, DecodeError } from "./errors.ts";
 export { grayToRgb, type Image, rgbToGray, type TensorImage } from "./image.ts";
 export { decodeImage, type DecodeOptions, probeImage } from "./decode.ts";
 export { decodeJpeg, readJpegHeader } from "./jpeg.ts";
 export { decodePng, decodePngRaw, type PngRaw } from "./png.ts";
-export { ZipArchive, type ZipEntry } from "./zip.ts";
+export { ZipArchive, type ZipEntry } from "../base/zip.ts";
+export { openZipFile } from "./file_source.ts";
 export { readTar, type TarEntry } from "./tar.ts";
 export { gunzip, isGzip, maybeGunzip } from "./gzip.ts";
 export type { Dataset, DatasetSpec, Sample } from "./dataset.ts";

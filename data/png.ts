@@ -2,7 +2,7 @@
 // scanline filters, Adam7 de-interlacing, and every colour type / bit depth of the spec.
 
 import { unzlibSync } from "npm:fflate@0.8.3";
-import { crc32 } from "./crc32.ts";
+import { crc32 } from "../base/crc32.ts";
 import { DecodeError } from "./errors.ts";
 import type { Image } from "./image.ts";
 import { DEFAULT_MAX_PIXELS } from "./limits.ts";

@@ -3,7 +3,7 @@
 
 import type { Dataset, Sample, SubsetSpec } from "./dataset.ts";
 import { DatasetError } from "./errors.ts";
-import { Rng } from "./random.ts";
+import { Rng } from "../base/rng.ts";
 
 export class Subset implements Dataset {
   readonly length: number;
@@ -76,7 +76,7 @@ export function randomSplit(dataset: Dataset, sizes: number[], seed: number): Su
       }] neither sum to the dataset length ${n} nor are fractions summing to 1`,
     );
   }
-  const perm = new Rng(seed).permutation(n);
+  const perm = Rng.mixed(seed).permutation(n);
   const parts: Subset[] = [];
   let start = 0;
   for (const c of counts) {
@@ -118,7 +118,7 @@ export function subsetPerClass(
 ): Subset {
   const byClass: number[][] = dataset.classes.map(() => []);
   for (let i = 0; i < dataset.length; i++) byClass[dataset.targets[i]].push(i);
-  const rng = new Rng(seed);
+  const rng = Rng.mixed(seed);
   const picked: number[] = [];
   byClass.forEach((idx, c) => {
     if (idx.length < count && !allowFewer) {

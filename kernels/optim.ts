@@ -11,6 +11,7 @@
 // The operation order follows PyTorch's CPU kernels: add/alpha is `a + alpha * b`, addcmul is
 // `a + (value * t1) * t2`, addcdiv is `a + (value * t1) / t2`.
 
+import type { AdamHyper, SGDHyper } from "../base/optim_hyper.ts";
 import { type Binding, type Gpu, grid1d, WGSL_FLAT_INDEX } from "./device.ts";
 import { chunked, type CompiledKernel, defineKernel, type Params } from "./kernel.ts";
 
@@ -87,14 +88,6 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   },
 });
 
-export interface SgdHyper {
-  lr: number;
-  momentum: number;
-  dampening: number;
-  weightDecay: number;
-  nesterov: boolean;
-}
-
 /**
  * One SGD step on `n` elements, in place: param, and the momentum buffer when `momentumBuf` is
  * given (required when momentum != 0). `first` marks the buffer's first step: it is then set to
@@ -103,7 +96,7 @@ export interface SgdHyper {
 export function sgdStep(
   g: Gpu,
   t: { param: GPUBuffer; grad: GPUBuffer; momentumBuf: GPUBuffer | null; n: number },
-  h: SgdHyper,
+  h: SGDHyper,
   first: boolean,
   what = "sgd",
 ): void {
@@ -191,17 +184,6 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   },
 });
 
-export interface AdamHyper {
-  lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  weightDecay: number;
-  /** AdamW: p *= 1 - lr * wd before the update; Adam: grad += wd * p. */
-  decoupled: boolean;
-  amsgrad: boolean;
-}
-
 /**
  * One Adam/AdamW step on `n` elements, in place. `step` is the parameter's step count after
  * this step (1 on the first). `fresh` means the state buffers hold nothing yet (first step):
@@ -217,7 +199,8 @@ export function adamStep(
     maxExpAvgSq: GPUBuffer | null;
     n: number;
   },
-  h: AdamHyper,
+  /** AdamW: p *= 1 - lr * wd before the update; Adam: grad += wd * p. */
+  h: AdamHyper & { decoupled: boolean },
   step: number,
   fresh: boolean,
   what = h.decoupled ? "adamw" : "adam",
@@ -230,17 +213,18 @@ export function adamStep(
   checkDistinct(buffers, what);
   const kernel = ADAM.get(g, { amsgrad: h.amsgrad, T: elementType(t.n) });
   // PyTorch computes these in f64 on the host (Python floats)
-  const biasCorrection1 = 1 - h.beta1 ** step;
-  const biasCorrection2 = 1 - h.beta2 ** step;
+  const [beta1, beta2] = h.betas;
+  const biasCorrection1 = 1 - beta1 ** step;
+  const biasCorrection2 = 1 - beta2 ** step;
   runChunked(g, kernel, buffers, t.n, {
     step,
     fresh: fresh ? 1 : 0,
     l2: h.decoupled ? 0 : h.weightDecay,
     decay: h.decoupled ? 1 - h.lr * h.weightDecay : 1,
-    beta1: h.beta1,
-    oneMinusBeta1: 1 - h.beta1,
-    beta2: h.beta2,
-    oneMinusBeta2: 1 - h.beta2,
+    beta1,
+    oneMinusBeta1: 1 - beta1,
+    beta2,
+    oneMinusBeta2: 1 - beta2,
     negStepSize: -(h.lr / biasCorrection1),
     biasCorrection2Sqrt: Math.sqrt(biasCorrection2),
     eps: h.eps,

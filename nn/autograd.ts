@@ -2,35 +2,68 @@
 // ask each op's GradFn for its inputs' gradients, sum the gradients of a tensor used more
 // than once, and accumulate into the .grad of leaves that require grad.
 
+import { ArgumentError } from "../base/errors.ts";
+import { sameShape } from "../base/shape.ts";
 import { gpu } from "../kernels/device.ts";
 import * as ew from "../kernels/elementwise.ts";
-import { Tensor } from "./tensor.ts";
+/**
+ * What autograd needs of a tensor (nn/tensor.ts's Tensor is one). Declared here rather than
+ * imported, because tensor.ts calls runBackward: the two modules form no import cycle.
+ */
+export interface GraphNode<T extends GraphNode<T>> {
+  readonly shape: readonly number[];
+  readonly size: number;
+  readonly requiresGrad: boolean;
+  readonly gradFn: {
+    readonly op: string;
+    readonly inputs: readonly T[];
+    backward(grad: T, needs: readonly boolean[]): (T | null)[];
+  } | null;
+  grad: T | null;
+  readonly buffer: GPUBuffer;
+  readonly sharesStorage: boolean;
+  detach(): T;
+  keep(): T;
+  dispose(): void;
+}
 
-export function runBackward(root: Tensor, seed?: Tensor): void {
+/** How autograd makes the tensors it needs (Tensor.backward() passes the Tensor class). */
+export interface TensorMaker<T> {
+  ones(shape: readonly number[]): T;
+  empty(shape: readonly number[]): T;
+}
+
+export function runBackward<T extends GraphNode<T>>(
+  root: T,
+  seed: T | undefined,
+  make: TensorMaker<T>,
+): void {
   if (!root.requiresGrad) {
-    throw new Error(
+    throw new ArgumentError(
       `backward(): ${root} does not require grad (no input requires grad, or it was ` +
         `computed under noGrad)`,
     );
   }
   if (!seed && root.size !== 1) {
-    throw new Error(`backward(): ${root} is not a scalar; pass the gradient of the output`);
+    throw new ArgumentError(`backward(): ${root} is not a scalar; pass the gradient of the output`);
   }
   if (seed && seed.size !== root.size) {
-    throw new Error(`backward(): gradient [${seed.shape}] does not match output [${root.shape}]`);
+    throw new ArgumentError(
+      `backward(): gradient [${seed.shape}] does not match output [${root.shape}]`,
+    );
   }
   const g = gpu();
-  const grads = new Map<Tensor, Tensor>();
+  const grads = new Map<T, T>();
   // How many entries of `grads` hold each gradient object (an op may pass one gradient on
   // to several inputs); a gradient is disposed when none does and it is not the caller's.
-  const holders = new Map<Tensor, number>();
-  const hold = (t: Tensor, d: number) => holders.set(t, (holders.get(t) ?? 0) + d);
-  const release = (t: Tensor) => {
+  const holders = new Map<T, number>();
+  const hold = (t: T, d: number) => holders.set(t, (holders.get(t) ?? 0) + d);
+  const release = (t: T) => {
     hold(t, -1);
     if (holders.get(t) === 0 && t !== seed) t.dispose();
   };
 
-  const start = seed ?? Tensor.ones(root.shape);
+  const start = seed ?? make.ones(root.shape);
   grads.set(root, start);
   hold(start, 1);
 
@@ -39,7 +72,7 @@ export function runBackward(root: Tensor, seed?: Tensor): void {
     if (!grad) continue;
     grads.delete(node);
     if (!node.gradFn) {
-      accumulateLeaf(node, grad, holders.get(grad) === 1 && grad !== seed);
+      accumulateLeaf(node, grad, holders.get(grad) === 1 && grad !== seed, make);
       release(grad);
       continue;
     }
@@ -50,7 +83,7 @@ export function runBackward(root: Tensor, seed?: Tensor): void {
       if (!gi || !needs[i]) return;
       const input = fn.inputs[i];
       if (gi.size !== input.size) {
-        throw new Error(
+        throw new ArgumentError(
           `${fn.op} backward: gradient [${gi.shape}] for input ${i} of shape [${input.shape}]`,
         );
       }
@@ -60,7 +93,7 @@ export function runBackward(root: Tensor, seed?: Tensor): void {
         hold(gi, 1);
         return;
       }
-      const sum = Tensor.empty(input.shape);
+      const sum = make.empty(input.shape);
       ew.add(g, prev.buffer, gi.buffer, sum.buffer, input.size);
       grads.set(input, sum);
       hold(sum, 1);
@@ -73,32 +106,33 @@ export function runBackward(root: Tensor, seed?: Tensor): void {
 }
 
 /** Adds `grad` into leaf.grad; adopts it without a copy when nothing else refers to it. */
-function accumulateLeaf(leaf: Tensor, grad: Tensor, exclusive: boolean): void {
+function accumulateLeaf<T extends GraphNode<T>>(
+  leaf: T,
+  grad: T,
+  exclusive: boolean,
+  make: TensorMaker<T>,
+): void {
   const g = gpu();
   if (leaf.grad) {
     ew.accumulate(g, leaf.grad.buffer, grad.buffer, leaf.size);
     return;
   }
-  let own: Tensor;
+  let own: T;
   if (exclusive && !grad.sharesStorage && sameShape(grad.shape, leaf.shape)) {
     own = grad.detach();
   } else {
-    own = Tensor.empty(leaf.shape);
+    own = make.empty(leaf.shape);
     ew.copy(g, grad.buffer, own.buffer, leaf.size);
   }
   leaf.grad = own.keep();
 }
 
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
-}
-
 /** Nodes that require grad, each after every node that uses it (root first). */
-function topologicalOrder(root: Tensor): Tensor[] {
-  const visited = new Set<Tensor>();
-  const postOrder: Tensor[] = [];
+function topologicalOrder<T extends GraphNode<T>>(root: T): T[] {
+  const visited = new Set<T>();
+  const postOrder: T[] = [];
   // iterative DFS: deep graphs (ResNet's ~200 ops) must not overflow the stack
-  const stack: [Tensor, number][] = [[root, 0]];
+  const stack: [T, number][] = [[root, 0]];
   visited.add(root);
   while (stack.length) {
     const top = stack[stack.length - 1];

@@ -1,7 +1,7 @@
 // Weight initialisations with torch.nn.init's formulas, drawn on the CPU from a seeded
 // generator (they run once per model, so the CPU is fast enough and exactly reproducible).
 
-import { Rng } from "./random.ts";
+import { Rng } from "../base/rng.ts";
 
 /** fan_in and fan_out of a weight [out, in, ...kernel] as torch computes them. */
 export function fans(shape: readonly number[]): { fanIn: number; fanOut: number } {

@@ -1,6 +1,8 @@
 // The layers ResNet18 and its fine-tuning recipes need, with PyTorch's names, defaults and
 // initialisation. Field names are the state-dict names (`running_mean`, not runningMean).
 
+import { ArgumentError } from "../base/errors.ts";
+import { type Pair, pair } from "../base/shape.ts";
 import { type HostTensor, hostTensor } from "./io/host_tensor.ts";
 import { defaultBias, defaultWeight, xavierUniform } from "./init.ts";
 import { Module } from "./module.ts";
@@ -10,10 +12,8 @@ import { linear } from "./ops/linear.ts";
 import { dropout } from "./ops/dropout.ts";
 import { batchNorm2d } from "./ops/norm.ts";
 import { adaptiveAvgPool2d, maxPool2d } from "./ops/pooling.ts";
-import { Rng } from "./random.ts";
+import { Rng } from "../base/rng.ts";
 import { Tensor } from "./tensor.ts";
-
-type Pair = number | [number, number];
 
 let defaultSeed = 0;
 /** A fresh generator per layer when no seed is given, so layers differ but runs repeat. */
@@ -181,13 +181,13 @@ export class Dropout extends Module {
 
   constructor(readonly p = 0.5, seed = 0) {
     super();
-    if (!(p >= 0 && p < 1)) throw new Error(`Dropout: p must be in [0, 1), got ${p}`);
+    if (!(p >= 0 && p < 1)) throw new ArgumentError(`Dropout: p must be in [0, 1), got ${p}`);
     this.#rng = new Rng(seed);
   }
 
   forward(x: Tensor): Tensor {
     if (!this.training || this.p === 0) return x;
-    return dropout(x, this.p, this.#rng.int(2 ** 30));
+    return dropout(x, this.p, this.#rng.int(0, 2 ** 30));
   }
 }
 
@@ -210,8 +210,4 @@ export class Sequential extends Module {
     for (const [, m] of this.namedChildren()) x = m.forward(x);
     return x;
   }
-}
-
-function pair(v: Pair): [number, number] {
-  return typeof v === "number" ? [v, v] : v;
 }

@@ -3,6 +3,8 @@
 // names come out as torchvision's (`layer1.0.bn1.running_mean`) and replacing a head is
 // a plain assignment: `model.fc = new Linear(512, 2)`.
 
+import { ArgumentError } from "../base/errors.ts";
+import { sameShape } from "../base/shape.ts";
 import { type HostTensor, hostTensor, type StateDict, toFloat32 } from "./io/host_tensor.ts";
 import { gpu } from "../kernels/device.ts";
 import { Tensor } from "./tensor.ts";
@@ -90,7 +92,7 @@ export abstract class Module {
       }
     }
     if (prefixes.length && names.length === 0) {
-      throw new Error(`no parameter name starts with ${prefixes.join(", ")}`);
+      throw new ArgumentError(`no parameter name starts with ${prefixes.join(", ")}`);
     }
     return names;
   }
@@ -104,7 +106,7 @@ export abstract class Module {
   /** The sub-module at a dotted path, e.g. `layer2.0.downsample`. */
   getSubmodule(path: string): Module {
     const found = this.namedModules().find(([name]) => name === path)?.[1];
-    if (!found) throw new Error(`no sub-module '${path}'`);
+    if (!found) throw new ArgumentError(`no sub-module '${path}'`);
     return found;
   }
 
@@ -169,7 +171,7 @@ export abstract class Module {
     }
     for (const key of dict.keys()) if (!known.has(key)) report.unexpected.push(key);
     if (strict && (report.missing.length || report.unexpected.length || report.mismatched.length)) {
-      throw new Error(describeProblems(report));
+      throw new ArgumentError(describeProblems(report));
     }
     for (const step of plan) step();
     return report;
@@ -217,10 +219,6 @@ export abstract class Module {
 
 function matchesPrefix(name: string, prefix: string): boolean {
   return name === prefix || name.startsWith(prefix + ".");
-}
-
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
 export function describeProblems(r: LoadReport): string {

@@ -2,6 +2,7 @@
 // initialisation), so torchvision's resnet18 weights load by name; plus the transfer-
 // learning surgery people do on it: a new head, and keeping only the first k stages.
 
+import { ArgumentError } from "../base/errors.ts";
 import { add, relu } from "./ops/basic.ts";
 import { kaimingNormal } from "./init.ts";
 import {
@@ -14,7 +15,7 @@ import {
   Sequential,
 } from "./layers.ts";
 import { Module } from "./module.ts";
-import { Rng } from "./random.ts";
+import { Rng } from "../base/rng.ts";
 import { Tensor } from "./tensor.ts";
 
 /** torchvision's BasicBlock: two 3x3 convs with BN, and a residual connection. */
@@ -76,7 +77,7 @@ export class ResNet extends Module {
     super();
     const stages = options.stages ?? 4;
     if (!Number.isInteger(stages) || stages < 1 || stages > 4) {
-      throw new Error(`resnet18: stages must be 1, 2, 3 or 4, got ${stages}`);
+      throw new ArgumentError(`resnet18: stages must be 1, 2, 3 or 4, got ${stages}`);
     }
     const rng = new Rng(options.seed ?? 0);
     this.conv1 = new Conv2d(options.inChannels ?? 3, 64, 7, {
@@ -125,7 +126,7 @@ export class ResNet extends Module {
   /** Everything up to the pooled feature vector [N, featureChannels]. */
   features(x: Tensor): Tensor {
     if (x.shape.length !== 4 || x.shape[1] !== this.conv1.inChannels) {
-      throw new Error(
+      throw new ArgumentError(
         `resnet18: expected input [N, ${this.conv1.inChannels}, H, W], got [${x.shape}]`,
       );
     }
@@ -163,7 +164,7 @@ export class ResNet extends Module {
     options: { init?: "default" | "xavier"; seed?: number } = {},
   ): this {
     if (!Number.isInteger(k) || k < 1 || k > this.stages.length) {
-      throw new Error(`truncate: k must be between 1 and ${this.stages.length}, got ${k}`);
+      throw new ArgumentError(`truncate: k must be between 1 and ${this.stages.length}, got ${k}`);
     }
     const names = ["layer1", "layer2", "layer3", "layer4"] as const;
     for (let s = k; s < 4; s++) {

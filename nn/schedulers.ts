@@ -17,3 +17,9 @@ export {
   type CosineAnnealingLROptions,
   type CosineAnnealingLRState,
 } from "./sched/cosine_annealing_lr.ts";
+export { LinearLR, type LinearLROptions, type LinearLRState } from "./sched/linear_lr.ts";
+export {
+  type ChainedScheduler,
+  SequentialLR,
+  type SequentialLRState,
+} from "./sched/sequential_lr.ts";

@@ -2,13 +2,15 @@
 // reverse-mode autograd (which op made a tensor, from which inputs, and how to push a
 // gradient back to them). The backward pass itself is in autograd.ts.
 
+import { ArgumentError } from "../base/errors.ts";
+import { type Shape, sizeOf } from "../base/shape.ts";
 import { gpu } from "../kernels/device.ts";
 import * as ew from "../kernels/elementwise.ts";
 import { runBackward } from "./autograd.ts";
-import { Rng } from "./random.ts";
+import { Rng } from "../base/rng.ts";
 
 export type DType = "f32" | "i32";
-export type Shape = readonly number[];
+export { type Shape, sizeOf } from "../base/shape.ts";
 
 /** How an op pushes the gradient of its output back to its inputs. */
 export interface GradFn {
@@ -91,15 +93,6 @@ function tensorsIn(value: unknown): Tensor[] {
 
 // ---- the tensor ------------------------------------------------------------------------
 
-export function sizeOf(shape: Shape): number {
-  let n = 1;
-  for (const d of shape) {
-    if (!Number.isInteger(d) || d < 0) throw new Error(`invalid shape [${shape}]`);
-    n *= d;
-  }
-  return n;
-}
-
 export class Tensor {
   readonly shape: Shape;
   readonly size: number;
@@ -136,7 +129,9 @@ export class Tensor {
   ): Tensor {
     const dtype = options.dtype ?? (data instanceof Int32Array ? "i32" : "f32");
     if (sizeOf(shape) !== data.length) {
-      throw new Error(`Tensor.fromArray: ${data.length} values do not fill shape [${shape}]`);
+      throw new ArgumentError(
+        `Tensor.fromArray: ${data.length} values do not fill shape [${shape}]`,
+      );
     }
     const typed = dtype === "i32"
       ? (data instanceof Int32Array ? data : Int32Array.from(data))
@@ -190,7 +185,7 @@ export class Tensor {
   /** The GPU buffer (may be larger than size*4: buffers come from a pool). */
   get buffer(): GPUBuffer {
     if (!this.#storage) {
-      throw new Error(
+      throw new ArgumentError(
         `tensor${this.name ? ` '${this.name}'` : ""} [${this.shape}] used after dispose()`,
       );
     }
@@ -216,14 +211,14 @@ export class Tensor {
 
   /** Copies the values of an i32 tensor (labels, counts) to the CPU. */
   async toInt32Array(): Promise<Int32Array> {
-    if (this.dtype !== "i32") throw new Error(`toInt32Array(): ${this} is not i32`);
+    if (this.dtype !== "i32") throw new ArgumentError(`toInt32Array(): ${this} is not i32`);
     const [bytes] = await gpu().read([{ buffer: this.buffer, size: this.size * 4 }]);
     return new Int32Array(bytes);
   }
 
   /** The value of a one-element tensor. */
   async item(): Promise<number> {
-    if (this.size !== 1) throw new Error(`item(): tensor has ${this.size} elements, not 1`);
+    if (this.size !== 1) throw new ArgumentError(`item(): tensor has ${this.size} elements, not 1`);
     return (await this.toArray())[0];
   }
 
@@ -264,7 +259,7 @@ export class Tensor {
 
   /** Reverse-mode autograd from this tensor; see autograd.ts. */
   backward(grad?: Tensor): void {
-    runBackward(this, grad);
+    runBackward(this, grad, Tensor);
   }
 
   toString(): string {
@@ -280,7 +275,7 @@ function resolveShape(shape: Shape, size: number): number[] {
     out[free] = rest === 0 ? 0 : size / rest;
   }
   if (sizeOf(out) !== size || !out.every(Number.isInteger)) {
-    throw new Error(`reshape: cannot view ${size} elements as [${shape}]`);
+    throw new ArgumentError(`reshape: cannot view ${size} elements as [${shape}]`);
   }
   return out;
 }

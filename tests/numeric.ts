@@ -2,7 +2,7 @@
 // and in a browser page (tests/browser/): seeded random data and closeness checks that
 // name the worst element.
 
-import { Rng } from "../nn/random.ts";
+import { Rng } from "../base/rng.ts";
 
 /** Uniform values in [-1, 1) from a seed. */
 export function randomArray(n: number, seed: number, scale = 1): Float32Array {

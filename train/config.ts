@@ -3,6 +3,14 @@
 // run is fully described by the config.json it leaves in its run directory.
 
 import { DEFAULT_MAX_PIXELS } from "../data/limits.ts";
+import { AUGMENT_NAMES, type AugmentName } from "./augments.ts";
+import { OPTIMIZER_NAMES, type OptimizerName } from "./optimizers.ts";
+import {
+  SCHEDULER_NAMES,
+  SCHEDULER_OPTIONS,
+  schedulerDefaults,
+  type SchedulerOptions,
+} from "./schedulers/mod.ts";
 
 export const STRATEGIES = [
   "finetune",
@@ -12,18 +20,24 @@ export const STRATEGIES = [
   "scratch",
 ] as const;
 export type Strategy = typeof STRATEGIES[number];
-export const OPTIMIZERS = ["sgd", "adam", "adamw"] as const;
-export type OptimizerName = typeof OPTIMIZERS[number];
-export const SCHEDULERS = ["none", "plateau", "step", "cosine"] as const;
-export type SchedulerName = typeof SCHEDULERS[number];
-export const AUGMENTS = ["none", "flip", "crop-flip", "resized-crop", "cifar"] as const;
-export type AugmentName = typeof AUGMENTS[number];
+/** The values of --optimizer, from the registry (train/optimizers.ts). */
+export const OPTIMIZERS = OPTIMIZER_NAMES;
+export type { OptimizerName };
+/** The values of --scheduler, from the registry (train/schedulers/mod.ts). */
+export const SCHEDULERS = SCHEDULER_NAMES;
+export type SchedulerName = string;
+/** The values of --augment, from the registry (train/augments.ts). */
+export const AUGMENTS = AUGMENT_NAMES;
+export type { AugmentName };
 export const NORMALIZE = ["auto", "none", "imagenet", "cifar10", "mnist", "fashion-mnist"] as const;
 export type NormalizeName = typeof NORMALIZE[number];
-export const PLATEAU_METRICS = ["test-loss", "test-acc", "train-loss"] as const;
-export type PlateauMetric = typeof PLATEAU_METRICS[number];
+export { PLATEAU_METRICS, type PlateauMetric } from "./schedulers/plateau.ts";
 
-export interface TrainConfig {
+/** The settings of a run. The schedules' options (plateauFactor, stepSize, ...) come from the
+ * registry in train/schedulers/mod.ts. */
+export type TrainConfig = CoreConfig & SchedulerOptions;
+
+export interface CoreConfig {
   /** Recipe the config started from (informational). */
   recipe: string;
   /** Dataset path: image folder, .zip, CIFAR-10 archive/dir, IDX folder. */
@@ -63,17 +77,8 @@ export interface TrainConfig {
   headLrMult: number;
   labelSmoothing: number;
 
+  /** A name of the schedule registry; its options are the SchedulerOptions keys. */
   scheduler: SchedulerName;
-  plateauMetric: PlateauMetric;
-  plateauFactor: number;
-  plateauPatience: number;
-  plateauThreshold: number;
-  plateauCooldown: number;
-  minLr: number;
-  stepSize: number;
-  stepGamma: number;
-  /** Cosine period in epochs (0: the number of epochs). */
-  cosineTMax: number;
 
   epochs: number;
   batchSize: number;
@@ -122,15 +127,7 @@ export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
   headLrMult: 1,
   labelSmoothing: 0,
   scheduler: "none",
-  plateauMetric: "test-loss",
-  plateauFactor: 0.1,
-  plateauPatience: 10,
-  plateauThreshold: 1e-4,
-  plateauCooldown: 0,
-  minLr: 0,
-  stepSize: 10,
-  stepGamma: 0.1,
-  cosineTMax: 0,
+  ...schedulerDefaults(),
   epochs: 10,
   batchSize: 32,
   imageSize: 32,
@@ -188,7 +185,6 @@ export function validateConfig(c: TrainConfig): void {
   oneOf("scheduler", SCHEDULERS);
   oneOf("augment", AUGMENTS);
   oneOf("normalize", NORMALIZE);
-  oneOf("plateauMetric", PLATEAU_METRICS);
   oneOf("headInit", ["default", "xavier"]);
   num("valSplit", (x) => x > 0 && x < 1, "a fraction in (0, 1)");
   int("perClass", 0);
@@ -203,14 +199,15 @@ export function validateConfig(c: TrainConfig): void {
   num("weightDecay", (x) => x >= 0, ">= 0");
   num("headLrMult", (x) => x > 0, "> 0");
   num("labelSmoothing", (x) => x >= 0 && x < 1, "in [0, 1)");
-  num("plateauFactor", (x) => x > 0 && x < 1, "in (0, 1)");
-  int("plateauPatience", 0);
-  num("plateauThreshold", (x) => x >= 0, ">= 0");
-  int("plateauCooldown", 0);
-  num("minLr", (x) => x >= 0, ">= 0");
-  int("stepSize", 1);
-  num("stepGamma", (x) => x > 0 && x <= 1, "in (0, 1]");
-  int("cosineTMax", 0);
+  for (const [key, spec] of SCHEDULER_OPTIONS) {
+    const v = c[key];
+    const typed = spec.type === "bool"
+      ? typeof v === "boolean"
+      : spec.type === "choice"
+      ? typeof v === "string"
+      : typeof v === "number";
+    need(key, typed && spec.valid(v), spec.rule);
+  }
   int("epochs", 1);
   int("batchSize", 1);
   int("imageSize", 8);

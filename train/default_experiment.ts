@@ -5,15 +5,16 @@
 // from the stage-1 weights (head first, backbone unfrozen after 2 epochs) and from scratch
 // with the same settings, and prints both test accuracies side by side.
 
-import type { ProgressSink } from "../cli/progress.ts";
+import type { ProgressSink } from "./progress_bar.ts";
 import { readStateDictFile } from "../nn/io/weights_file.ts";
 import { loadTrainState } from "./checkpoint.ts";
 import type { TrainConfig } from "./config.ts";
 import { recipeConfig } from "./recipes.ts";
 import { RunDir } from "./run_dir.ts";
 import { prepareTraining } from "./setup.ts";
+import { textReport } from "./text_report.ts";
 import { fit, type FitResult, type StopFlag } from "./trainer.ts";
-import { formatDuration } from "../cli/progress.ts";
+import { formatDuration } from "./progress_bar.ts";
 
 export const SOURCE_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat"];
 export const TARGET_CLASSES = ["Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
@@ -133,8 +134,7 @@ async function runStage(
     using _run = run;
     for (const note of prepared.notes) o.io.out(`  ${note}`);
     return await fit(prepared, run, {
-      log: (l) => o.io.out(`  ${l}`),
-      sink: o.io.sink,
+      onEvent: textReport({ log: (l) => o.io.out(`  ${l}`), sink: o.io.sink }),
       stop: o.stop,
     });
   } finally {

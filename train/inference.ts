@@ -151,7 +151,7 @@ export async function predictFiles(
   for (let s = 0; s < images.length; s += batchSize) {
     const chunk = images.slice(s, s + batchSize);
     const tensors = chunk.map((img, i) => {
-      const x = transform.apply(img, new Rng(mixSeed(0, 0, s + i)));
+      const x = transform.apply(img, Rng.mixed(mixSeed(0, 0, s + i)));
       if (!(x.data instanceof Float32Array)) {
         throw new Error("evaluation transform must end with ToTensor");
       }

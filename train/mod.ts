@@ -30,7 +30,21 @@ export {
 export { makeOptimizer, makeScheduler, setLr } from "./optim.ts";
 export { type Prepared, prepareTraining } from "./setup.ts";
 export { fit, type FitIO, type FitResult, type StopFlag } from "./trainer.ts";
-export { type EpochRow, type IterationRow, RunDir } from "./run_dir.ts";
+export { type FitEvent, type FitEventSink, formatLr } from "./fit_events.ts";
+export { textReport } from "./text_report.ts";
+export { formatDuration, memorySink, ProgressBar, type ProgressSink } from "./progress_bar.ts";
+export type {
+  CheckpointSlot,
+  EpochRow,
+  IterationRow,
+  RunOutput,
+  RunSummary,
+} from "./run_output.ts";
+export { RunDir } from "./run_dir.ts";
+export { MemoryOutput } from "./memory_output.ts";
+export { SCHEDULER_ENTRIES, type SchedulerOptions } from "./schedulers/mod.ts";
+export type { EpochMetrics, OptionSpec, Schedule, SchedulerEntry } from "./schedulers/schedule.ts";
+export { OPTIMIZER_ENTRIES, type OptimizerEntry } from "./optimizers.ts";
 export { loadTrainState, saveTrainState, type TrainMeta, type TrainState } from "./checkpoint.ts";
 export { type EvalResult, evaluate, formatConfusion, perClassAccuracy } from "./evaluate.ts";
 export {
@@ -40,6 +54,5 @@ export {
   type Prediction,
   type Trained,
 } from "./inference.ts";
-export { readModelState } from "./state.ts";
 export { lineChart, niceTicks, type Series } from "./plot.ts";
 export { DEFAULT_SIZES, runDefaultExperiment } from "./default_experiment.ts";

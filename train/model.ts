@@ -6,6 +6,8 @@ import { readStateDictFile } from "../nn/io/weights_file.ts";
 import { type ResNet, resnet18 } from "../nn/resnet.ts";
 import { ConfigError, type TrainConfig } from "./config.ts";
 
+export { HEAD, setBackboneFrozen } from "./backbone.ts";
+
 /** What a checkpoint needs to rebuild the same network. */
 export interface ModelSpec {
   arch: "resnet18";
@@ -111,19 +113,4 @@ export function loadBackbone(model: ResNet, dict: StateDict, path: string): stri
   }
   const extra = dropped ? `, ${dropped} tensors of dropped stages ignored` : "";
   return `loaded ${report.loaded.length} tensors from ${path}${extra}; new head for ${model.fc.outFeatures} classes`;
-}
-
-/** Names of the head's parameters (the last Linear), trainable in every strategy. */
-export const HEAD = "fc";
-
-/**
- * Freezes or unfreezes everything but the head. While frozen, BatchNorm layers keep eval
- * mode when `lockBatchNorm` is set (their running statistics stay those of the pretrained
- * network; PyTorch would keep updating them in train mode).
- */
-export function setBackboneFrozen(model: ResNet, frozen: boolean, lockBatchNorm: boolean): void {
-  if (frozen) model.freezeExcept(HEAD);
-  else model.setRequiresGrad(true);
-  for (const bn of model.batchNorms()) bn.lockedEval = frozen && lockBatchNorm;
-  model.train(model.training);
 }

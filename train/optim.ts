@@ -1,24 +1,16 @@
-// The optimizer and LR scheduler a config asks for. Two parameter groups: the backbone
-// (group 0) and the head (group 1, lr × headLrMult), so a new head can learn faster than
-// pretrained layers, and so freezing only has to flip requiresGrad (the optimizer skips
-// parameters without a gradient).
+// The optimizer and LR schedule a config asks for, from their registries (train/optimizers.ts,
+// train/schedulers/mod.ts). Two parameter groups: the backbone (group 0) and the head (group 1,
+// lr × headLrMult), so a new head can learn faster than pretrained layers, and so freezing only
+// has to flip requiresGrad (the optimizer skips parameters without a gradient).
 
-import { Adam, AdamW } from "../nn/optim/adam.ts";
-import { SGD } from "../nn/optim/sgd.ts";
-import type { Optimizer } from "../nn/optim/optimizer.ts";
-import {
-  CosineAnnealingLR,
-  type LrReduction,
-  ReduceLROnPlateau,
-  StepLR,
-} from "../nn/schedulers.ts";
 import type { ResNet } from "../nn/resnet.ts";
 import type { TrainConfig } from "./config.ts";
-import { HEAD } from "./model.ts";
+import { HEAD } from "./backbone.ts";
+import { type AnyOptimizer, OPTIMIZER_ENTRIES } from "./optimizers.ts";
+import { createSchedule } from "./schedulers/mod.ts";
+import type { Schedule } from "./schedulers/schedule.ts";
 
-// deno-lint-ignore no-explicit-any
-export type AnyOptimizer = Optimizer<any>;
-export type AnyScheduler = ReduceLROnPlateau | StepLR | CosineAnnealingLR;
+export type { AnyOptimizer } from "./optimizers.ts";
 
 export function makeOptimizer(config: TrainConfig, model: ResNet): AnyOptimizer {
   const named = model.namedParameters();
@@ -29,47 +21,19 @@ export function makeOptimizer(config: TrainConfig, model: ResNet): AnyOptimizer 
     { params: backbone, lr: config.lr },
     { params: head, lr: config.lr * config.headLrMult },
   ];
-  switch (config.optimizer) {
-    case "sgd":
-      return new SGD(groups, {
-        lr: config.lr,
-        momentum: config.momentum,
-        weightDecay: config.weightDecay,
-        nesterov: config.nesterov,
-      });
-    case "adam":
-      return new Adam(groups, { lr: config.lr, weightDecay: config.weightDecay });
-    case "adamw":
-      return new AdamW(groups, { lr: config.lr, weightDecay: config.weightDecay });
-  }
+  const entry = OPTIMIZER_ENTRIES.find((e) => e.name === config.optimizer);
+  if (!entry) throw new Error(`no optimizer named "${config.optimizer}"`);
+  return entry.create(groups, config);
 }
 
+/** The schedule of `config.scheduler` (null for "none"); `itersPerEpoch` for per-iteration
+ * schedules. */
 export function makeScheduler(
   config: TrainConfig,
   optimizer: AnyOptimizer,
-  onReduce: (r: LrReduction) => void,
-): AnyScheduler | null {
-  switch (config.scheduler) {
-    case "none":
-      return null;
-    case "plateau":
-      return new ReduceLROnPlateau(optimizer, {
-        mode: config.plateauMetric === "test-acc" ? "max" : "min",
-        factor: config.plateauFactor,
-        patience: config.plateauPatience,
-        threshold: config.plateauThreshold,
-        cooldown: config.plateauCooldown,
-        minLr: config.minLr,
-        onReduce,
-      });
-    case "step":
-      return new StepLR(optimizer, { stepSize: config.stepSize, gamma: config.stepGamma });
-    case "cosine":
-      return new CosineAnnealingLR(optimizer, {
-        tMax: config.cosineTMax || config.epochs,
-        etaMin: config.minLr,
-      });
-  }
+  itersPerEpoch: number,
+): Schedule | null {
+  return createSchedule(config.scheduler, config, optimizer, { itersPerEpoch });
 }
 
 /** Sets the lr of both groups (the head keeps its multiplier), e.g. at an unfreeze. */

@@ -5,29 +5,18 @@
 // nothing planted in the directory, a symlink included, is ever written through.
 
 import { atomicWriteText, createTemp, isTempName } from "../nn/io/atomic.ts";
+import { saveTrainState, type TrainState } from "./checkpoint.ts";
 import { lineChart } from "./plot.ts";
+import type {
+  CheckpointSlot,
+  EpochRow,
+  IterationRow,
+  RunOutput,
+  RunSummary,
+} from "./run_output.ts";
 import { RunLock } from "./run_lock.ts";
 
-export interface IterationRow {
-  iteration: number;
-  epoch: number;
-  /** Mean training loss over the steps since the previous row. */
-  loss: number;
-  accuracy: number;
-  lr: number;
-  imagesPerSecond: number;
-}
-
-export interface EpochRow {
-  epoch: number;
-  trainLoss: number;
-  trainAccuracy: number;
-  testLoss: number;
-  testAccuracy: number;
-  lr: number;
-  seconds: number;
-  frozen: boolean;
-}
+export type { EpochRow, IterationRow } from "./run_output.ts";
 
 const ITER_COLUMNS: (keyof IterationRow)[] = [
   "iteration",
@@ -121,7 +110,8 @@ async function removeStaleTemps(dir: string): Promise<void> {
   }
 }
 
-export class RunDir {
+/** The CLI's RunOutput: a directory on disk. */
+export class RunDir implements RunOutput {
   iterations: IterationRow[] = [];
   epochs: EpochRow[] = [];
   private iterCsv: CsvFile | null = null;
@@ -129,6 +119,9 @@ export class RunDir {
 
   private constructor(readonly path: string, private readonly lock: RunLock) {}
 
+  get where(): string {
+    return this.path;
+  }
   get lastCheckpoint(): string {
     return `${this.path}/last.safetensors`;
   }
@@ -271,7 +264,11 @@ export class RunDir {
     );
   }
 
-  async writeSummary(summary: unknown): Promise<void> {
+  async saveCheckpoint(slot: CheckpointSlot, state: TrainState): Promise<void> {
+    await saveTrainState(slot === "last" ? this.lastCheckpoint : this.bestCheckpoint, state);
+  }
+
+  async writeSummary(summary: RunSummary): Promise<void> {
     await atomicWriteText(`${this.path}/summary.json`, JSON.stringify(summary, null, 2) + "\n");
   }
 }

@@ -5,7 +5,6 @@
 import { DataLoader, type Dataset } from "../data/mod.ts";
 import { gpu } from "../kernels/device.ts";
 import type { StateDict } from "../nn/io/host_tensor.ts";
-import type { LrReduction } from "../nn/schedulers.ts";
 import type { ResNet } from "../nn/resnet.ts";
 import type { PartialEpoch, TrainMeta, TrainState } from "./checkpoint.ts";
 import { ConfigError, type TrainConfig, validateConfig } from "./config.ts";
@@ -20,7 +19,8 @@ import {
   setBackboneFrozen,
 } from "./model.ts";
 import { checkResourceLimits, thisMachine } from "./limits.ts";
-import { type AnyOptimizer, type AnyScheduler, makeOptimizer, makeScheduler } from "./optim.ts";
+import { type AnyOptimizer, makeOptimizer, makeScheduler } from "./optim.ts";
+import { OptionError, type Schedule } from "./schedulers/schedule.ts";
 import { evalTransform, trainTransform } from "./transforms.ts";
 
 export interface StartPoint {
@@ -38,14 +38,12 @@ export interface Prepared {
   spec: ModelSpec;
   model: ResNet;
   optimizer: AnyOptimizer;
-  scheduler: AnyScheduler | null;
+  scheduler: Schedule | null;
   trainLoader: DataLoader;
   testLoader: DataLoader;
   start: StartPoint;
   /** Lines for the log describing the setup (data, weights, strategy). */
   notes: string[];
-  /** Receives the scheduler's lr cuts (set by the trainer to its log). */
-  onLrReduced: (r: LrReduction) => void;
   /** Releases the GPU memory and loader workers. */
   dispose(): void;
 }
@@ -143,12 +141,21 @@ export async function prepareTraining(config: TrainConfig, resume?: TrainState):
       }
       optimizer.loadStateDict({ tensors: resume.optim, meta: resume.meta.optim });
     }
-    const prepared = {} as Prepared;
-    const scheduler = makeScheduler(config, optimizer, (r) => prepared.onLrReduced(r));
+    const { trainLoader, testLoader } = loaders(config, data, spec.inChannels);
+    let scheduler: Schedule | null;
+    try {
+      scheduler = makeScheduler(config, optimizer, trainLoader.length);
+    } catch (e) {
+      trainLoader.close();
+      testLoader.close();
+      if (e instanceof OptionError) {
+        throw new ConfigError(e.key as keyof TrainConfig, e.message);
+      }
+      throw e;
+    }
     if (resume && scheduler && resume.meta.scheduler) {
       scheduler.loadStateDict(resume.meta.scheduler);
     }
-    const { trainLoader, testLoader } = loaders(config, data, spec.inChannels);
     const start: StartPoint = resume
       ? {
         epoch: resume.meta.epoch,
@@ -160,7 +167,7 @@ export async function prepareTraining(config: TrainConfig, resume?: TrainState):
       }
       : { epoch: 0, batch: 0, iteration: 0, partial: null, best: null, frozen };
     const opt = optimizer;
-    return Object.assign(prepared, {
+    return {
       config,
       data,
       spec,
@@ -171,7 +178,6 @@ export async function prepareTraining(config: TrainConfig, resume?: TrainState):
       testLoader,
       start,
       notes,
-      onLrReduced: () => {},
       dispose() {
         trainLoader.close();
         testLoader.close();
@@ -179,7 +185,7 @@ export async function prepareTraining(config: TrainConfig, resume?: TrainState):
         opt.dispose();
         model.dispose();
       },
-    });
+    };
   } catch (e) {
     optimizer?.dispose();
     model.dispose();

@@ -1,40 +1,28 @@
-// The fit loop. Per step: one Scope (the step's tensors go back to the pool at its end),
-// forward, loss, metrics added to a GPU accumulator, backward, the optimizer update on the
-// GPU. Only the accumulator's four numbers are read back, every `logEvery` steps. Per epoch:
-// test evaluation, scheduler step, metric rows, plots, the last (and maybe best) checkpoint.
+// The fit loop, made of parts: per epoch, the unfreeze hook, the epoch's training batches
+// (train/train_epoch.ts: a step per batch, readbacks every `logEvery` steps, the
+// per-iteration schedule after each step), the test evaluation, the per-epoch schedule, the
+// epoch's row and the checkpoints (train/fit_hooks.ts). What happens is reported as events
+// (train/fit_events.ts: the CLI prints them, a page charts them); results go to a RunOutput
+// (a run directory on disk, or memory).
 //
 // Divergence: the accumulated loss turns NaN or infinite with the first bad step, so each
-// readback of those four numbers (no extra GPU round trip) tells whether training is still
+// readback of the metric sums (no extra GPU round trip) tells whether training is still
 // sane; the test loss and the weights read back for a checkpoint are checked too. On a
 // non-finite value the run stops with a DivergenceError before anything of that epoch is
-// written, so the checkpoints on disk stay those of the last good epoch and a diverged
-// model is never saved, as best or at all.
+// written, so the checkpoints stay those of the last good epoch and a diverged model is
+// never saved, as best or at all.
 
-import { memorySink, ProgressBar, type ProgressSink } from "../cli/progress.ts";
-import {
-  accumulateMetrics,
-  crossEntropy,
-  METRIC_SLOTS,
-  metricsAccumulator,
-} from "../nn/ops/loss.ts";
-import { describeNonFinite, nonFiniteTensors } from "../nn/io/finite.ts";
-import { ReduceLROnPlateau } from "../nn/schedulers.ts";
-import { Scope, Tensor } from "../nn/tensor.ts";
-import { batchImages } from "../nn/ops/normalize.ts";
-import {
-  type PartialEpoch,
-  saveTrainState,
-  TRAIN_STATE_KIND,
-  type TrainMeta,
-} from "./checkpoint.ts";
+import { TRAIN_STATE_KIND, type TrainMeta } from "./train_state.ts";
 import { TRAIN_META_VERSION } from "./checkpoint_schema.ts";
-import { evaluate } from "./evaluate.ts";
-import { setBackboneFrozen } from "./model.ts";
-import { setLr } from "./optim.ts";
-import type { EpochRow, RunDir } from "./run_dir.ts";
-import type { Prepared } from "./setup.ts";
-import { readModelState } from "./state.ts";
 import { DivergenceError } from "./divergence.ts";
+import { evaluate } from "./evaluate.ts";
+import { type FitEventSink, formatLr } from "./fit_events.ts";
+import { CheckpointWriter, stepSchedule, unfreezeIfDue } from "./fit_hooks.ts";
+import type { EpochRow, RunOutput } from "./run_output.ts";
+import type { Prepared } from "./setup.ts";
+import { trainEpoch } from "./train_epoch.ts";
+
+export { formatLr } from "./fit_events.ts";
 
 /** Set `requested` (e.g. from a SIGINT handler) to stop after the current batch. */
 export interface StopFlag {
@@ -42,10 +30,8 @@ export interface StopFlag {
 }
 
 export interface FitIO {
-  /** One line of the run's log (epoch summaries, unfreeze and lr messages). */
-  log?: (line: string) => void;
-  /** Where the progress bar goes (default: nowhere). */
-  sink?: ProgressSink;
+  /** Receives what happens (default: nothing); train/text_report.ts renders it as text. */
+  onEvent?: FitEventSink;
   stop?: StopFlag;
 }
 
@@ -60,57 +46,22 @@ export interface FitResult {
   seconds: number;
 }
 
-async function readSums(acc: Tensor): Promise<PartialEpoch> {
-  const a = await acc.toArray();
-  return {
-    lossSum: a[METRIC_SLOTS.lossSum],
-    correct: a[METRIC_SLOTS.correct],
-    samples: a[METRIC_SLOTS.samples],
-    invalid: a[METRIC_SLOTS.invalid],
-  };
-}
-
-function accumulatorFrom(p: PartialEpoch | null): Tensor {
-  if (!p) return metricsAccumulator();
-  const a = new Float32Array(4);
-  a[METRIC_SLOTS.lossSum] = p.lossSum;
-  a[METRIC_SLOTS.correct] = p.correct;
-  a[METRIC_SLOTS.samples] = p.samples;
-  a[METRIC_SLOTS.invalid] = p.invalid;
-  return Tensor.fromArray(a).keep();
-}
-
-/** Throws on invalid labels (a data error) or, from `diverged`, on a non-finite loss sum. */
-function checkSums(sums: PartialEpoch, classes: number, diverged: () => Error): void {
-  if (sums.invalid > 0) {
-    throw new Error(`${sums.invalid} training labels were outside [0, ${classes})`);
-  }
-  if (!Number.isFinite(sums.lossSum)) throw diverged();
-}
-
-function pct(x: number): string {
-  return `${(100 * x).toFixed(1)}%`;
-}
-
-export function formatLr(lr: number): string {
-  return lr.toExponential(2).replace(/\.?0+e/, "e");
-}
-
-export async function fit(p: Prepared, run: RunDir, io: FitIO = {}): Promise<FitResult> {
+export async function fit(p: Prepared, output: RunOutput, io: FitIO = {}): Promise<FitResult> {
   const { config, model, optimizer, scheduler, trainLoader, testLoader } = p;
-  const log = io.log ?? (() => {});
-  const sink = io.sink ?? memorySink();
+  const emit = io.onEvent ?? (() => {});
   const stop = io.stop ?? { requested: false };
   let { epoch, batch: skip, iteration, partial, best, frozen } = p.start;
   let lastTest: FitResult["lastTest"] = null;
   const started = performance.now();
   const classes = p.data.classes.length;
-  p.onLrReduced = (r) =>
-    log(
-      `  lr of the ${r.group === 0 ? "backbone" : "head"} reduced from ${formatLr(r.oldLr)} to ${
-        formatLr(r.newLr)
-      } (plateau)`,
-    );
+  const result = (interrupted: boolean, epochsDone: number): FitResult => ({
+    interrupted,
+    epochsDone,
+    iterations: iteration,
+    best,
+    lastTest,
+    seconds: (performance.now() - started) / 1000,
+  });
 
   const meta = (extra: Partial<TrainMeta>): TrainMeta => ({
     kind: TRAIN_STATE_KIND,
@@ -126,7 +77,7 @@ export async function fit(p: Prepared, run: RunDir, io: FitIO = {}): Promise<Fit
     frozen,
     test: lastTest,
     optim: null,
-    scheduler: scheduler ? scheduler.stateDict() as unknown as Record<string, unknown> : null,
+    scheduler: scheduler ? scheduler.stateDict() : null,
     interrupted: false,
     ...extra,
   });
@@ -137,124 +88,49 @@ export async function fit(p: Prepared, run: RunDir, io: FitIO = {}): Promise<Fit
       where,
       lr: optimizer.paramGroups[0].lr,
       lrText: formatLr,
-      run: run.path,
+      run: output.where,
     });
-  /** The model's state, read back for a checkpoint; throws if it holds NaN or infinity. */
-  const finiteState = async (where: string) => {
-    const state = await readModelState(model);
-    const bad = nonFiniteTensors(state);
-    if (bad.length) throw diverged(`the weights (${describeNonFinite(bad, 3)})`, NaN, where);
-    return state;
-  };
-  const saveLast = async (extra: Partial<TrainMeta>, where: string) => {
-    const sd = await optimizer.stateDict();
-    await saveTrainState(run.lastCheckpoint, {
-      model: await finiteState(where),
-      optim: sd.tensors,
-      meta: meta({ ...extra, optim: sd.meta }),
-    });
-  };
+  const checkpoints = new CheckpointWriter(
+    model,
+    optimizer,
+    output,
+    (what, where) => diverged(what, NaN, where),
+  );
 
   for (; epoch < config.epochs; epoch++) {
-    if (config.strategy === "freeze-unfreeze" && frozen && epoch >= config.freezeEpochs) {
-      setBackboneFrozen(model, false, config.freezeBatchNorm);
-      frozen = false;
-      if (config.unfreezeLr > 0) setLr(optimizer, config.unfreezeLr, config.headLrMult);
-      log(
-        `epoch ${epoch + 1}: backbone unfrozen, training all layers` +
-          (config.unfreezeLr > 0 ? ` at lr ${formatLr(config.unfreezeLr)}` : ""),
-      );
-    }
+    frozen = unfreezeIfDue(config, model, optimizer, epoch, frozen, emit);
     model.train();
     const epochStart = performance.now();
-    const acc = accumulatorFrom(partial);
-    const total = trainLoader.length;
-    const bar = new ProgressBar({ label: `epoch ${epoch + 1}/${config.epochs}`, total, sink });
-    let prev = partial ?? { lossSum: 0, correct: 0, samples: 0, invalid: 0 };
-    let prevTime = performance.now();
-    let done = 0;
-    let prevDone = skip; // batches done at the previous readback
-    let sums = prev;
-    try {
-      for await (const batch of trainLoader.run(epoch)) {
-        if (done < skip) {
-          done++;
-          continue;
-        }
-        {
-          using _ = new Scope();
-          const x = batchImages(batch);
-          const y = Tensor.fromArray(batch.labels, [batch.labels.length]);
-          const logits = model.forward(x);
-          const loss = crossEntropy(logits, y, { labelSmoothing: config.labelSmoothing });
-          accumulateMetrics(loss, logits, y, acc);
-          optimizer.zeroGrad();
-          loss.backward();
-          optimizer.step();
-        }
-        done++;
-        iteration++;
-        if (done % config.logEvery === 0 || done === total || stop.requested) {
-          sums = await readSums(acc);
-          checkSums(sums, classes, () =>
-            diverged(
-              "the training loss",
-              sums.lossSum,
-              `epoch ${epoch + 1}, between batches ${
-                prevDone + 1
-              } and ${done} (iteration ${iteration})`,
-            ));
-          prevDone = done;
-          const now = performance.now();
-          const n = sums.samples - prev.samples;
-          const ips = n / Math.max(1e-3, (now - prevTime) / 1000);
-          if (n > 0) {
-            await run.addIteration({
-              iteration,
-              epoch: epoch + 1,
-              loss: (sums.lossSum - prev.lossSum) / n,
-              accuracy: (sums.correct - prev.correct) / n,
-              lr: optimizer.paramGroups[0].lr,
-              imagesPerSecond: ips,
-            });
-          }
-          bar.update(done, {
-            loss: sums.lossSum / sums.samples,
-            accuracy: sums.correct / sums.samples,
-            imagesPerSecond: ips,
-          });
-          prev = sums;
-          prevTime = now;
-        }
-        if (stop.requested) {
-          bar.finish();
-          await saveLast(
-            { batch: done, partial: sums, interrupted: true },
-            `epoch ${epoch + 1}, batch ${done}`,
-          );
-          await run.writePlots();
-          return {
-            interrupted: true,
-            epochsDone: epoch,
-            iterations: iteration,
-            best,
-            lastTest,
-            seconds: (performance.now() - started) / 1000,
-          };
-        }
-      }
-      if (done > skip && prevDone !== done) {
-        sums = await readSums(acc);
-        checkSums(sums, classes, () =>
-          diverged(
-            "the training loss",
-            sums.lossSum,
-            `epoch ${epoch + 1}, between batches ${prevDone + 1} and ${done}`,
-          ));
-      }
-    } finally {
-      acc.dispose();
-      bar.finish();
+    const trained = await trainEpoch({
+      model,
+      optimizer,
+      loader: trainLoader,
+      epoch,
+      epochs: config.epochs,
+      skip,
+      partial,
+      iteration,
+      classes,
+      labelSmoothing: config.labelSmoothing,
+      logEvery: config.logEvery,
+      output,
+      emit,
+      stopRequested: () => stop.requested,
+      afterStep: () => stepSchedule(scheduler, "iteration", null, epoch, emit),
+      diverged: (value, where) => diverged("the training loss", value, where),
+    });
+    iteration = trained.iteration;
+    const sums = trained.sums;
+    if (trained.stopped) {
+      const where = `epoch ${epoch + 1}, batch ${trained.done}`;
+      // the last checkpoint only: a partial epoch is never the best
+      await checkpoints.save(
+        { best: false },
+        (optim) => meta({ batch: trained.done, partial: sums, interrupted: true, optim }),
+        where,
+      );
+      await output.writePlots();
+      return result(true, epoch);
     }
     skip = 0;
     partial = null;
@@ -266,16 +142,13 @@ export async function fit(p: Prepared, run: RunDir, io: FitIO = {}): Promise<Fit
     lastTest = { loss: test.loss, accuracy: test.accuracy };
     const trainLoss = sums.lossSum / sums.samples, trainAcc = sums.correct / sums.samples;
     const lrUsed = optimizer.paramGroups[0].lr;
-    if (scheduler instanceof ReduceLROnPlateau) {
-      scheduler.step(
-        config.plateauMetric === "test-acc"
-          ? test.accuracy
-          : config.plateauMetric === "train-loss"
-          ? trainLoss
-          : test.loss,
-      );
-    } else if (scheduler) scheduler.step();
-    const seconds = (performance.now() - epochStart) / 1000;
+    stepSchedule(
+      scheduler,
+      "epoch",
+      { trainLoss, testLoss: test.loss, testAccuracy: test.accuracy },
+      epoch,
+      emit,
+    );
     const row: EpochRow = {
       epoch: epoch + 1,
       trainLoss,
@@ -283,48 +156,23 @@ export async function fit(p: Prepared, run: RunDir, io: FitIO = {}): Promise<Fit
       testLoss: test.loss,
       testAccuracy: test.accuracy,
       lr: lrUsed,
-      seconds,
+      seconds: (performance.now() - epochStart) / 1000,
       frozen,
     };
-    await run.addEpoch(row);
+    await output.addEpoch(row);
     const improved = !best || test.accuracy > best.accuracy ||
       (test.accuracy === best.accuracy && test.loss < best.loss);
     if (improved) best = { accuracy: test.accuracy, loss: test.loss, epoch: epoch + 1 };
-    log(
-      `epoch ${epoch + 1}/${config.epochs}  train loss ${trainLoss.toFixed(4)} acc ${
-        pct(trainAcc)
-      }  ` +
-        `test loss ${test.loss.toFixed(4)} acc ${pct(test.accuracy)}  lr ${formatLr(lrUsed)}  ` +
-        `${seconds.toFixed(1)}s${improved ? "  *best" : ""}`,
-    );
+    emit({ type: "epoch-end", epochs: config.epochs, row, improved });
     const afterEpoch = epoch + 1;
-    const state = await finiteState(`the end of epoch ${afterEpoch}`);
-    if (improved) {
-      await saveTrainState(run.bestCheckpoint, {
-        model: state,
-        optim: null,
-        meta: meta({ epoch: afterEpoch, best }),
-      });
-    }
-    const sd = await optimizer.stateDict();
-    await saveTrainState(run.lastCheckpoint, {
-      model: state,
-      optim: sd.tensors,
-      meta: meta({ epoch: afterEpoch, best, optim: sd.meta }),
-    });
-    if (stop.requested && afterEpoch < config.epochs) {
-      return {
-        interrupted: true,
-        epochsDone: afterEpoch,
-        iterations: iteration,
-        best,
-        lastTest,
-        seconds: (performance.now() - started) / 1000,
-      };
-    }
+    await checkpoints.save(
+      { best: improved },
+      (optim) => meta({ epoch: afterEpoch, best, optim }),
+      `the end of epoch ${afterEpoch}`,
+    );
+    if (stop.requested && afterEpoch < config.epochs) return result(true, afterEpoch);
   }
-  const seconds = (performance.now() - started) / 1000;
-  await run.writeSummary({
+  await output.writeSummary({
     epochs: config.epochs,
     iterations: iteration,
     best,
@@ -332,14 +180,7 @@ export async function fit(p: Prepared, run: RunDir, io: FitIO = {}): Promise<Fit
     classes: p.data.classes,
     trainImages: p.data.train.length,
     testImages: p.data.test.length,
-    secondsThisSession: seconds,
+    secondsThisSession: (performance.now() - started) / 1000,
   });
-  return {
-    interrupted: false,
-    epochsDone: config.epochs,
-    iterations: iteration,
-    best,
-    lastTest,
-    seconds,
-  };
+  return result(false, config.epochs);
 }

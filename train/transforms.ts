@@ -1,21 +1,19 @@
 // The training and evaluation pipelines a config asks for: channel conversion to what the
-// model takes, the augmentation set, ToTensor and the normalisation.
+// model takes, the augmentation set (train/augments.ts), ToTensor and the normalisation
+// (data/transforms/tensor.ts's presets).
 
 import {
   CenterCrop,
-  ColorJitter,
   Compose,
   Grayscale,
   GrayToRgb,
   Normalize,
-  RandomCrop,
-  RandomHorizontalFlip,
-  RandomResizedCrop,
-  RandomRotation,
+  NORMALIZE_PRESETS,
   Resize,
   ToTensor,
   type Transform,
 } from "../data/mod.ts";
+import { AUGMENT_ENTRIES } from "./augments.ts";
 import { ConfigError, type TrainConfig } from "./config.ts";
 
 export interface PipelineInput {
@@ -27,19 +25,12 @@ export interface PipelineInput {
   knownSize?: [number, number];
 }
 
-const PRESETS: Record<string, { mean: number[]; std: number[] }> = {
-  imagenet: { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
-  cifar10: { mean: [0.4914, 0.4822, 0.4465], std: [0.2470, 0.2435, 0.2616] },
-  mnist: { mean: [0.1307], std: [0.3081] },
-  "fashion-mnist": { mean: [0.2860], std: [0.3530] },
-};
-
 /** Mean and std per model channel for the config's normalisation (null: none). */
 export function normalization(config: Pick<TrainConfig, "normalize">, channels: number) {
   let name: string = config.normalize;
   if (name === "none") return null;
   if (name === "auto") name = channels === 3 ? "imagenet" : "fashion-mnist";
-  let { mean, std } = PRESETS[name];
+  let { mean, std } = NORMALIZE_PRESETS[name];
   if (mean.length !== channels) {
     // a gray preset on RGB input (gray replicated to 3 channels) repeats its one value;
     // an RGB preset on gray input has no single right answer
@@ -81,41 +72,17 @@ export function evalTransform(config: TrainConfig, p: PipelineInput): Transform 
   ]);
 }
 
-/** The training pipeline with the config's augmentation set. */
+/** The training pipeline with the config's augmentation set (train/augments.ts). */
 export function trainTransform(config: TrainConfig, p: PipelineInput): Transform {
   const size = config.imageSize;
-  const flip = new RandomHorizontalFlip();
-  let aug: Transform[];
-  switch (config.augment) {
-    case "none":
-      aug = fitSize(size, size, p.knownSize);
-      break;
-    case "flip":
-      aug = [...fitSize(size, size, p.knownSize), flip];
-      break;
-    case "crop-flip":
-      aug = [
-        ...fitSize(size, size, p.knownSize),
-        new RandomCrop({ size, padding: Math.max(1, Math.round(size / 14)) }),
-        flip,
-      ];
-      break;
-    case "resized-crop":
-      aug = [new RandomResizedCrop({ size }), flip];
-      break;
-    case "cifar":
-      aug = [
-        ...fitSize(size, size, p.knownSize),
-        new RandomCrop({ size, padding: 4 }),
-        flip,
-        new ColorJitter({
-          brightness: 0.2,
-          contrast: 0.2,
-          ...(p.modelChannels === 3 ? { saturation: 0.2 } : {}), // saturation needs colour
-        }),
-        new RandomRotation({ degrees: 15 }),
-      ];
-      break;
+  const entry = AUGMENT_ENTRIES.find((e) => e.name === config.augment);
+  if (!entry) {
+    throw new ConfigError("augment", `--augment: no augmentation set "${config.augment}"`);
   }
+  const aug = entry.transforms({
+    size,
+    modelChannels: p.modelChannels,
+    fit: () => fitSize(size, size, p.knownSize),
+  });
   return new Compose([...channelStep(p), ...aug, ...tail(config, p)]);
 }

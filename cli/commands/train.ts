@@ -10,6 +10,7 @@ import { runDefaultExperiment } from "../../train/default_experiment.ts";
 import { recipeConfig } from "../../train/recipes.ts";
 import { RunDir } from "../../train/run_dir.ts";
 import { prepareTraining } from "../../train/setup.ts";
+import { textReport } from "../../train/text_report.ts";
 import { fit, type StopFlag } from "../../train/trainer.ts";
 import { type CommandSpec, helpText, parseArgs, UsageError } from "../args.ts";
 import { withInterrupt } from "../interrupt.ts";
@@ -149,7 +150,9 @@ export async function trainCommand(argv: readonly string[], io: CliIO): Promise<
         );
       }
     }
-    const result = await guarded(() => fit(prepared, run, { log: io.out, sink: io.sink, stop }));
+    const result = await guarded(() =>
+      fit(prepared, run, { onEvent: textReport({ log: io.out, sink: io.sink }), stop })
+    );
     if (result.interrupted) {
       io.out(
         `stopped: checkpoint written to ${run.lastCheckpoint}; continue with: deno run -A cli.ts train --resume ${run.path}`,

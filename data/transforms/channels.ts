@@ -4,7 +4,7 @@
 // truncates 0.2989 R + 0.587 G + 0.114 B, so it can be 1 lower).
 
 import { grayToRgb, rgbToGray } from "../image.ts";
-import type { Rng } from "../random.ts";
+import type { Rng } from "../../base/rng.ts";
 import { expectImage, type Pixels, type Transform, type TransformSpec } from "./transform.ts";
 
 export class Grayscale implements Transform {

@@ -5,7 +5,7 @@
 // One-channel images get brightness and contrast only (saturation and hue are no-ops).
 
 import type { Image } from "../image.ts";
-import type { Rng } from "../random.ts";
+import type { Rng } from "../../base/rng.ts";
 import { expectImage, type Pixels, type Transform, type TransformSpec } from "./transform.ts";
 
 export interface ColorJitterOptions {

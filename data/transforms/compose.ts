@@ -1,7 +1,7 @@
 // Compose chains transforms; transformFromSpec rebuilds any transform (or chain) from
 // its spec, which is how Workers get the same pipeline as the main thread.
 
-import type { Rng } from "../random.ts";
+import type { Rng } from "../../base/rng.ts";
 import { Grayscale, GrayToRgb } from "./channels.ts";
 import { ColorJitter } from "./color_jitter.ts";
 import { CenterCrop, RandomCrop } from "./crop.ts";

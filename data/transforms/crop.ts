@@ -3,7 +3,7 @@
 // zero padding when the crop is larger than the image).
 
 import { type Image, makeImage } from "../image.ts";
-import type { Rng } from "../random.ts";
+import type { Rng } from "../../base/rng.ts";
 import {
   expectImage,
   type Pixels,

@@ -1,7 +1,7 @@
 // Horizontal and vertical flips, and their random versions (probability p, default 0.5).
 
 import { type Image, makeImage } from "../image.ts";
-import type { Rng } from "../random.ts";
+import type { Rng } from "../../base/rng.ts";
 import { expectImage, type Pixels, type Transform, type TransformSpec } from "./transform.ts";
 
 export function hflip(img: Image): Image {

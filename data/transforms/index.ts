@@ -26,6 +26,7 @@ export {
   MNIST_MEAN,
   MNIST_STD,
   Normalize,
+  NORMALIZE_PRESETS,
   ToTensor,
   toTensor,
 } from "./tensor.ts";

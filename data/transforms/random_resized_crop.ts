@@ -3,7 +3,7 @@
 // clamped to the ratio range as fallback; the window is resized (bilinear, antialiased).
 
 import type { Image } from "../image.ts";
-import type { Rng } from "../random.ts";
+import type { Rng } from "../../base/rng.ts";
 import { resizeRegion } from "./resample.ts";
 import {
   expectImage,

@@ -4,7 +4,7 @@
 // tensor default since 0.17; results match F.resize(uint8 tensor, antialias=True).
 
 import type { Image } from "../image.ts";
-import type { Rng } from "../random.ts";
+import type { Rng } from "../../base/rng.ts";
 import { resizeRegion } from "./resample.ts";
 import { expectImage, type Pixels, type Transform, type TransformSpec } from "./transform.ts";
 

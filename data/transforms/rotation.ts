@@ -4,7 +4,7 @@
 // to even like grid_sample). Difference: expand=True is not supported.
 
 import { type Image, makeImage } from "../image.ts";
-import type { Rng } from "../random.ts";
+import type { Rng } from "../../base/rng.ts";
 import { expectImage, type Pixels, type Transform, type TransformSpec } from "./transform.ts";
 
 export interface RandomRotationOptions {

@@ -2,7 +2,7 @@
 // channel), with the usual mean/std presets.
 
 import { type Image, isTensorImage, type TensorImage } from "../image.ts";
-import type { Rng } from "../random.ts";
+import type { Rng } from "../../base/rng.ts";
 import type { Pixels, Transform, TransformSpec } from "./transform.ts";
 
 export const IMAGENET_MEAN = [0.485, 0.456, 0.406];

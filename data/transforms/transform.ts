@@ -3,7 +3,7 @@
 
 import type { Image, TensorImage } from "../image.ts";
 import { isTensorImage } from "../image.ts";
-import type { Rng } from "../random.ts";
+import type { Rng } from "../../base/rng.ts";
 
 export type Pixels = Image | TensorImage;
 

@@ -1,87 +1,11 @@
-// Training checkpoints: one safetensors file holding namespaced tensors
-// ("model.conv1.weight", "optim.state.3.exp_avg", ...) and a JSON metadata
-// object (epoch, best metric, class names, config, optimizer and scheduler
-// non-tensor state) stored as a string in `__metadata__`. Written atomically.
+// Checkpoint files: the bytes of nn/io/checkpoint_bytes.ts written atomically and read back
+// as regular files only (re-exported here, so one import serves both).
 
 import { readRegularFile } from "../../data/regular_file.ts";
 import { atomicWriteFile } from "./atomic.ts";
-import type { StateDict } from "./host_tensor.ts";
-import { readSafetensors, safetensorsChunks } from "./safetensors.ts";
+import { type Checkpoint, decodeCheckpoint, encodeCheckpoint } from "./checkpoint_bytes.ts";
 
-/** JSON data; numbers may also be Infinity, -Infinity or NaN (kept exactly). */
-export type CheckpointMeta =
-  | null
-  | boolean
-  | number
-  | string
-  | CheckpointMeta[]
-  | { [key: string]: CheckpointMeta };
-
-export interface Checkpoint {
-  tensors: StateDict;
-  meta: CheckpointMeta;
-}
-
-export const CHECKPOINT_FORMAT = "deno-webgpu-nn/checkpoint";
-export const CHECKPOINT_VERSION = "1";
-
-// JSON has no Infinity/NaN, but e.g. ReduceLROnPlateau starts with best = inf.
-const NONFINITE = "$nonfinite";
-
-function metaToJson(meta: CheckpointMeta): string {
-  return JSON.stringify(meta, (key, v) => {
-    if (typeof v === "number" && !Number.isFinite(v)) return { [NONFINITE]: String(v) };
-    if (typeof v === "bigint" || typeof v === "function" || typeof v === "symbol") {
-      throw new Error(`checkpoint meta "${key}" is a ${typeof v}, which JSON cannot hold`);
-    }
-    return v;
-  });
-}
-
-function metaFromJson(json: string): CheckpointMeta {
-  return JSON.parse(json, (_key, v) => {
-    if (
-      v && typeof v === "object" && !Array.isArray(v) && Object.keys(v).length === 1 &&
-      NONFINITE in v
-    ) {
-      return Number(v[NONFINITE]);
-    }
-    return v;
-  });
-}
-
-/** The checkpoint file as byte chunks (web-standard; see saveCheckpoint). */
-export function encodeCheckpoint(ckpt: Checkpoint): Uint8Array[] {
-  return safetensorsChunks(ckpt.tensors, {
-    format: CHECKPOINT_FORMAT,
-    version: CHECKPOINT_VERSION,
-    meta: metaToJson(ckpt.meta),
-  });
-}
-
-/** Parses checkpoint bytes (web-standard); `name` is used in errors. */
-export function decodeCheckpoint(bytes: Uint8Array, name = "<checkpoint bytes>"): Checkpoint {
-  const { tensors, metadata } = readSafetensors(bytes, name);
-  if (metadata.format !== CHECKPOINT_FORMAT) {
-    throw new Error(
-      `${name}: is a safetensors file but not a checkpoint written by saveCheckpoint ` +
-        `(no "format": "${CHECKPOINT_FORMAT}" in __metadata__); load plain weights with readSafetensors`,
-    );
-  }
-  if (metadata.version !== CHECKPOINT_VERSION) {
-    throw new Error(
-      `${name}: checkpoint version ${metadata.version} is not supported (this build reads ` +
-        `version ${CHECKPOINT_VERSION}); use the engine version that wrote it`,
-    );
-  }
-  let meta: CheckpointMeta;
-  try {
-    meta = metaFromJson(metadata.meta ?? "null");
-  } catch (e) {
-    throw new Error(`${name}: checkpoint metadata is not valid JSON (${(e as Error).message})`);
-  }
-  return { tensors, meta };
-}
+export * from "./checkpoint_bytes.ts";
 
 /** Writes a checkpoint atomically: a kill mid-write leaves the previous file intact. */
 export async function saveCheckpoint(path: string, ckpt: Checkpoint): Promise<void> {
@@ -102,18 +26,4 @@ export const MAX_WEIGHT_FILE_BYTES = 2 ** 31 - 1;
  */
 export function readFileNamed(path: string, what: string): Promise<Uint8Array> {
   return readRegularFile(path, { what, maxBytes: MAX_WEIGHT_FILE_BYTES });
-}
-
-/** Keeps the tensors under `prefix` ("model."), with the prefix removed. */
-export function tensorsUnder(tensors: StateDict, prefix: string): StateDict {
-  const out: StateDict = new Map();
-  for (const [k, t] of tensors) if (k.startsWith(prefix)) out.set(k.slice(prefix.length), t);
-  return out;
-}
-
-/** Prefixes every name ("model." + "conv1.weight"); to build namespaced checkpoints. */
-export function withPrefix(tensors: StateDict, prefix: string): StateDict {
-  const out: StateDict = new Map();
-  for (const [k, t] of tensors) out.set(prefix + k, t);
-  return out;
 }

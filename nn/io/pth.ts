@@ -4,8 +4,8 @@
 // Sizes are checked before memory is taken: each storage's entry against the element
 // count the pickle gives, their total against a cap, each view against its storage.
 
-import { ArchiveError } from "../../data/errors.ts";
-import { ZipArchive } from "../../data/zip.ts";
+import { ArchiveError } from "../../base/errors.ts";
+import { ZipArchive } from "../../base/zip.ts";
 import { isHostTensor, type StateDict } from "./host_tensor.ts";
 import { unpickle, UnsafePickleError } from "./pickle.ts";
 import {

@@ -3,6 +3,7 @@
 // {string: string}} padded with spaces, then the tensor bytes (offsets are
 // relative to the end of the header). Web-standard only.
 
+import { concatBytes } from "../../base/bytes.ts";
 import {
   dtypeSize,
   type HostDType,
@@ -239,12 +240,5 @@ export function encodeSafetensors(
   tensors: StateDict,
   metadata: Record<string, string> = {},
 ): Uint8Array {
-  const chunks = safetensorsChunks(tensors, metadata);
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let p = 0;
-  for (const c of chunks) {
-    out.set(c, p);
-    p += c.length;
-  }
-  return out;
+  return concatBytes(safetensorsChunks(tensors, metadata));
 }

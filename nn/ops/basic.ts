@@ -1,26 +1,28 @@
 // Elementwise ops and reductions with their backward rules. Each op makes its output,
 // launches kernels, and records how to push the gradient back (see tensor.ts `record`).
 
+import { ArgumentError } from "../../base/errors.ts";
+import { sameShape } from "../../base/shape.ts";
 import { gpu } from "../../kernels/device.ts";
 import * as ew from "../../kernels/elementwise.ts";
 import * as red from "../../kernels/reduce.ts";
 import { record, type Shape, sizeOf, Tensor } from "../tensor.ts";
 
-function sameShape(op: string, a: Tensor, b: Tensor): void {
-  if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
-    throw new Error(`${op}: shapes [${a.shape}] and [${b.shape}] differ`);
+function checkSameShape(op: string, a: Tensor, b: Tensor): void {
+  if (!sameShape(a.shape, b.shape)) {
+    throw new ArgumentError(`${op}: shapes [${a.shape}] and [${b.shape}] differ`);
   }
 }
 
 function f32(op: string, ...ts: Tensor[]): void {
   for (const t of ts) {
-    if (t.dtype !== "f32") throw new Error(`${op}: expects f32 tensors, got ${t}`);
+    if (t.dtype !== "f32") throw new ArgumentError(`${op}: expects f32 tensors, got ${t}`);
   }
 }
 
 /** a + b (same shapes; the residual connection). */
 export function add(a: Tensor, b: Tensor): Tensor {
-  sameShape("add", a, b);
+  checkSameShape("add", a, b);
   f32("add", a, b);
   const out = Tensor.empty(a.shape);
   ew.add(gpu(), a.buffer, b.buffer, out.buffer, a.size);
@@ -29,7 +31,7 @@ export function add(a: Tensor, b: Tensor): Tensor {
 
 /** a * b elementwise (same shapes). */
 export function mul(a: Tensor, b: Tensor): Tensor {
-  sameShape("mul", a, b);
+  checkSameShape("mul", a, b);
   f32("mul", a, b);
   const out = Tensor.empty(a.shape);
   ew.mul(gpu(), a.buffer, b.buffer, out.buffer, a.size);
@@ -62,7 +64,9 @@ export function relu(x: Tensor): Tensor {
 /** Resolves `dims` (negative counts from the end) into the [outer, reduce, inner] split. */
 function axisSplit(op: string, shape: Shape, dim: number) {
   const d = dim < 0 ? shape.length + dim : dim;
-  if (d < 0 || d >= shape.length) throw new Error(`${op}: dim ${dim} out of range for [${shape}]`);
+  if (d < 0 || d >= shape.length) {
+    throw new ArgumentError(`${op}: dim ${dim} out of range for [${shape}]`);
+  }
   return {
     outer: sizeOf(shape.slice(0, d)),
     reduce: shape[d],

@@ -2,6 +2,8 @@
 // The backward launches only what is needed: no weight gradient for a frozen weight, no
 // input gradient for the first layer's input.
 
+import { ArgumentError } from "../../base/errors.ts";
+import { type Pair, pair } from "../../base/shape.ts";
 import { gpu } from "../../kernels/device.ts";
 import {
   conv2dBiasGrad,
@@ -15,15 +17,15 @@ import { record, Tensor } from "../tensor.ts";
 
 export interface Conv2dOptions {
   /** One value for both dimensions, or [height, width]. Default 1. */
-  stride?: number | readonly [number, number];
+  stride?: Pair;
   /** Zero padding on each side: one value, or [height, width]. Default 0. */
-  padding?: number | readonly [number, number];
+  padding?: Pair;
 }
 
-function pair(op: string, name: string, v: number | readonly [number, number], min: number) {
-  const [a, b] = typeof v === "number" ? [v, v] : v;
+function checkedPair(op: string, name: string, v: Pair, min: number) {
+  const [a, b] = pair(v);
   if (!Number.isInteger(a) || !Number.isInteger(b) || a < min || b < min) {
-    throw new Error(`${op}: ${name} must be integers >= ${min}, got ${v}`);
+    throw new ArgumentError(`${op}: ${name} must be integers >= ${min}, got ${v}`);
   }
   return [a, b];
 }
@@ -36,25 +38,27 @@ export function conv2dGeometry(
   options: Conv2dOptions = {},
 ): Conv2dGeometry {
   const op = "conv2d";
-  if (x.shape.length !== 4) throw new Error(`${op}: input must be [N, C, H, W], got [${x.shape}]`);
+  if (x.shape.length !== 4) {
+    throw new ArgumentError(`${op}: input must be [N, C, H, W], got [${x.shape}]`);
+  }
   if (weight.shape.length !== 4) {
-    throw new Error(`${op}: weight must be [O, C, KH, KW], got [${weight.shape}]`);
+    throw new ArgumentError(`${op}: weight must be [O, C, KH, KW], got [${weight.shape}]`);
   }
   for (const t of [x, weight, bias]) {
-    if (t && t.dtype !== "f32") throw new Error(`${op}: expects f32 tensors, got ${t}`);
+    if (t && t.dtype !== "f32") throw new ArgumentError(`${op}: expects f32 tensors, got ${t}`);
   }
   const [n, c, h, w] = x.shape;
   const [o, wc, kh, kw] = weight.shape;
   if (wc !== c) {
-    throw new Error(
+    throw new ArgumentError(
       `${op}: input [${x.shape}] has ${c} channels but weight [${weight.shape}] expects ${wc}`,
     );
   }
   if (bias && (bias.shape.length !== 1 || bias.shape[0] !== o)) {
-    throw new Error(`${op}: bias must be [${o}], got [${bias.shape}]`);
+    throw new ArgumentError(`${op}: bias must be [${o}], got [${bias.shape}]`);
   }
-  const [strideH, strideW] = pair(op, "stride", options.stride ?? 1, 1);
-  const [padH, padW] = pair(op, "padding", options.padding ?? 0, 0);
+  const [strideH, strideW] = checkedPair(op, "stride", options.stride ?? 1, 1);
+  const [padH, padW] = checkedPair(op, "padding", options.padding ?? 0, 0);
   const s = { n, c, h, w, o, kh, kw, strideH, strideW, padH, padW };
   conv2dOutputSize(s); // throws when the kernel does not fit
   return s;

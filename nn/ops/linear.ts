@@ -2,6 +2,7 @@
 // y = x Wᵀ + b). Each is one GEMM forward; backward is one GEMM per input that needs a
 // gradient, and a column sum for the bias.
 
+import { ArgumentError } from "../../base/errors.ts";
 import { gpu } from "../../kernels/device.ts";
 import { gemm } from "../../kernels/gemm.ts";
 import { sumAxis } from "../../kernels/reduce.ts";
@@ -9,7 +10,7 @@ import { record, sizeOf, Tensor } from "../tensor.ts";
 
 function f32(op: string, ...ts: Tensor[]): void {
   for (const t of ts) {
-    if (t.dtype !== "f32") throw new Error(`${op}: expects f32 tensors, got ${t}`);
+    if (t.dtype !== "f32") throw new ArgumentError(`${op}: expects f32 tensors, got ${t}`);
   }
 }
 
@@ -17,7 +18,7 @@ function f32(op: string, ...ts: Tensor[]): void {
 export function matmul(a: Tensor, b: Tensor): Tensor {
   f32("matmul", a, b);
   if (a.shape.length !== 2 || b.shape.length !== 2 || a.shape[1] !== b.shape[0]) {
-    throw new Error(
+    throw new ArgumentError(
       `matmul: cannot multiply [${a.shape}] by [${b.shape}] (expects [m, k] and [k, n])`,
     );
   }
@@ -48,13 +49,13 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   const ins = bias ? [x, weight, bias] : [x, weight];
   f32("linear", ...ins);
   if (weight.shape.length !== 2 || x.shape.length < 1 || x.shape.at(-1) !== weight.shape[1]) {
-    throw new Error(
+    throw new ArgumentError(
       `linear: input [${x.shape}] does not match weight [${weight.shape}] (expects [..., in] and [out, in])`,
     );
   }
   const [outF, inF] = weight.shape;
   if (bias && (bias.shape.length !== 1 || bias.shape[0] !== outF)) {
-    throw new Error(
+    throw new ArgumentError(
       `linear: bias [${bias.shape}] does not match weight [${weight.shape}] (expects [${outF}])`,
     );
   }

@@ -6,6 +6,7 @@
 // gradient, never count as correct and are counted in the accumulator's `invalid` slot.
 // Where labels come from the CPU, checkLabels raises PyTorch's error before upload.
 
+import { ArgumentError } from "../../base/errors.ts";
 import { gpu } from "../../kernels/device.ts";
 import { fill } from "../../kernels/elementwise.ts";
 import * as k from "../../kernels/loss.ts";
@@ -21,12 +22,12 @@ export interface CrossEntropyOptions {
 /** [rows, classes] of f32 logits [N, C] with i32 labels [N] (labels optional). */
 function classification(op: string, logits: Tensor, labels?: Tensor) {
   if (logits.dtype !== "f32" || logits.shape.length !== 2) {
-    throw new Error(`${op}: logits must be f32 [N, C], got ${logits}`);
+    throw new ArgumentError(`${op}: logits must be f32 [N, C], got ${logits}`);
   }
   const [rows, classes] = logits.shape;
-  if (rows === 0 || classes === 0) throw new Error(`${op}: logits ${logits} are empty`);
+  if (rows === 0 || classes === 0) throw new ArgumentError(`${op}: logits ${logits} are empty`);
   if (labels && (labels.dtype !== "i32" || labels.shape.length !== 1 || labels.shape[0] !== rows)) {
-    throw new Error(
+    throw new ArgumentError(
       `${op}: labels must be i32 [${rows}] to match logits [${logits.shape}], got ${labels}`,
     );
   }
@@ -46,7 +47,7 @@ export function crossEntropy(
   const { rows, classes } = classification("crossEntropy", logits, labels);
   const smoothing = options.labelSmoothing ?? 0;
   if (!(smoothing >= 0 && smoothing <= 1)) {
-    throw new Error(`crossEntropy: labelSmoothing must be in [0, 1], got ${smoothing}`);
+    throw new ArgumentError(`crossEntropy: labelSmoothing must be in [0, 1], got ${smoothing}`);
   }
   const g = gpu();
   const loss = Tensor.empty([]);
@@ -96,10 +97,10 @@ export function accumulateMetrics(
 ): void {
   const { rows, classes } = classification("accumulateMetrics", logits, labels);
   if (loss.size !== 1 || loss.dtype !== "f32") {
-    throw new Error(`accumulateMetrics: loss must be an f32 scalar, got ${loss}`);
+    throw new ArgumentError(`accumulateMetrics: loss must be an f32 scalar, got ${loss}`);
   }
   if (into.size !== k.METRIC_COUNT || into.dtype !== "f32") {
-    throw new Error(
+    throw new ArgumentError(
       `accumulateMetrics: into must be f32 [${k.METRIC_COUNT}] (metricsAccumulator())`,
     );
   }

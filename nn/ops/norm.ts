@@ -2,6 +2,7 @@
 // training mode it normalises with the batch mean and biased variance and updates the
 // running statistics in place (momentum, unbiased variance); in eval mode it uses them.
 
+import { ArgumentError } from "../../base/errors.ts";
 import { gpu } from "../../kernels/device.ts";
 import * as bn from "../../kernels/batchnorm.ts";
 import { isGradEnabled, record, Tensor } from "../tensor.ts";
@@ -18,7 +19,9 @@ export interface BatchNormOptions {
 function checkChannelVector(what: string, t: Tensor | null, c: number): void {
   if (!t) return;
   if (t.dtype !== "f32" || t.size !== c) {
-    throw new Error(`batchNorm2d: ${what} ${t} must be an f32 tensor of ${c} values (channels)`);
+    throw new ArgumentError(
+      `batchNorm2d: ${what} ${t} must be an f32 tensor of ${c} values (channels)`,
+    );
   }
 }
 
@@ -36,7 +39,7 @@ export function batchNorm2d(
 ): Tensor {
   const { training = true, momentum = 0.1, eps = 1e-5 } = options;
   if (x.shape.length !== 4 || x.dtype !== "f32") {
-    throw new Error(`batchNorm2d: expects an f32 [N, C, H, W] input, got ${x}`);
+    throw new ArgumentError(`batchNorm2d: expects an f32 [N, C, H, W] input, got ${x}`);
   }
   const [n, c, h, w] = x.shape;
   const shape: bn.BnShape = { n, c, hw: h * w };
@@ -45,14 +48,14 @@ export function batchNorm2d(
   checkChannelVector("running_mean", runningMean, c);
   checkChannelVector("running_var", runningVar, c);
   if (Boolean(runningMean) !== Boolean(runningVar)) {
-    throw new Error("batchNorm2d: give both running_mean and running_var, or neither");
+    throw new ArgumentError("batchNorm2d: give both running_mean and running_var, or neither");
   }
   const g = gpu();
   const coef = Tensor.empty([c, 4]); // per channel: mean, invstd, scale, bias
   const params = { weight: weight?.buffer, bias: bias?.buffer, eps };
   if (training) {
     if (n * h * w < 2) {
-      throw new Error(
+      throw new ArgumentError(
         `batchNorm2d: expected more than 1 value per channel when training, got input [${x.shape}]`,
       );
     }
@@ -62,7 +65,7 @@ export function batchNorm2d(
     bn.batchNormTrainCoef(g, x.buffer, coef.buffer, shape, { ...params, running });
   } else {
     if (!runningMean || !runningVar) {
-      throw new Error("batchNorm2d: eval mode needs running_mean and running_var");
+      throw new ArgumentError("batchNorm2d: eval mode needs running_mean and running_var");
     }
     bn.batchNormEvalCoef(g, runningMean.buffer, runningVar.buffer, coef.buffer, c, params);
   }

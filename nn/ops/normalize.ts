@@ -1,6 +1,7 @@
 // The network input from a loader batch: uint8 NHWC pixels uploaded as bytes and turned
 // into NCHW floats on the GPU (kernels/normalize.ts), or floats uploaded as they are.
 
+import { ArgumentError } from "../../base/errors.ts";
 import { gpu } from "../../kernels/device.ts";
 import { bytesToFloats } from "../../kernels/normalize.ts";
 import { Tensor } from "../tensor.ts";
@@ -16,10 +17,12 @@ export function imagesFromBytes(
 ): Tensor {
   const [n, c, h, w] = shape;
   if (pixels.length !== n * c * h * w) {
-    throw new Error(`imagesFromBytes: ${pixels.length} bytes do not fill [${shape}] (NHWC)`);
+    throw new ArgumentError(
+      `imagesFromBytes: ${pixels.length} bytes do not fill [${shape}] (NHWC)`,
+    );
   }
   if (table.length !== c * 256) {
-    throw new Error(`imagesFromBytes: a table of ${table.length} floats, not 256 x ${c}`);
+    throw new ArgumentError(`imagesFromBytes: a table of ${table.length} floats, not 256 x ${c}`);
   }
   // uploads go in whole words: use the padding behind the bytes, or copy into a padded array
   const words = Math.ceil(pixels.length / 4) * 4;

@@ -1,16 +1,18 @@
 // Pooling ops over NCHW activations with PyTorch's semantics (floor mode, dilation 1):
 // max pooling, average pooling and adaptive average pooling, each with its backward.
 
+import { ArgumentError } from "../../base/errors.ts";
+import { type Pair, pair } from "../../base/shape.ts";
 import { gpu } from "../../kernels/device.ts";
 import * as pool from "../../kernels/pooling.ts";
 import { isGradEnabled, record, Tensor } from "../tensor.ts";
 
 export interface Pool2dOptions {
-  kernelSize: number | readonly [number, number];
+  kernelSize: Pair;
   /** Default: kernelSize. */
-  stride?: number | readonly [number, number];
+  stride?: Pair;
   /** Zero-based implicit padding on each side. Default 0. */
-  padding?: number | readonly [number, number];
+  padding?: Pair;
 }
 
 export interface AvgPool2dOptions extends Pool2dOptions {
@@ -18,13 +20,9 @@ export interface AvgPool2dOptions extends Pool2dOptions {
   countIncludePad?: boolean;
 }
 
-function pair(v: number | readonly [number, number]): [number, number] {
-  return typeof v === "number" ? [v, v] : [v[0], v[1]];
-}
-
 function input4d(op: string, x: Tensor): [number, number, number, number] {
   if (x.shape.length !== 4 || x.dtype !== "f32") {
-    throw new Error(`${op}: expects an f32 [N, C, H, W] input, got ${x}`);
+    throw new ArgumentError(`${op}: expects an f32 [N, C, H, W] input, got ${x}`);
   }
   return x.shape as [number, number, number, number];
 }
@@ -36,15 +34,19 @@ function poolShape(op: string, x: Tensor, o: Pool2dOptions): pool.Pool2dShape {
   const [ph, pw] = pair(o.padding ?? 0);
   const all = [kh, kw, sh, sw, ph, pw];
   if (!all.every(Number.isInteger) || kh < 1 || kw < 1 || sh < 1 || sw < 1 || ph < 0 || pw < 0) {
-    throw new Error(`${op}: kernel, stride and padding must be integers (kernel, stride >= 1)`);
+    throw new ArgumentError(
+      `${op}: kernel, stride and padding must be integers (kernel, stride >= 1)`,
+    );
   }
   if (2 * ph > kh || 2 * pw > kw) {
-    throw new Error(`${op}: padding ${ph}x${pw} must be at most half the kernel ${kh}x${kw}`);
+    throw new ArgumentError(
+      `${op}: padding ${ph}x${pw} must be at most half the kernel ${kh}x${kw}`,
+    );
   }
   const oh = pool.poolOutputSize(h, kh, sh, ph);
   const ow = pool.poolOutputSize(w, kw, sw, pw);
   if (oh < 1 || ow < 1) {
-    throw new Error(
+    throw new ArgumentError(
       `${op}: input [${x.shape}] is too small for kernel ${kh}x${kw} with padding ${ph}x${pw}`,
     );
   }
@@ -87,14 +89,14 @@ export function avgPool2d(x: Tensor, options: AvgPool2dOptions): Tensor {
  */
 export function adaptiveAvgPool2d(
   x: Tensor,
-  outputSize: number | readonly [number, number],
+  outputSize: Pair,
 ): Tensor {
   const [n, c, h, w] = input4d("adaptiveAvgPool2d", x);
   const [oh, ow] = pair(outputSize);
   if (!Number.isInteger(oh) || !Number.isInteger(ow) || oh < 1 || ow < 1) {
-    throw new Error(`adaptiveAvgPool2d: output size ${oh}x${ow} must be positive integers`);
+    throw new ArgumentError(`adaptiveAvgPool2d: output size ${oh}x${ow} must be positive integers`);
   }
-  if (h < 1 || w < 1) throw new Error(`adaptiveAvgPool2d: empty input [${x.shape}]`);
+  if (h < 1 || w < 1) throw new ArgumentError(`adaptiveAvgPool2d: empty input [${x.shape}]`);
   const s: pool.AdaptiveShape = { n, c, h, w, oh, ow };
   const g = gpu();
   const y = Tensor.empty([n, c, oh, ow]);

@@ -6,6 +6,7 @@
 // t counts this parameter's updates (a step where it had no gradient does not count).
 // One fused kernel launch per parameter per step (kernels/optim.ts).
 
+import type { AdamHyper } from "../../base/optim_hyper.ts";
 import { gpu } from "../../kernels/device.ts";
 import * as ew from "../../kernels/elementwise.ts";
 import { adamStep } from "../../kernels/optim.ts";
@@ -19,14 +20,7 @@ import {
   type ParamState,
 } from "./optimizer.ts";
 
-export interface AdamHyper {
-  lr: number;
-  betas: readonly [number, number];
-  eps: number;
-  weightDecay: number;
-  amsgrad: boolean;
-}
-
+export type { AdamHyper };
 export type AdamOptions = Partial<AdamHyper>;
 
 const KEYS = ["lr", "betas", "eps", "weightDecay", "amsgrad"] as const;
@@ -82,8 +76,7 @@ abstract class AdamBase extends Optimizer<AdamHyper> {
       },
       {
         lr: group.lr,
-        beta1: group.betas[0],
-        beta2: group.betas[1],
+        betas: group.betas,
         eps: group.eps,
         weightDecay: group.weightDecay,
         decoupled: this.decoupled,

@@ -3,6 +3,8 @@
 // resuming. Subclasses (SGD, Adam, AdamW) only validate their hyperparameters and launch one
 // fused update kernel per parameter.
 
+import { ArgumentError } from "../../base/errors.ts";
+import { sameShape } from "../../base/shape.ts";
 import { gpu } from "../../kernels/device.ts";
 import * as ew from "../../kernels/elementwise.ts";
 import type { HostTensor, StateDict } from "../io/host_tensor.ts";
@@ -78,7 +80,7 @@ export abstract class Optimizer<H extends BaseHyper> {
     this.hyperKeys = hyperKeys;
     this.defaults = { ...defaults };
     const list = [...params] as (Tensor | ParamGroupSpec<H>)[];
-    if (list.length === 0) throw new Error(`${kind}: got an empty parameter list`);
+    if (list.length === 0) throw new ArgumentError(`${kind}: got an empty parameter list`);
     const specs = list.every((p) => p instanceof Tensor)
       ? [{ params: list as Tensor[] } as unknown as ParamGroupSpec<H>]
       : list;
@@ -142,12 +144,12 @@ export abstract class Optimizer<H extends BaseHyper> {
         throw new TypeError(`${where}: params[${i}] ${paramName(p)} is not f32`);
       }
       if (p.gradFn) {
-        throw new Error(
+        throw new ArgumentError(
           `${where}: params[${i}] ${paramName(p)} is not a leaf (it was computed by an op)`,
         );
       }
       if (seen.has(p)) {
-        throw new Error(
+        throw new ArgumentError(
           `${where}: params[${i}] ${paramName(p)} already appears in a parameter group`,
         );
       }
@@ -167,7 +169,7 @@ export abstract class Optimizer<H extends BaseHyper> {
         const grad = p.grad;
         if (!p.requiresGrad || !grad) continue;
         if (grad.size !== p.size) {
-          throw new Error(
+          throw new ArgumentError(
             `${this.kind}.step: ${paramName(p)} has a gradient of shape [${grad.shape}], ` +
               `expected [${p.shape}]`,
           );
@@ -309,11 +311,11 @@ export abstract class Optimizer<H extends BaseHyper> {
       const m = /^state\.(\d+)\.(\w+)$/.exec(name);
       const s = m ? state.get(params[Number(m[1])]) : undefined;
       if (!m || !s) {
-        throw new Error(`${who}: unexpected tensor '${name}' (no such parameter state)`);
+        throw new ArgumentError(`${who}: unexpected tensor '${name}' (no such parameter state)`);
       }
       const p = params[Number(m[1])];
       if (host.dtype !== "f32" || host.data.length !== p.size || !sameShape(host.shape, p.shape)) {
-        throw new Error(
+        throw new ArgumentError(
           `${who}: '${name}' is ${host.dtype}[${host.shape}], parameter ${
             paramName(p)
           } is f32[${p.shape}]`,
@@ -327,7 +329,7 @@ export abstract class Optimizer<H extends BaseHyper> {
       const have = new Set(uploads.filter((u) => u[0] === s).map((u) => u[1]));
       const missing = this.requiredState(hypers[groupOf.get(p)!].h).find((n) => !have.has(n));
       if (s.step > 0 && missing) {
-        throw new Error(
+        throw new ArgumentError(
           `${who}: parameter ${i} has a step count but no tensor 'state.${i}.${missing}'`,
         );
       }
@@ -361,10 +363,6 @@ export abstract class Optimizer<H extends BaseHyper> {
 
 function copyHyper(v: HyperValue): HyperValue {
   return Array.isArray(v) ? [v[0], v[1]] as const : v;
-}
-
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
 export function paramName(p: Tensor): string {

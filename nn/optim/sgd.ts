@@ -5,6 +5,7 @@
 //   p -= lr * d
 // One fused kernel launch per parameter per step (kernels/optim.ts).
 
+import type { SGDHyper } from "../../base/optim_hyper.ts";
 import { gpu } from "../../kernels/device.ts";
 import { sgdStep } from "../../kernels/optim.ts";
 import type { Tensor } from "../tensor.ts";
@@ -17,13 +18,7 @@ import {
   type ParamState,
 } from "./optimizer.ts";
 
-export interface SGDHyper {
-  lr: number;
-  momentum: number;
-  dampening: number;
-  weightDecay: number;
-  nesterov: boolean;
-}
+export type { SGDHyper };
 
 /** Defaults as PyTorch's; `lr` has none there either (give it here or in every group). */
 export type SGDOptions = Partial<SGDHyper>;

@@ -67,6 +67,13 @@ export class CosineAnnealingLR extends EpochLRScheduler {
     return groups.map((g) => ratio * (g.lr - etaMin) + etaMin);
   }
 
+  protected override closedFormLrs(): number[] {
+    const { lastEpoch: t, tMax, etaMin } = this;
+    return this.baseLrs.map((base) =>
+      etaMin + (base - etaMin) * (1 + Math.cos(Math.PI * t / tMax)) / 2
+    );
+  }
+
   stateDict(): CosineAnnealingLRState {
     return { scheduler: KIND, tMax: this.tMax, etaMin: this.etaMin, ...this.counterState() };
   }

@@ -3,6 +3,7 @@
 // step (epoch 0), exactly as PyTorch does, so the optimizer's lr right after construction is the
 // lr for epoch 0.
 
+import { ArgumentError } from "../../base/errors.ts";
 import {
   checkGroupCount,
   checkInteger,
@@ -42,7 +43,7 @@ export abstract class EpochLRScheduler {
     } else {
       groups.forEach((g, i) => {
         if (typeof g.initialLr !== "number") {
-          throw new Error(
+          throw new ArgumentError(
             `${kind}: paramGroups[${i}].initialLr is not set, so the scheduler cannot resume at ` +
               `lastEpoch ${lastEpoch}; restore the optimizer's state dict first, or use lastEpoch -1`,
           );
@@ -70,6 +71,30 @@ export abstract class EpochLRScheduler {
     groups.forEach((g, i) => (g.lr = lrs[i]));
     this.lastLr = groups.map((g) => g.lr);
     return this.lastLr.slice();
+  }
+
+  /** The closed form of the schedule at `lastEpoch`, for schedulers that have one (PyTorch's
+   * `_get_closed_form_lr`); used by `stepTo`. */
+  protected closedFormLrs?(): number[];
+
+  /** PyTorch's deprecated `step(epoch)`: jump to `epoch`, with the closed form where there is
+   * one. SequentialLR calls it (as `step(0)`) when it hands over to the next scheduler. */
+  stepTo(epoch: number): number[] {
+    const groups = this.optimizer.paramGroups;
+    checkGroupCount(groups, this.baseLrs.length, this.kind);
+    this.stepCount += 1;
+    this.lastEpoch = epoch;
+    const lrs = this.closedFormLrs ? this.closedFormLrs() : this.computeLrs(groups);
+    groups.forEach((g, i) => (g.lr = lrs[i]));
+    this.lastLr = groups.map((g) => g.lr);
+    return this.lastLr.slice();
+  }
+
+  /** PyTorch's `_initial_step`: count from zero again and take the first step (SequentialLR
+   * does this to its first scheduler after undoing the constructors' steps). */
+  initialStep(): void {
+    this.stepCount = 0;
+    this.step();
   }
 
   /** The lr of each group after the last step. */

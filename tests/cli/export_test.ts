@@ -11,7 +11,7 @@ import { runCli } from "../../cli/main.ts";
 import { initGpu } from "../../kernels/device.ts";
 import { toFloat32 } from "../../nn/io/host_tensor.ts";
 import { readSafetensors } from "../../nn/io/safetensors.ts";
-import { Rng } from "../../nn/random.ts";
+import { Rng } from "../../base/rng.ts";
 import { resnet18 } from "../../nn/resnet.ts";
 import { noGrad, Tensor } from "../../nn/tensor.ts";
 import {

@@ -25,7 +25,7 @@ import { FIXTURES } from "./fixtures.ts";
 
 /** A JPEG of w x h with a smooth pattern (so resizing has something to do). */
 function jpeg(w: number, h: number, seed: number): Uint8Array {
-  const rng = new Rng(seed);
+  const rng = Rng.mixed(seed);
   const data = new Uint8Array(w * h * 4);
   for (let i = 0; i < w * h; i++) {
     const x = i % w, y = Math.floor(i / w);
@@ -49,7 +49,7 @@ function makeFolder(count = 8): string {
 function direct(folder: ImageFolder, i: number, shortSide: number): Image {
   const img = decodeImage(Deno.readFileSync(`${folder.root}/${folder.files[i]}`));
   if (Math.min(img.width, img.height) <= shortSide) return img;
-  return new Resize({ size: shortSide }).apply(img, new Rng(0)) as Image;
+  return new Resize({ size: shortSide }).apply(img, Rng.mixed(0)) as Image;
 }
 
 function shardFiles(dir: string): string[] {

@@ -4,7 +4,7 @@
 
 import { deflateSync } from "npm:fflate@0.8.3";
 import jpegJs from "npm:jpeg-js@0.4.4";
-import { crc32 } from "../../data/crc32.ts";
+import { crc32 } from "../../base/crc32.ts";
 
 const enc = new TextEncoder();
 

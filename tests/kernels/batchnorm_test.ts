@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { GPU_TUNING, overrideTuning, SOFTWARE_TUNING } from "../../kernels/tuning.ts";
 import { gpu } from "../../kernels/device.ts";
-import { mul, sum } from "../../nn/ops/basic.ts";
 import { batchNorm2d, type BatchNormOptions } from "../../nn/ops/norm.ts";
 import { Scope, Tensor } from "../../nn/tensor.ts";
-import { assertClose, gpuReady, numericGrad, randomArray, weightedSum } from "../helpers.ts";
+import { assertClose, gpuReady, randomArray } from "../helpers.ts";
+import { checkOp } from "../op_check.ts";
 import { batchNormRef, type Shape4 } from "./batchnorm_reference.ts";
 
 await gpuReady;
@@ -108,41 +108,33 @@ async function checkGradients(
   seed: number,
   frozenWeight = false,
 ) {
-  using _ = new Scope();
   const [n, c, h, w] = shape;
   const size = n * c * h * w;
-  const xs = randomArray(size, seed, 2);
-  const weight = randomArray(c, seed + 1).map((v) => v + 1.5);
-  const bias = randomArray(c, seed + 2);
   const rm = randomArray(c, seed + 3), rv = positive(c, seed + 4);
-  const lossW = randomArray(size, seed + 5);
-  const x = Tensor.fromArray(xs, shape, { requiresGrad: true });
-  const wt = Tensor.fromArray(weight, [c], { requiresGrad: !frozenWeight });
-  const bt = Tensor.fromArray(bias, [c], { requiresGrad: true });
-  const y = batchNorm2d(x, wt, bt, Tensor.fromArray(rm), Tensor.fromArray(rv), options);
-  sum(mul(y, Tensor.fromArray(lossW, shape))).backward();
-
-  const loss = (xv: ArrayLike<number>, wv: ArrayLike<number>, bv: ArrayLike<number>) =>
-    weightedSum(batchNormRef(xv, shape, wv, bv, rm, rv, options).y, lossW);
-  const what = `[${shape}] ${options.training === false ? "eval" : "training"}`;
   // f32 GPU vs f64 differences: gradients are O(1) sums over up to ~100 terms of O(1)
   // products, so f32 rounding gives ~1e-5; the differences themselves are exact to ~1e-8.
   const tol = { atol: 1e-4, rtol: 1e-3 };
-  assertClose(await x.grad!.toArray(), numericGrad((v) => loss(v, weight, bias), xs), {
-    ...tol,
-    what: `dx ${what}`,
-  });
-  if (frozenWeight) assert.equal(wt.grad, null, "a frozen weight gets no gradient");
-  else {
-    assertClose(await wt.grad!.toArray(), numericGrad((v) => loss(xs, v, bias), weight), {
-      ...tol,
-      what: `dweight ${what}`,
-    });
-  }
-  assertClose(await bt.grad!.toArray(), numericGrad((v) => loss(xs, weight, v), bias), {
-    ...tol,
-    what: `dbias ${what}`,
-  });
+  const got = await checkOp(
+    `batchnorm2d [${shape}] ${options.training === false ? "eval" : "training"}`,
+    {
+      inputs: {
+        x: { shape, data: randomArray(size, seed, 2) },
+        weight: {
+          shape: [c],
+          data: randomArray(c, seed + 1).map((v) => v + 1.5),
+          grad: !frozenWeight,
+        },
+        bias: { shape: [c], data: randomArray(c, seed + 2) },
+      },
+      op: (t) =>
+        batchNorm2d(t.x, t.weight, t.bias, Tensor.fromArray(rm), Tensor.fromArray(rv), options),
+      reference: (t) => batchNormRef(t.x, shape, t.weight, t.bias, rm, rv, options).y,
+      forward: tol,
+      grad: tol,
+      seed: seed + 5,
+    },
+  );
+  if (frozenWeight) assert.equal(got.weight, false, "a frozen weight gets no gradient");
 }
 
 Deno.test("batchnorm2d training backward matches finite differences", async () => {
@@ -157,17 +149,15 @@ Deno.test("batchnorm2d eval backward matches finite differences", async () => {
 });
 
 Deno.test("batchnorm2d without weight or bias: dx only", async () => {
-  using _ = new Scope();
   const shape: Shape4 = [2, 3, 4, 5];
-  const xs = randomArray(120, 70);
-  const lossW = randomArray(120, 71);
-  const x = Tensor.fromArray(xs, shape, { requiresGrad: true });
-  sum(mul(batchNorm2d(x, null, null, null, null), Tensor.fromArray(lossW, shape))).backward();
-  const expected = numericGrad(
-    (v) => weightedSum(batchNormRef(v, shape, null, null, null, null).y, lossW),
-    xs,
-  );
-  assertClose(await x.grad!.toArray(), expected, { atol: 1e-4, rtol: 1e-3, what: "dx, no affine" });
+  await checkOp("batchnorm2d, no affine", {
+    inputs: { x: { shape, data: randomArray(120, 70) } },
+    op: (t) => batchNorm2d(t.x, null, null, null, null),
+    reference: (t) => batchNormRef(t.x, shape, null, null, null, null).y,
+    forward: { atol: 1e-4, rtol: 1e-3 },
+    grad: { atol: 1e-4, rtol: 1e-3 },
+    seed: 71,
+  });
 });
 
 Deno.test("batchnorm2d in chunks along the batch gives the same numbers", async () => {

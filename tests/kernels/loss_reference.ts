@@ -1,7 +1,7 @@
 // Plain-loop f64 references for softmax cross-entropy and top-1 metrics, used by the
 // kernel tests in Deno and in the browser.
 
-import { Rng } from "../../nn/random.ts";
+import { Rng } from "../../base/rng.ts";
 
 export function refLogSumExp(x: ArrayLike<number>, r: number, classes: number): number {
   let m = -Infinity;

@@ -12,7 +12,8 @@ import {
   softmax,
 } from "../../nn/ops/loss.ts";
 import { Scope, Tensor } from "../../nn/tensor.ts";
-import { assertClose, gpuReady, numericGrad, randomArray } from "../helpers.ts";
+import { assertClose, gpuReady, randomArray } from "../helpers.ts";
+import { checkOp } from "../op_check.ts";
 import {
   randomLabels,
   refArgmax,
@@ -77,18 +78,18 @@ for (const eps of [0, 0.1]) {
 }
 
 Deno.test("crossEntropy backward matches central finite differences of the f64 reference", async () => {
-  using _ = new Scope();
   for (const [rows, classes, eps] of [[1, 2, 0], [3, 5, 0.1], [4, 7, 0.25], [2, 3, 1]]) {
-    const x = randomArray(rows * classes, 7 * rows + classes, 2);
     const y = randomLabels(rows, classes, rows * classes);
-    const { grad } = await gpuLossAndGrad(x, y, classes, eps, -1.5);
-    const numeric = numericGrad((v) => -1.5 * refLoss(v, y, classes, eps), x);
     // the numeric gradient is exact to ~1e-9 in f64; the GPU's is f32 (~1e-7 relative to
-    // the softmax probabilities, which are ≤ 1, times 1.5/rows)
-    assertClose(grad, numeric, {
-      atol: 1e-6,
-      rtol: 1e-5,
-      what: `grad ${rows}x${classes} ε=${eps}`,
+    // the softmax probabilities, which are ≤ 1, times the loss weight over rows)
+    await checkOp(`crossEntropy ${rows}x${classes} ε=${eps}`, {
+      inputs: {
+        x: { shape: [rows, classes], data: randomArray(rows * classes, 7 * rows + classes, 2) },
+      },
+      op: (t) => crossEntropy(t.x, Tensor.fromArray(y, [rows]), { labelSmoothing: eps }),
+      reference: (t) => [refLoss(t.x, y, classes, eps)],
+      forward: { atol: 4e-6, rtol: 1e-5 },
+      grad: { atol: 1e-6, rtol: 1e-5 },
     });
   }
 });

@@ -23,7 +23,7 @@ import { assertClose, gpuReady, withBindingLimits } from "../helpers.ts";
 await gpuReady;
 
 function randomImages(n: number, h: number, w: number, c: number, seed: number): Image[] {
-  const rng = new Rng(seed);
+  const rng = Rng.mixed(seed);
   return Array.from({ length: n }, () => ({
     width: w,
     height: h,
@@ -38,7 +38,7 @@ function cpuFloats(images: Image[], normalize: Normalize | null): Float32Array {
   const out = new Float32Array(images.length * per);
   const steps = new Compose(normalize ? [new ToTensor(), normalize] : [new ToTensor()]);
   images.forEach((img, k) => {
-    const t = steps.apply({ ...img, data: img.data.slice() }, new Rng(0));
+    const t = steps.apply({ ...img, data: img.data.slice() }, Rng.mixed(0));
     out.set(t.data as Float32Array, k * per);
   });
   return out;

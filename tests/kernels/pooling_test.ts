@@ -4,8 +4,9 @@ import { poolOutputSize } from "../../kernels/pooling.ts";
 import { GPU_TUNING, overrideTuning, SOFTWARE_TUNING } from "../../kernels/tuning.ts";
 import { adaptiveAvgPool2d, avgPool2d, maxPool2d } from "../../nn/ops/pooling.ts";
 import { Scope, Tensor } from "../../nn/tensor.ts";
-import { Rng } from "../../nn/random.ts";
-import { assertClose, gpuReady, numericGrad, randomArray, weightedSum } from "../helpers.ts";
+import { Rng } from "../../base/rng.ts";
+import { assertClose, gpuReady, randomArray } from "../helpers.ts";
+import { checkOp } from "../op_check.ts";
 
 await gpuReady;
 
@@ -114,7 +115,7 @@ function distinct(n: number, seed: number): Float32Array {
   const v = Float32Array.from({ length: n }, (_, i) => (i - n / 2) * 0.01);
   const rng = new Rng(seed);
   for (let i = n - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
+    const j = rng.int(0, i + 1);
     [v[i], v[j]] = [v[j], v[i]];
   }
   return v;
@@ -139,22 +140,35 @@ function size(shape: Shape4): number {
 Deno.test("maxPool2d forward and backward match the reference and finite differences", async () => {
   let seed = 1;
   for (const spec of SPECS) {
-    using _ = new Scope();
     const xs = distinct(size(spec.shape), seed++);
+    const what = `maxpool [${spec.shape}] k${spec.k} s${spec.s} p${spec.p}`;
+    if (xs.length <= 2000) {
+      // values 0.01 apart: a 1e-4 step never changes the argmax; sums of at most 9 f32 terms
+      await checkOp(what, {
+        inputs: { x: { shape: spec.shape, data: xs } },
+        op: (t) => maxPool2d(t.x, options(spec)),
+        reference: (t) => maxPoolRef(t.x, spec).y,
+        forward: { atol: 0, rtol: 0 },
+        grad: { atol: 1e-6, rtol: 1e-5 },
+        eps: 1e-4,
+        seed: seed++,
+      });
+      continue;
+    }
+    // The large ResNet case is checked against the reference's routing (the same rule,
+    // verified by differences on the small cases) to keep the test fast.
+    using _ = new Scope();
     const ref = maxPoolRef(xs, spec);
     const lossW = randomArray(ref.y.length, seed++);
     const x = Tensor.fromArray(xs, spec.shape, { requiresGrad: true });
     const y = maxPool2d(x, options(spec));
-    const what = `maxpool [${spec.shape}] k${spec.k} s${spec.s} p${spec.p}`;
     assertClose(await y.toArray(), ref.y, { atol: 0, rtol: 0, what });
     y.backward(Tensor.fromArray(lossW, y.shape)); // the gradient of sum(y * lossW)
-    // values 0.01 apart: a 1e-4 step never changes the argmax; sums of at most 9 f32 terms.
-    // The large ResNet case is checked against the reference's routing (the same rule,
-    // verified by differences on the small cases) to keep the test fast.
-    const expected = xs.length > 2000
-      ? routeToArgmax(ref.from, lossW, xs.length)
-      : numericGrad((v) => weightedSum(maxPoolRef(v, spec).y, lossW), xs, 1e-4);
-    assertClose(await x.grad!.toArray(), expected, { atol: 1e-6, rtol: 1e-5, what: `${what} dx` });
+    assertClose(await x.grad!.toArray(), routeToArgmax(ref.from, lossW, xs.length), {
+      atol: 1e-6,
+      rtol: 1e-5,
+      what: `${what} dx`,
+    });
   }
 });
 
@@ -191,23 +205,18 @@ Deno.test("avgPool2d with and without padding in the divisor, forward and backwa
   let seed = 100;
   for (const spec of SPECS.slice(0, 4)) {
     for (const includePad of [true, false]) {
-      using _ = new Scope();
-      const xs = randomArray(size(spec.shape), seed++);
-      const ref = avgPoolRef(xs, spec, includePad);
-      const lossW = randomArray(ref.length, seed++);
-      const x = Tensor.fromArray(xs, spec.shape, { requiresGrad: true });
-      const y = avgPool2d(x, { ...options(spec), countIncludePad: includePad });
-      const what =
-        `avgpool [${spec.shape}] k${spec.k} s${spec.s} p${spec.p} includePad ${includePad}`;
-      assertClose(await y.toArray(), ref, { atol: 1e-6, what });
-      y.backward(Tensor.fromArray(lossW, y.shape));
       // linear in x: the difference quotient is exact up to f64 rounding
-      const expected = numericGrad((v) => weightedSum(avgPoolRef(v, spec, includePad), lossW), xs);
-      assertClose(await x.grad!.toArray(), expected, {
-        atol: 1e-6,
-        rtol: 1e-5,
-        what: `${what} dx`,
-      });
+      await checkOp(
+        `avgpool [${spec.shape}] k${spec.k} s${spec.s} p${spec.p} includePad ${includePad}`,
+        {
+          inputs: { x: { shape: spec.shape, data: randomArray(size(spec.shape), seed++) } },
+          op: (t) => avgPool2d(t.x, { ...options(spec), countIncludePad: includePad }),
+          reference: (t) => avgPoolRef(t.x, spec, includePad),
+          forward: { atol: 1e-6, rtol: 1e-4 },
+          grad: { atol: 1e-6, rtol: 1e-5 },
+          seed: seed++,
+        },
+      );
     }
   }
 });
@@ -223,18 +232,18 @@ Deno.test("adaptiveAvgPool2d: global (1x1) and general output sizes, forward and
   ];
   let seed = 200;
   for (const { shape, out } of cases) {
-    using _ = new Scope();
-    const xs = randomArray(size(shape), seed++);
-    const ref = adaptiveRef(xs, shape, ...out);
-    const lossW = randomArray(ref.length, seed++);
-    const x = Tensor.fromArray(xs, shape, { requiresGrad: true });
-    const y = adaptiveAvgPool2d(x, out);
-    assert.deepEqual(y.shape, [shape[0], shape[1], ...out]);
-    const what = `adaptive avgpool [${shape}] -> ${out}`;
-    assertClose(await y.toArray(), ref, { atol: 1e-6, what });
-    y.backward(Tensor.fromArray(lossW, y.shape));
-    const expected = numericGrad((v) => weightedSum(adaptiveRef(v, shape, ...out), lossW), xs);
-    assertClose(await x.grad!.toArray(), expected, { atol: 1e-6, rtol: 1e-5, what: `${what} dx` });
+    await checkOp(`adaptive avgpool [${shape}] -> ${out}`, {
+      inputs: { x: { shape, data: randomArray(size(shape), seed++) } },
+      op: (t) => {
+        const y = adaptiveAvgPool2d(t.x, out);
+        assert.deepEqual(y.shape, [shape[0], shape[1], ...out]);
+        return y;
+      },
+      reference: (t) => adaptiveRef(t.x, shape, ...out),
+      forward: { atol: 1e-6, rtol: 1e-4 },
+      grad: { atol: 1e-6, rtol: 1e-5 },
+      seed: seed++,
+    });
   }
 });
 
@@ -309,18 +318,13 @@ Deno.test("pooling: both tile sets (software driver, GPU) give the reference num
           atol: 1e-6,
           what: `maxpool dx ${what}`,
         });
-        const x2 = Tensor.fromArray(xs, spec.shape, { requiresGrad: true });
-        const avg = avgPool2d(x2, options(spec));
-        assertClose(await avg.toArray(), avgPoolRef(xs, spec, true), {
-          atol: 1e-6,
-          what: `avgpool ${what}`,
-        });
-        avg.backward(Tensor.fromArray(dy, avg.shape));
-        const expected = numericGrad((v) => weightedSum(avgPoolRef(v, spec, true), dy), xs);
-        assertClose(await x2.grad!.toArray(), expected, {
-          atol: 1e-6,
-          rtol: 1e-5,
-          what: `avgpool dx ${what}`,
+        await checkOp(`avgpool ${what}`, {
+          inputs: { x: { shape: spec.shape, data: xs } },
+          op: (t) => avgPool2d(t.x, options(spec)),
+          reference: (t) => avgPoolRef(t.x, spec, true),
+          forward: { atol: 1e-6, rtol: 1e-4 },
+          grad: { atol: 1e-6, rtol: 1e-5 },
+          seed: 401,
         });
       }
     } finally {

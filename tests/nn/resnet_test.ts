@@ -8,7 +8,7 @@ import { toFloat32 } from "../../nn/io/host_tensor.ts";
 import { crossEntropy } from "../../nn/ops/loss.ts";
 import { resnet18 } from "../../nn/resnet.ts";
 import { noGrad, Scope, Tensor } from "../../nn/tensor.ts";
-import { Rng } from "../../nn/random.ts";
+import { Rng } from "../../base/rng.ts";
 import { fixtureStateDict } from "../fixtures/resnet/weights.ts";
 import { assertClose, gpuReady } from "../helpers.ts";
 

@@ -5,7 +5,8 @@ import { gpu } from "../../kernels/device.ts";
 import { conv2d } from "../../nn/ops/conv.ts";
 import { Scope, Tensor } from "../../nn/tensor.ts";
 import { conv2dRef, geometry, outSize } from "../kernels/conv2d_reference.ts";
-import { assertClose, gpuReady, numericGrad, randomArray, weightedSum } from "../helpers.ts";
+import { assertClose, gpuReady, randomArray } from "../helpers.ts";
+import { checkOp } from "../op_check.ts";
 
 await gpuReady;
 
@@ -33,32 +34,30 @@ for (const { name, s, bias } of FD_CASES) {
 }
 
 async function checkGradients(s: Conv2dGeometry, bias: boolean): Promise<void> {
-  using _ = new Scope();
   const [oh, ow] = outSize(s);
-  const x = randomArray(s.n * s.c * s.h * s.w, 1);
-  const w = randomArray(s.o * s.c * s.kh * s.kw, 2);
-  const b = bias ? randomArray(s.o, 3) : null;
-  // loss = sum(r * conv2d(x, w, b)): a random weighting so every output matters
-  const r = randomArray(s.n * s.o * oh * ow, 4);
-  const tx = Tensor.fromArray(x, [s.n, s.c, s.h, s.w], { requiresGrad: true });
-  const tw = Tensor.fromArray(w, [s.o, s.c, s.kh, s.kw], { requiresGrad: true });
-  const tb = b ? Tensor.fromArray(b, [s.o], { requiresGrad: true }) : null;
-  const y = conv2d(tx, tw, tb, { stride: [s.strideH, s.strideW], padding: [s.padH, s.padW] });
-  assert.deepEqual(y.shape, [s.n, s.o, oh, ow]);
-  assertClose(await y.toArray(), conv2dRef(x, w, b, s), { atol: 1e-5, what: "forward" });
-  y.backward(Tensor.fromArray(r, y.shape));
-  // The references are exact f64 central differences of an f64 loss (the loss is linear
-  // in each input, so the only error is f64 rounding, ~1e-9); the GPU sums at most ~60
-  // f32 products of values in [-1, 1], so 1e-4 covers its rounding with a wide margin.
-  const tol = { atol: 1e-4, rtol: 1e-4 };
-  const dx = numericGrad((v) => weightedSum(conv2dRef(v, w, b, s), r), x);
-  assertClose(await tx.grad!.toArray(), dx, { ...tol, what: "dx" });
-  const dw = numericGrad((v) => weightedSum(conv2dRef(x, v, b, s), r), w);
-  assertClose(await tw.grad!.toArray(), dw, { ...tol, what: "dw" });
-  if (b && tb) {
-    const db = numericGrad((v) => weightedSum(conv2dRef(x, w, v, s), r), b);
-    assertClose(await tb.grad!.toArray(), db, { ...tol, what: "db" });
-  }
+  const inputs = {
+    x: { shape: [s.n, s.c, s.h, s.w], data: randomArray(s.n * s.c * s.h * s.w, 1) },
+    w: { shape: [s.o, s.c, s.kh, s.kw], data: randomArray(s.o * s.c * s.kh * s.kw, 2) },
+    ...(bias ? { b: { shape: [s.o], data: randomArray(s.o, 3) } } : {}),
+  };
+  // The loss is linear in each input, so the central differences are exact up to f64
+  // rounding (~1e-9); the GPU sums at most ~60 f32 products of values in [-1, 1], so 1e-4
+  // covers its rounding with a wide margin.
+  await checkOp("conv2d", {
+    inputs,
+    op: (t) => {
+      const y = conv2d(t.x, t.w, t.b ?? null, {
+        stride: [s.strideH, s.strideW],
+        padding: [s.padH, s.padW],
+      });
+      assert.deepEqual(y.shape, [s.n, s.o, oh, ow]);
+      return y;
+    },
+    reference: (t) => conv2dRef(t.x, t.w, t.b ?? null, s),
+    forward: { atol: 1e-5, rtol: 1e-4 },
+    grad: { atol: 1e-4, rtol: 1e-4 },
+    seed: 4,
+  });
 }
 
 /** "kernel name: what it computed" for every launch while `fn` runs. */

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { linear, matmul } from "../../nn/ops/linear.ts";
 import { Scope, Tensor } from "../../nn/tensor.ts";
-import { assertClose, gpuReady, numericGrad, randomArray, weightedSum } from "../helpers.ts";
+import { assertClose, gpuReady, randomArray } from "../helpers.ts";
+import { checkOp } from "../op_check.ts";
 
 await gpuReady;
 
@@ -72,31 +73,18 @@ Deno.test("linear forward matches x Wᵀ + b, with leading dims and without bias
 });
 
 Deno.test("linear backward matches finite differences for x, W and b", async () => {
-  using _ = new Scope();
   // batch 5, 7 -> 3 features: nothing is a multiple of 4 (scalar GEMM paths)
   for (const [rows, inF, outF] of [[5, 7, 3], [4, 8, 12], [1, 20, 10]]) {
-    const xs = randomArray(rows * inF, 10 + rows);
-    const ws = randomArray(outF * inF, 20 + rows);
-    const bs = randomArray(outF, 30 + rows);
-    const seed = randomArray(rows * outF, 40 + rows); // loss = sum(seed * y)
-    const x = Tensor.fromArray(xs, [rows, inF], { requiresGrad: true });
-    const w = Tensor.fromArray(ws, [outF, inF], { requiresGrad: true });
-    const b = Tensor.fromArray(bs, [outF], { requiresGrad: true });
-    linear(x, w, b).backward(Tensor.fromArray(seed, [rows, outF]));
-    const loss = (xv: ArrayLike<number>, wv: ArrayLike<number>, bv: ArrayLike<number>) =>
-      weightedSum(linearReference(xv, wv, bv, rows, inF, outF), seed);
-    const what = `${rows}x${inF}->${outF}`;
-    assertClose(await x.grad!.toArray(), numericGrad((v) => loss(v, ws, bs), xs), {
-      ...GRAD_TOL,
-      what: `dx ${what}`,
-    });
-    assertClose(await w.grad!.toArray(), numericGrad((v) => loss(xs, v, bs), ws), {
-      ...GRAD_TOL,
-      what: `dW ${what}`,
-    });
-    assertClose(await b.grad!.toArray(), numericGrad((v) => loss(xs, ws, v), bs), {
-      ...GRAD_TOL,
-      what: `db ${what}`,
+    await checkOp(`linear ${rows}x${inF}->${outF}`, {
+      inputs: {
+        x: { shape: [rows, inF], data: randomArray(rows * inF, 10 + rows) },
+        w: { shape: [outF, inF], data: randomArray(outF * inF, 20 + rows) },
+        b: { shape: [outF], data: randomArray(outF, 30 + rows) },
+      },
+      op: (t) => linear(t.x, t.w, t.b),
+      reference: (t) => linearReference(t.x, t.w, t.b, rows, inF, outF),
+      grad: GRAD_TOL,
+      seed: 40 + rows,
     });
   }
 });
@@ -133,24 +121,18 @@ Deno.test("linear with a frozen weight computes no weight gradient", async () =>
 Deno.test("matmul forward and backward match the loop and finite differences", async () => {
   using _ = new Scope();
   const [m, k, n] = [3, 5, 6];
-  const as = randomArray(m * k, 50);
-  const bs = randomArray(k * n, 51);
-  const seed = randomArray(m * n, 52);
-  const a = Tensor.fromArray(as, [m, k], { requiresGrad: true });
-  const b = Tensor.fromArray(bs, [k, n], { requiresGrad: true });
-  const c = matmul(a, b);
-  assertClose(await c.toArray(), matmulReference(as, bs, m, k, n), { what: "matmul" });
-  c.backward(Tensor.fromArray(seed, [m, n]));
-  const loss = (av: ArrayLike<number>, bv: ArrayLike<number>) =>
-    weightedSum(matmulReference(av, bv, m, k, n), seed);
-  assertClose(await a.grad!.toArray(), numericGrad((v) => loss(v, bs), as), {
-    ...GRAD_TOL,
-    what: "dA",
+  await checkOp("matmul", {
+    inputs: {
+      a: { shape: [m, k], data: randomArray(m * k, 50) },
+      b: { shape: [k, n], data: randomArray(k * n, 51) },
+    },
+    op: (t) => matmul(t.a, t.b),
+    reference: (t) => matmulReference(t.a, t.b, m, k, n),
+    grad: GRAD_TOL,
+    seed: 52,
   });
-  assertClose(await b.grad!.toArray(), numericGrad((v) => loss(as, v), bs), {
-    ...GRAD_TOL,
-    what: "dB",
-  });
+  const a = Tensor.fromArray(randomArray(m * k, 50), [m, k]);
+  const b = Tensor.fromArray(randomArray(k * n, 51), [k, n]);
   assert.throws(() => matmul(a, a), /matmul: cannot multiply \[3,5\] by \[3,5\]/);
   assert.throws(() => linear(a, b), /linear: input \[3,5\] does not match weight \[5,6\]/);
 });

@@ -14,6 +14,7 @@ import { readStateDictFile } from "../../nn/io/weights_file.ts";
 import { recipeConfig } from "../../train/recipes.ts";
 import { RunDir } from "../../train/run_dir.ts";
 import { prepareTraining } from "../../train/setup.ts";
+import { textReport } from "../../train/text_report.ts";
 import { fit } from "../../train/trainer.ts";
 import { writeImageFolder } from "./tiny_data.ts";
 
@@ -70,7 +71,7 @@ Deno.test("a run stopped mid-epoch and resumed matches the uninterrupted run exa
       void (!s.startsWith("\r\x1b[K") && ++updates === 2 && (stop.requested = true)),
   };
   const run = await RunDir.create(`${out}/cut`, config);
-  const r = await fit(prepared, run, { sink, stop });
+  const r = await fit(prepared, run, { onEvent: textReport({ sink }), stop });
   run.close();
   prepared.dispose();
   assert.equal(r.interrupted, true);

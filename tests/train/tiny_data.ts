@@ -3,7 +3,7 @@
 // training can move accuracy, and a small encoder so the tests need no fixture files.
 
 import { zlibSync } from "npm:fflate@0.8.3";
-import { crc32 } from "../../data/crc32.ts";
+import { crc32 } from "../../base/crc32.ts";
 
 function chunk(type: string, data: Uint8Array): Uint8Array {
   const out = new Uint8Array(12 + data.length);

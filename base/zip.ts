@@ -3,7 +3,7 @@
 // inflated. Each read has a cap: the declared size is checked against it before anything
 // is allocated, and the streaming inflate stops where the data outgrows its declared size.
 
-import { type ByteSource, bytesSource, fileSource } from "./byte_source.ts";
+import { type ByteSource, bytesSource } from "./byte_source.ts";
 import { crc32, crc32Update } from "./crc32.ts";
 import { ArchiveError } from "./errors.ts";
 import { inflateChunks, inflateExact, InflateLimitError } from "./inflate.ts";
@@ -47,10 +47,6 @@ export class ZipArchive {
   constructor(private readonly source: ByteSource) {
     this.entries = readCentralDirectory(source);
     for (const e of this.entries) this.byName.set(e.name, e);
-  }
-
-  static open(path: string): ZipArchive {
-    return new ZipArchive(fileSource(path));
   }
 
   static fromBytes(bytes: Uint8Array, name = "<bytes>"): ZipArchive {

@@ -1,0 +1,69 @@
+// The registry of augmentation sets: the values of --augment, in --help order, each with the
+// transforms it puts between the channel conversion and ToTensor. config.ts's list and the
+// flag's choices and help derive from it. Adding one: an entry here and its test.
+
+import {
+  ColorJitter,
+  RandomCrop,
+  RandomHorizontalFlip,
+  RandomResizedCrop,
+  RandomRotation,
+  type Transform,
+} from "../data/transforms/index.ts";
+
+export interface AugmentInput {
+  /** The training crop's size. */
+  size: number;
+  /** Channels the model takes (1 or 3). */
+  modelChannels: number;
+  /** Resize + centre crop to `size`, or nothing when the images already have that size. */
+  fit: () => Transform[];
+}
+
+export interface AugmentEntry {
+  name: string;
+  /** Its part of --augment's help ("" for none). */
+  help: string;
+  transforms(p: AugmentInput): Transform[];
+}
+
+export const AUGMENT_ENTRIES = [
+  { name: "none", help: "", transforms: (p) => p.fit() },
+  { name: "flip", help: "flip", transforms: (p) => [...p.fit(), new RandomHorizontalFlip()] },
+  {
+    name: "crop-flip",
+    help: "crop-flip (padded random crop)",
+    transforms: (p) => [
+      ...p.fit(),
+      new RandomCrop({ size: p.size, padding: Math.max(1, Math.round(p.size / 14)) }),
+      new RandomHorizontalFlip(),
+    ],
+  },
+  {
+    name: "resized-crop",
+    help: "resized-crop (RandomResizedCrop)",
+    transforms: (p) => [new RandomResizedCrop({ size: p.size }), new RandomHorizontalFlip()],
+  },
+  {
+    name: "cifar",
+    help: "cifar (crop, flip, color jitter, rotation 15)",
+    transforms: (p) => [
+      ...p.fit(),
+      new RandomCrop({ size: p.size, padding: 4 }),
+      new RandomHorizontalFlip(),
+      new ColorJitter({
+        brightness: 0.2,
+        contrast: 0.2,
+        ...(p.modelChannels === 3 ? { saturation: 0.2 } : {}), // saturation needs colour
+      }),
+      new RandomRotation({ degrees: 15 }),
+    ],
+  },
+] as const satisfies readonly AugmentEntry[];
+
+export type AugmentName = typeof AUGMENT_ENTRIES[number]["name"];
+export const AUGMENT_NAMES: readonly AugmentName[] = AUGMENT_ENTRIES.map((e) => e.name);
+
+/** --augment's help text. */
+export const AUGMENT_HELP = "augmentation set: " +
+  AUGMENT_ENTRIES.map((e) => e.help).filter((h) => h).join("; ");

@@ -1,0 +1,44 @@
+// What fit() reports while it runs. The CLI renders these as its progress bar and log lines
+// (train/text_report.ts); a page draws them as a chart. Every field is a plain number, string
+// or boolean (or an EpochRow), so an event can be posted from a Worker as it is.
+
+import type { EpochRow } from "./run_output.ts";
+
+export type FitEvent =
+  /** An epoch's training batches begin (`batches` in all, `skipped` of them already done). */
+  | { type: "epoch-start"; epoch: number; epochs: number; batches: number; skipped: number }
+  /** Metrics read back during an epoch: the means so far of this epoch. */
+  | {
+    type: "progress";
+    epoch: number;
+    iteration: number;
+    done: number;
+    total: number;
+    loss: number;
+    accuracy: number;
+    imagesPerSecond: number;
+    lr: number;
+  }
+  /** The epoch's training batches are over (finished, stopped or failed). */
+  | { type: "batches-end"; epoch: number }
+  /** The epoch's results, after the test evaluation; `improved`: a new best model. */
+  | { type: "epoch-end"; epochs: number; row: EpochRow; improved: boolean }
+  /** A scheduler cut one group's lr (ReduceLROnPlateau). */
+  | {
+    type: "lr-change";
+    epoch: number;
+    group: number;
+    groupName: string;
+    oldLr: number;
+    newLr: number;
+    reason: string;
+  }
+  /** The backbone was unfrozen; `lr` is the new lr, if it changed. */
+  | { type: "unfreeze"; epoch: number; lr: number | null };
+
+export type FitEventSink = (event: FitEvent) => void;
+
+/** The lr as the log writes it: 0.001 → "1e-3", 0.00025 → "2.5e-4". */
+export function formatLr(lr: number): string {
+  return lr.toExponential(2).replace(/\.?0+e/, "e");
+}

@@ -1,0 +1,45 @@
+// A run's results kept in memory, for a page (or a test): the rows a chart draws, the last and
+// best checkpoints as safetensors bytes (what `cli.ts eval` / `predict` read once downloaded)
+// and the summary. No file is written.
+
+import { serializeTrainState, type TrainState } from "./train_state.ts";
+import type {
+  CheckpointSlot,
+  EpochRow,
+  IterationRow,
+  RunOutput,
+  RunSummary,
+} from "./run_output.ts";
+
+export class MemoryOutput implements RunOutput {
+  readonly where = "memory";
+  readonly iterations: IterationRow[] = [];
+  readonly epochs: EpochRow[] = [];
+  readonly checkpoints = new Map<CheckpointSlot, Uint8Array>();
+  summary: RunSummary | null = null;
+
+  addIteration(row: IterationRow): Promise<void> {
+    this.iterations.push(row);
+    return Promise.resolve();
+  }
+
+  addEpoch(row: EpochRow): Promise<void> {
+    this.epochs.push(row);
+    return Promise.resolve();
+  }
+
+  /** Nothing to draw: a page charts the rows itself. */
+  writePlots(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  saveCheckpoint(slot: CheckpointSlot, state: TrainState): Promise<void> {
+    this.checkpoints.set(slot, serializeTrainState(state));
+    return Promise.resolve();
+  }
+
+  writeSummary(summary: RunSummary): Promise<void> {
+    this.summary = summary;
+    return Promise.resolve();
+  }
+}

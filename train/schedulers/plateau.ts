@@ -1,0 +1,82 @@
+// --scheduler plateau: ReduceLROnPlateau on a metric of the epoch, stepped per epoch.
+
+import { ReduceLROnPlateau } from "../../nn/schedulers.ts";
+import { int, type SchedulerEntry } from "./schedule.ts";
+
+export const PLATEAU_METRICS = ["test-loss", "test-acc", "train-loss"] as const;
+export type PlateauMetric = typeof PLATEAU_METRICS[number];
+
+export interface PlateauOptions {
+  plateauMetric: PlateauMetric;
+  plateauFactor: number;
+  plateauPatience: number;
+  plateauThreshold: number;
+  plateauCooldown: number;
+  minLr: number;
+}
+
+export const plateau: SchedulerEntry<PlateauOptions> = {
+  name: "plateau",
+  options: {
+    plateauMetric: {
+      type: "choice",
+      choices: PLATEAU_METRICS,
+      default: "test-loss",
+      help: "plateau: the metric watched",
+      rule: `one of ${PLATEAU_METRICS.join(", ")}`,
+      valid: (v) => PLATEAU_METRICS.includes(v),
+    },
+    plateauFactor: {
+      type: "number",
+      default: 0.1,
+      help: "plateau: lr = lr x factor on a plateau",
+      rule: "in (0, 1)",
+      valid: (x) => x > 0 && x < 1,
+    },
+    plateauPatience: {
+      ...int(0),
+      default: 10,
+      help: "plateau: epochs without improvement before a cut",
+    },
+    plateauThreshold: {
+      type: "number",
+      default: 1e-4,
+      help: "plateau: relative improvement that counts",
+      rule: ">= 0",
+      valid: (x) => x >= 0,
+    },
+    plateauCooldown: { ...int(0), default: 0, help: "plateau: epochs to wait after a cut" },
+    minLr: {
+      type: "number",
+      default: 0,
+      help: "plateau/cosine: lowest lr",
+      rule: ">= 0",
+      valid: (x) => x >= 0,
+    },
+  },
+  create(c, optimizer) {
+    const s = new ReduceLROnPlateau(optimizer, {
+      mode: c.plateauMetric === "test-acc" ? "max" : "min",
+      factor: c.plateauFactor,
+      patience: c.plateauPatience,
+      threshold: c.plateauThreshold,
+      cooldown: c.plateauCooldown,
+      minLr: c.minLr,
+    });
+    return {
+      per: "epoch",
+      step: (m) => {
+        if (!m) throw new Error("plateau: stepped without the epoch's metrics");
+        return s.step(
+          c.plateauMetric === "test-acc"
+            ? m.testAccuracy
+            : c.plateauMetric === "train-loss"
+            ? m.trainLoss
+            : m.testLoss,
+        );
+      },
+      stateDict: () => s.stateDict() as unknown as Record<string, unknown>,
+      loadStateDict: (state) => s.loadStateDict(state),
+    };
+  },
+};

@@ -1,0 +1,71 @@
+// What a training checkpoint holds and its bytes: "last" holds everything a resume needs
+// (model, optimizer and scheduler state, position in the run, the partial epoch's metric
+// sums); "best" holds the model and what eval/predict need (classes, model spec,
+// preprocessing settings). No file I/O here (train/checkpoint.ts writes and reads the files),
+// so a page can make the same checkpoint as a download.
+
+import { concatBytes } from "../base/bytes.ts";
+import {
+  type Checkpoint,
+  type CheckpointMeta,
+  encodeCheckpoint,
+  withPrefix,
+} from "../nn/io/checkpoint_bytes.ts";
+import type { StateDict } from "../nn/io/host_tensor.ts";
+import type { OptimizerMeta } from "../nn/optim/optimizer.ts";
+import type { TrainConfig } from "./config.ts";
+import type { ModelSpec } from "./model.ts";
+
+export const TRAIN_STATE_KIND = "webgpu-resnet/train-state";
+
+/** Metric sums of an epoch in progress (so that a mid-epoch resume reports the same epoch). */
+export interface PartialEpoch {
+  lossSum: number;
+  correct: number;
+  samples: number;
+  invalid: number;
+}
+
+export interface TrainMeta {
+  kind: typeof TRAIN_STATE_KIND;
+  /** Version of this layout (checkpoint_schema.ts). */
+  schema: number;
+  model: ModelSpec;
+  classes: string[];
+  config: TrainConfig;
+  /** Epochs fully done. */
+  epoch: number;
+  /** Batches done of epoch `epoch` (0 at an epoch boundary). */
+  batch: number;
+  /** Optimizer steps done in the whole run. */
+  iteration: number;
+  partial: PartialEpoch | null;
+  /** Best test accuracy so far and its epoch (1-based), or null before the first epoch. */
+  best: { accuracy: number; loss: number; epoch: number } | null;
+  /** Whether the backbone is frozen at this point. */
+  frozen: boolean;
+  /** Test metrics of the last finished epoch (best checkpoints: of that epoch). */
+  test: { loss: number; accuracy: number } | null;
+  optim: OptimizerMeta | null;
+  scheduler: Record<string, unknown> | null;
+  /** True when written by Ctrl-C in the middle of an epoch. */
+  interrupted: boolean;
+}
+
+export interface TrainState {
+  model: StateDict;
+  optim: StateDict | null;
+  meta: TrainMeta;
+}
+
+/** The train state as a checkpoint: tensors namespaced "model." and "optim.". */
+export function asCheckpoint(s: TrainState): Checkpoint {
+  const tensors = withPrefix(s.model, "model.");
+  if (s.optim) { for (const [k, v] of withPrefix(s.optim, "optim.")) tensors.set(k, v); }
+  return { tensors, meta: s.meta as unknown as CheckpointMeta };
+}
+
+/** The bytes saveTrainState writes (a page offers them as a download). */
+export function serializeTrainState(s: TrainState): Uint8Array {
+  return concatBytes(encodeCheckpoint(asCheckpoint(s)));
+}
