@@ -40,12 +40,21 @@ const SUM = defineKernel({
     { name: "x", type: "f32", offset: true },
     { name: "out", type: "f32", access: "read_write", offset: true },
   ],
-  params: { outer: "u32", reduce: "u32", inner: "u32", parts: "u32", span: "u32", scale: "f32" },
+  params: {
+    outer: "u32",
+    reduce: "u32",
+    inner: "u32",
+    stride: "u32",
+    parts: "u32",
+    span: "u32",
+    scale: "f32",
+  },
   enables: (v) => subgroupEnables(v.subgroups),
   body: (v) => v.subgroups ? sumRowsBody(v) : sumBody(v.wg),
 });
 
 // One invocation per (o, part, i): sums x[o, part*span .. +span, i] into out[o, part, i].
+// Rows of x lie `stride` apart (inner, or more when a launch sums a slice of the columns).
 const sumBody = (wg: number) => /* wgsl */ `
 ${WGSL_FLAT_INDEX}
 @compute @workgroup_size(${wg})
@@ -57,12 +66,12 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let o = t / (p.inner * p.parts);
   let r0 = part * p.span;
   let r1 = min(r0 + p.span, p.reduce);
-  let inner = p.inner; // read once: llvmpipe reloads uniforms inside loops
+  let stride = p.stride; // read once: llvmpipe reloads uniforms inside loops
   var acc = 0.0;
-  var at = p.xOff + (o * p.reduce + r0) * inner + i;
+  var at = p.xOff + (o * p.reduce + r0) * stride + i;
   for (var r = r0; r < r1; r++) {
     acc += x[at];
-    at += inner;
+    at += stride;
   }
   out[p.outOff + t] = acc * p.scale;
 }`;
@@ -131,11 +140,12 @@ function sumPass(
   d: { outer: number; reduce: number; inner: number; parts: number; span: number },
   scale: number,
   what: string,
+  stride = d.inner,
 ): void {
   const outputs = d.outer * d.parts * d.inner;
   SUM.get(g, v).dispatch(
     [x, out],
-    { ...d, span: Math.max(d.span, 1), scale },
+    { ...d, stride, span: Math.max(d.span, 1), scale },
     v.subgroups ? grid1d(outputs, 1) : grid1d(outputs, v.wg),
     what,
   );
@@ -194,6 +204,10 @@ function sumLongRows(
   if (rows < 1) {
     throw new GpuError(`${what}: one row of ${inner} values exceeds a storage binding`);
   }
+  if (rows === 1) {
+    sumRowPairs(g, x, out, outer, reduce, inner, scale, what);
+    return;
+  }
   const { v, span } = sumVariant(g, inner);
   const pieces = Math.ceil(reduce / rows);
   const slot = Math.ceil(rows / span); // part sums per piece
@@ -216,6 +230,51 @@ function sumLongRows(
     }
   }
   sumAxis(g, partial, out, outer, pieces * slot, inner, scale);
+  g.pool.release(partial);
+}
+
+/**
+ * sumLongRows when one row fits a binding but two do not: pairs of rows are summed in slices
+ * of columns narrow enough that a slice of both rows (inner + width values apart from its
+ * start) fits, into partials of half as many rows, which are then reduced.
+ */
+function sumRowPairs(
+  g: Gpu,
+  x: GPUBuffer,
+  out: GPUBuffer,
+  outer: number,
+  reduce: number,
+  inner: number,
+  scale: number,
+  what: string,
+): void {
+  const width = Math.floor((g.maxBindingBytes - g.storageAlign) / 4) - inner;
+  const v = sumVariant(g, 2).v; // a strided sum (the subgroup variant needs inner = 1)
+  const pieces = Math.ceil(reduce / 2);
+  const partial = g.pool.acquire(outer * pieces * inner * 4, "sum partials");
+  for (let o = 0; o < outer; o++) {
+    for (let k = 0; k < pieces; k++) {
+      const count = Math.min(2, reduce - 2 * k);
+      for (let i0 = 0; i0 < inner; i0 += width) {
+        const w = Math.min(width, inner - i0);
+        sumPass(
+          g,
+          v,
+          {
+            buffer: x,
+            offset: ((o * reduce + 2 * k) * inner + i0) * 4,
+            size: ((count - 1) * inner + w) * 4,
+          },
+          { buffer: partial, offset: ((o * pieces + k) * inner + i0) * 4, size: w * 4 },
+          { outer: 1, reduce: count, inner: w, parts: 1, span: count },
+          1,
+          what,
+          inner,
+        );
+      }
+    }
+  }
+  sumAxis(g, partial, out, outer, pieces, inner, scale);
   g.pool.release(partial);
 }
 
