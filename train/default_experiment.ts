@@ -204,11 +204,14 @@ export function readResults(rows: readonly { label: string; final: number }[]): 
     ? `, ${points(first.final - scratch.final)} points over training from scratch`
     : "";
   const transferred = rows.filter((r) => r !== scratch);
-  const allBeat = scratch && transferred.every((r) => r.final > scratch.final)
-    ? "; both transferred networks beat the one trained from scratch"
-    : scratch
-    ? "; training from scratch was not beaten by every transferred network"
-    : "";
+  const beating = scratch ? transferred.filter((r) => r.final > scratch.final).length : 0;
+  const allBeat = !scratch
+    ? ""
+    : beating === transferred.length
+    ? "; every transferred network beat the one trained from scratch"
+    : beating === 0
+    ? "; no transferred network beat the one trained from scratch"
+    : "; not every transferred network beat the one trained from scratch";
   return `Reading: ${first.label} won (${pct(first.final)} final test accuracy, ${
     points(first.final - second.final)
   } points over ${second.label}${overScratch})${allBeat}.`;
