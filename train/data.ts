@@ -185,7 +185,7 @@ export function openData(config: TrainConfig, imageChannels: 1 | 3 = 3): OpenedD
     test = b;
     testSource = `a random ${
       Math.round(config.valSplit * 100)
-    }% of the training data (--val-split)`;
+    }% of the data, held out from training (--val-split)`;
   }
   const counts = countPerClass(train);
   const empty = classes.filter((_, k) => counts[k] === 0);
@@ -211,6 +211,7 @@ export function openData(config: TrainConfig, imageChannels: 1 | 3 = 3): OpenedD
   }
   if (config.testPerClass > 0) {
     test = subsetPerClass(test, config.testPerClass, config.seed + 1, true);
+    testSource += `, at most ${config.testPerClass} per class (--test-per-class)`;
   }
   if (test.length === 0) {
     throw new ConfigError(

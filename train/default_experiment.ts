@@ -1,20 +1,26 @@
 // The embedded default (`cli.ts train` with no data): a transfer-learning experiment on the
 // Fashion-MNIST test split shipped in assets/. Stage 1 trains ResNet18 (1 input channel,
 // 28x28) on five classes, the source task, and caches it under .cache/ (a second run
-// reuses it). Stage 2 learns the five other classes from 50 labelled images each, twice:
-// from the stage-1 weights (head first, backbone unfrozen after 2 epochs) and from scratch
-// with the same settings, and prints both test accuracies side by side.
+// reuses it). Stage 2 learns the five other classes from 10 labelled images each, three
+// ways with the same data and settings: feature extraction (the stage-1 backbone frozen, a
+// new head), fine-tuning (the head first, then all layers at a lower lr) and from scratch.
+// It prints one table (final and best test accuracy, time), a one-line reading, and writes
+// one SVG overlaying the three test-accuracy curves.
 
 import type { ProgressSink } from "./progress_bar.ts";
 import { readStateDictFile } from "../nn/io/weights_file.ts";
 import { loadTrainState } from "./checkpoint.ts";
 import type { TrainConfig } from "./config.ts";
 import { recipeConfig } from "./recipes.ts";
-import { RunDir } from "./run_dir.ts";
+import { type EpochRow, RunDir } from "./run_dir.ts";
 import { prepareTraining } from "./setup.ts";
 import { textReport } from "./text_report.ts";
 import { fit, type FitResult, type StopFlag } from "./trainer.ts";
+import { formatLr } from "./fit_events.ts";
 import { formatDuration } from "./progress_bar.ts";
+import { gpu } from "../kernels/device.ts";
+import { glDriverNote, onGlSoftwareDriver } from "./driver_note.ts";
+import { lineChart } from "./plot.ts";
 
 export const SOURCE_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat"];
 export const TARGET_CLASSES = ["Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
@@ -30,6 +36,7 @@ export interface ExperimentSizes {
   targetPerClass: number;
   targetEpochs: number;
   freezeEpochs: number;
+  targetBatchSize: number;
   testPerClass: number;
   /** Residual stages of the network (4: the full ResNet18). */
   stages: number;
@@ -37,11 +44,15 @@ export interface ExperimentSizes {
 }
 
 export const DEFAULT_SIZES: ExperimentSizes = {
-  pretrainPerClass: 300,
+  // A source network that is good at its task: 750 of the ~800 images per class left after
+  // the test images are held out, 2 epochs.
+  pretrainPerClass: 750,
   pretrainEpochs: 2,
-  targetPerClass: 50,
-  targetEpochs: 8,
-  freezeEpochs: 2,
+  // A genuinely small target task: 10 labelled images per class, the case transfer is for.
+  targetPerClass: 10,
+  targetEpochs: 10,
+  freezeEpochs: 3,
+  targetBatchSize: 10,
   testPerClass: 100,
   stages: 4,
   imageSize: 28,
@@ -57,6 +68,13 @@ export interface ExperimentOptions {
   cacheDir?: string;
 }
 
+/** The three ways of learning the target task that the experiment compares. */
+export const STRATEGY_LABELS = {
+  featureExtract: "feature extraction",
+  fineTune: "fine-tuning",
+  scratch: "from scratch",
+} as const;
+
 function stageConfigs(s: ExperimentSizes, data: string, seed: number, out: string) {
   const base = recipeConfig("fashion");
   const common: Partial<TrainConfig> = {
@@ -66,6 +84,9 @@ function stageConfigs(s: ExperimentSizes, data: string, seed: number, out: strin
     keepStages: s.stages,
     testPerClass: s.testPerClass,
     workers: 0,
+    // the lr decays to ~0 by the last epoch, so a run's final accuracy is a settled one
+    scheduler: "cosine",
+    cosineTMax: 0,
     out,
   };
   const pretrain: TrainConfig = {
@@ -81,15 +102,35 @@ function stageConfigs(s: ExperimentSizes, data: string, seed: number, out: strin
     headLrMult: 1,
     name: "pretrain",
   };
+  // Stage 2: the same data, epochs, optimizer and lr for every strategy; they differ only in
+  // the starting weights and in what trains.
   const target: TrainConfig = {
     ...base,
     ...common,
-    recipe: "default:transfer",
     classes: TARGET_CLASSES,
     perClass: s.targetPerClass,
     epochs: s.targetEpochs,
+    batchSize: s.targetBatchSize,
+  };
+  // backbone frozen throughout, a new head (at the recipe's 10x head lr)
+  const featureExtract: TrainConfig = {
+    ...target,
+    recipe: "default:feature-extract",
+    strategy: "feature-extract",
+    freezeEpochs: 0,
+    unfreezeLr: 0,
+    name: "feature-extract",
+  };
+  // the head first, then all layers at the recipe's lower unfreeze lr; BatchNorm keeps
+  // learning the target's statistics while frozen (as PyTorch's requires_grad=False does),
+  // so the unfreeze does not switch the backbone to statistics it never saw
+  const fineTune: TrainConfig = {
+    ...target,
+    recipe: "default:fine-tune",
+    strategy: "freeze-unfreeze",
     freezeEpochs: s.freezeEpochs,
-    name: "transfer",
+    freezeBatchNorm: false,
+    name: "fine-tune",
   };
   const scratch: TrainConfig = {
     ...target,
@@ -100,7 +141,7 @@ function stageConfigs(s: ExperimentSizes, data: string, seed: number, out: strin
     headLrMult: 1,
     name: "scratch",
   };
-  return { pretrain, target, scratch };
+  return { pretrain, featureExtract, fineTune, scratch };
 }
 
 async function cacheKey(config: TrainConfig): Promise<string> {
@@ -119,12 +160,18 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+interface StageResult {
+  fit: FitResult;
+  /** The run's per-epoch rows (test accuracy for the overlay plot). */
+  epochs: EpochRow[];
+}
+
 async function runStage(
   config: TrainConfig,
   dir: string,
   o: ExperimentOptions,
   resumeFrom?: string,
-): Promise<FitResult> {
+): Promise<StageResult> {
   const resume = resumeFrom ? await loadTrainState(resumeFrom, "cache") : undefined;
   const prepared = await prepareTraining(config, resume);
   try {
@@ -133,10 +180,11 @@ async function runStage(
       : await RunDir.create(dir, config);
     using _run = run;
     for (const note of prepared.notes) o.io.out(`  ${note}`);
-    return await fit(prepared, run, {
+    const fitted = await fit(prepared, run, {
       onEvent: textReport({ log: (l) => o.io.out(`  ${l}`), sink: o.io.sink }),
       stop: o.stop,
     });
+    return { fit: fitted, epochs: [...run.epochs] };
   } finally {
     prepared.dispose();
   }
@@ -146,21 +194,58 @@ const pct = (
   x: number | undefined,
 ) => (x === undefined || !Number.isFinite(x) ? "  n/a" : `${(100 * x).toFixed(1)}%`);
 
+const points = (x: number) => `${x >= 0 ? "+" : ""}${(100 * x).toFixed(1)}`;
+
+/** The table's one-line reading: the winner by final accuracy, and its lead. */
+export function readResults(rows: readonly { label: string; final: number }[]): string {
+  const sorted = [...rows].sort((a, b) => b.final - a.final);
+  const [first, second] = sorted;
+  const scratch = rows.find((r) => r.label === STRATEGY_LABELS.scratch);
+  const overScratch = scratch && first !== scratch && second !== scratch
+    ? `, ${points(first.final - scratch.final)} points over training from scratch`
+    : "";
+  const transferred = rows.filter((r) => r !== scratch);
+  const beating = scratch ? transferred.filter((r) => r.final > scratch.final).length : 0;
+  const allBeat = !scratch
+    ? ""
+    : beating === transferred.length
+    ? "; every transferred network beat the one trained from scratch"
+    : beating === 0
+    ? "; no transferred network beat the one trained from scratch"
+    : "; not every transferred network beat the one trained from scratch";
+  return `Reading: ${first.label} won (${pct(first.final)} final test accuracy, ${
+    points(first.final - second.final)
+  } points over ${second.label}${overScratch})${allBeat}.`;
+}
+
 /** Runs the experiment; returns the process exit code (130 when stopped by Ctrl-C). */
 export async function runDefaultExperiment(o: ExperimentOptions): Promise<number> {
   const t0 = performance.now();
   const sizes = { ...DEFAULT_SIZES, ...o.sizes };
   const data = o.data ?? DEFAULT_DATA;
-  const { pretrain, target, scratch } = stageConfigs(sizes, data, o.seed, o.out);
+  const { pretrain, featureExtract, fineTune, scratch } = stageConfigs(
+    sizes,
+    data,
+    o.seed,
+    o.out,
+  );
   const say = o.io.out;
+  if (onGlSoftwareDriver(gpu().profile, gpu().features)) say(glDriverNote(gpu().profile));
   say(
     "Embedded default: transfer learning on Fashion-MNIST (its 10,000-image test split, shipped in assets/)",
   );
-  say(`  source task: ${SOURCE_CLASSES.join(", ")} (${sizes.pretrainPerClass} images per class)`);
+  say(
+    `  source task: ${
+      SOURCE_CLASSES.join(", ")
+    } (${sizes.pretrainPerClass} training images per class)`,
+  );
   say(
     `  target task: ${
       TARGET_CLASSES.join(", ")
     } (${sizes.targetPerClass} labelled images per class)`,
+  );
+  say(
+    `  test images: ${sizes.testPerClass} per class of each task, held out from training`,
   );
   say(
     `  ResNet18 with 1 input channel at ${sizes.imageSize}x${sizes.imageSize}${
@@ -178,46 +263,72 @@ export async function runDefaultExperiment(o: ExperimentOptions): Promise<number
     else {
       say(`\nStage 1: resuming the interrupted pretraining in ${cache}`);
       const r = await runStage(pretrain, cache, o, last);
-      if (r.interrupted) return stopped(say, "stage 1");
+      if (r.fit.interrupted) return stopped(say, "stage 1");
     }
   } else {
     if (await exists(cache)) await Deno.remove(cache, { recursive: true }); // never got to a checkpoint
     await Deno.mkdir(o.cacheDir ?? DEFAULT_CACHE, { recursive: true });
     say(`\nStage 1: pretraining on the source task (cached in ${cache})`);
     const r = await runStage(pretrain, cache, o);
-    if (r.interrupted) return stopped(say, "stage 1");
+    if (r.fit.interrupted) return stopped(say, "stage 1");
   }
   if (cached) say(`\nStage 1: reusing the pretrained network cached in ${cache}`);
   const sourceMeta = (await loadTrainState(last, "cache")).meta;
   await readStateDictFile(last); // fails early with a clear message if the cache is damaged
 
-  // Stage 2: the same target data, with and without the pretrained backbone
+  // Stage 2: the same target data, three ways
   const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "").replace("T", "-");
   let parent = `${o.out}/default-${stamp}`;
   for (let i = 2; await exists(parent); i++) parent = `${o.out}/default-${stamp}-${i}`;
-  const results: [string, FitResult][] = [];
+  const results: { label: string; result: StageResult }[] = [];
   for (
-    const [label, config] of [
-      ["pretrained, fine-tuned", { ...target, weights: last, out: parent }],
-      ["from scratch", { ...scratch, out: parent }],
-    ] as [string, TrainConfig][]
+    const [label, what, config] of [
+      [
+        STRATEGY_LABELS.featureExtract,
+        "stage-1 backbone frozen, a new head trained",
+        { ...featureExtract, weights: last, out: parent },
+      ],
+      [
+        STRATEGY_LABELS.fineTune,
+        `stage-1 weights, a new head; the head alone for ${fineTune.freezeEpochs} epochs, ` +
+        `then all layers at lr ${formatLr(fineTune.unfreezeLr)}`,
+        { ...fineTune, weights: last, out: parent },
+      ],
+      [STRATEGY_LABELS.scratch, "random weights, all layers trained", { ...scratch, out: parent }],
+    ] as [string, string, TrainConfig][]
   ) {
-    say(`\nStage 2: target task, ${label} -> ${parent}/${config.name}`);
+    say(`\nStage 2: target task, ${label} (${what}) -> ${parent}/${config.name}`);
     const r = await runStage(config, `${parent}/${config.name}`, o);
-    if (r.interrupted) return stopped(say, `stage 2 (${label})`);
-    results.push([label, r]);
+    if (r.fit.interrupted) return stopped(say, `stage 2 (${label})`);
+    results.push({ label, result: r });
   }
+
+  const plot = `${parent}/accuracy_strategies.svg`;
+  await Deno.writeTextFile(
+    plot,
+    lineChart({
+      title: `Target task: test accuracy per epoch (${sizes.targetPerClass} images per class)`,
+      xLabel: "epoch",
+      yLabel: "test accuracy",
+      yRange: [0, 1],
+      xInteger: true,
+      series: results.map(({ label, result }) => ({
+        name: label,
+        points: result.epochs.map((e) => [e.epoch, e.testAccuracy] as const),
+      })),
+    }),
+  );
 
   say("");
   say(
     `Target task test accuracy (${sizes.targetPerClass} labelled images per class, ${sizes.testPerClass} test images per class):`,
   );
-  say(`  ${"".padEnd(24)}  final    best`);
-  for (const [label, r] of results) {
+  say(`  ${"".padEnd(20)}   final    best    time`);
+  for (const { label, result: { fit: r } } of results) {
     say(
-      `  ${label.padEnd(24)}  ${pct(r.lastTest?.accuracy).padStart(6)}  ${
+      `  ${label.padEnd(20)}  ${pct(r.lastTest?.accuracy).padStart(6)}  ${
         pct(r.best?.accuracy).padStart(6)
-      }`,
+      }  ${formatDuration(r.seconds).padStart(6)}`,
     );
   }
   say(
@@ -226,6 +337,15 @@ export async function runDefaultExperiment(o: ExperimentOptions): Promise<number
     } after ${sourceMeta.epoch} epochs` +
       `${cached ? ", cached" : ""})`,
   );
+  say(
+    readResults(
+      results.map(({ label, result }) => ({
+        label,
+        final: result.fit.lastTest?.accuracy ?? NaN,
+      })),
+    ),
+  );
+  say(`Test-accuracy curves of the three: ${plot}`);
   say(`Total wall time ${formatDuration((performance.now() - t0) / 1000)}; runs in ${parent}`);
   return 0;
 }

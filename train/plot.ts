@@ -107,6 +107,8 @@ export function lineChart(o: ChartOptions): string {
       escapeXml(o.yLabel)
     }</text>`,
   );
+  // the legend sits in the top-right corner, as wide as its longest name (~7 px a character)
+  const legendX = MARGIN.left + pw - 30 - 7 * Math.max(12, ...o.series.map((s) => s.name.length));
   o.series.forEach((s, i) => {
     const color = COLORS[i % COLORS.length];
     // Split at non-finite values so a NaN shows as a gap.
@@ -130,10 +132,10 @@ export function lineChart(o: ChartOptions): string {
     flush();
     const ly = MARGIN.top + 14 + i * 16;
     out.push(
-      `<line x1="${MARGIN.left + pw - 110}" x2="${MARGIN.left + pw - 90}" y1="${ly - 4}" y2="${
+      `<line x1="${legendX}" x2="${legendX + 20}" y1="${ly - 4}" y2="${
         ly - 4
       }" stroke="${color}" stroke-width="2"/>`,
-      `<text x="${MARGIN.left + pw - 84}" y="${ly}">${escapeXml(s.name)}</text>`,
+      `<text x="${legendX + 26}" y="${ly}">${escapeXml(s.name)}</text>`,
     );
   });
   out.push("</svg>");

@@ -1,6 +1,6 @@
 // The embedded default experiment, shrunk (a few images, one stage, 16x16): it runs both
-// stages on the shipped Fashion-MNIST files, prints both accuracies side by side, and a
-// second run reuses the cached stage 1.
+// stages on the shipped Fashion-MNIST files, prints the three strategies in one table with a
+// reading, overlays their curves in one SVG, and a second run reuses the cached stage 1.
 
 import assert from "node:assert/strict";
 import { initGpu } from "../../kernels/device.ts";
@@ -8,10 +8,13 @@ import { memorySink } from "../../cli/progress.ts";
 import { loadMnist } from "../../data/mod.ts";
 import {
   DEFAULT_DATA,
+  readResults,
   runDefaultExperiment,
   SOURCE_CLASSES,
   TARGET_CLASSES,
 } from "../../train/default_experiment.ts";
+import { onGlSoftwareDriver } from "../../train/driver_note.ts";
+import type { AdapterProfile } from "../../kernels/profile.ts";
 
 await initGpu();
 
@@ -26,7 +29,7 @@ Deno.test("the shipped Fashion-MNIST test split: 10,000 images, 1,000 per class,
   assert.ok(Deno.readTextFileSync(`${DEFAULT_DATA}/LICENSE`).includes("Zalando SE"));
 });
 
-Deno.test("default experiment (tiny sizes): both accuracies side by side; stage 1 cached", async () => {
+Deno.test("default experiment (tiny sizes): three strategies in one table and one plot; stage 1 cached", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "default_experiment_test_" });
   const sizes = {
     pretrainPerClass: 6,
@@ -34,6 +37,7 @@ Deno.test("default experiment (tiny sizes): both accuracies side by side; stage 
     targetPerClass: 3,
     targetEpochs: 2,
     freezeEpochs: 1,
+    targetBatchSize: 5,
     testPerClass: 3,
     stages: 1,
     imageSize: 16,
@@ -53,10 +57,28 @@ Deno.test("default experiment (tiny sizes): both accuracies side by side; stage 
   const first = await runOnce();
   assert.equal(first.code, 0, first.text);
   assert.match(first.text, /Stage 1: pretraining on the source task/);
-  assert.match(first.text, /epoch 2: backbone unfrozen/);
-  assert.match(first.text, /pretrained, fine-tuned +\d+\.\d% +\d+\.\d%/);
-  assert.match(first.text, /from scratch +\d+\.\d% +\d+\.\d%/);
+  assert.match(first.text, /epoch 2: backbone unfrozen, training all layers at lr 3e-4/);
+  // every stage says what its test data is: held out, capped per class
+  assert.doesNotMatch(first.text, /of the training data \(--val-split\)/);
+  assert.match(
+    first.text,
+    /test data: a random 20% of the data, held out from training \(--val-split\), at most 3 per class/,
+  );
+  for (const label of ["feature extraction", "fine-tuning", "from scratch"]) {
+    assert.match(first.text, new RegExp(`\\n  ${label} +\\d+\\.\\d% +\\d+\\.\\d% +\\d+:\\d\\d`));
+  }
+  assert.match(first.text, /final +best +time/);
+  assert.match(first.text, /\nReading: (feature extraction|fine-tuning|from scratch) won \(/);
   assert.match(first.text, /Total wall time \d+:\d\d/);
+  const plotPath = first.text.match(/Test-accuracy curves of the three: (\S+)/)?.[1];
+  assert.ok(plotPath, first.text);
+  const svg = Deno.readTextFileSync(plotPath);
+  assert.match(svg, /^<svg /);
+  // one curve of 2 epochs per strategy, each named in the legend
+  assert.equal(svg.match(/<polyline /g)?.length, 3);
+  for (const label of ["feature extraction", "fine-tuning", "from scratch"]) {
+    assert.ok(svg.includes(`>${label}</text>`), label);
+  }
   const cached = [...Deno.readDirSync(`${tmp}/cache`)].map((e) => e.name);
   assert.equal(cached.length, 1);
 
@@ -70,8 +92,46 @@ Deno.test("default experiment (tiny sizes): both accuracies side by side; stage 
   assert.equal(runs.length, 2);
   for (const r of runs) {
     assert.deepEqual([...Deno.readDirSync(`${tmp}/runs/${r}`)].map((e) => e.name).sort(), [
+      "accuracy_strategies.svg",
+      "feature-extract",
+      "fine-tune",
       "scratch",
-      "transfer",
     ]);
   }
+});
+
+Deno.test("the reading names the winner and its lead over the runner-up and over scratch", () => {
+  const text = readResults([
+    { label: "feature extraction", final: 0.8 },
+    { label: "fine-tuning", final: 0.75 },
+    { label: "from scratch", final: 0.5 },
+  ]);
+  assert.equal(
+    text,
+    "Reading: feature extraction won (80.0% final test accuracy, +5.0 points over fine-tuning, " +
+      "+30.0 points over training from scratch); every transferred network beat the one trained " +
+      "from scratch.",
+  );
+  assert.match(
+    readResults([
+      { label: "feature extraction", final: 0.5 },
+      { label: "fine-tuning", final: 0.6 },
+      { label: "from scratch", final: 0.7 },
+    ]),
+    /^Reading: from scratch won \(70\.0% .*\+10\.0 points over fine-tuning\); no transferred network beat the one trained from scratch\.$/,
+  );
+});
+
+Deno.test("the GL software driver is told from the Vulkan one by DENO_WEBGPU_BACKEND or its features", () => {
+  const llvmpipe = {
+    software: true,
+    description: "llvmpipe (LLVM 15.0.6, 256 bits)",
+  } as AdapterProfile;
+  const vulkan = new Set(["shader-f16", "texture-compression-bc", "timestamp-query"]);
+  const gl = new Set(["texture-compression-bc", "texture-compression-etc2", "timestamp-query"]);
+  assert.equal(onGlSoftwareDriver(llvmpipe, vulkan, ""), false);
+  assert.equal(onGlSoftwareDriver(llvmpipe, gl, ""), true);
+  assert.equal(onGlSoftwareDriver(llvmpipe, vulkan, "gl"), true);
+  assert.equal(onGlSoftwareDriver(llvmpipe, gl, "vulkan"), false);
+  assert.equal(onGlSoftwareDriver({ ...llvmpipe, software: false }, gl, "gl"), false);
 });
