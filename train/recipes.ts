@@ -55,7 +55,7 @@ export const RECIPES: Record<string, Recipe> = {
     },
   },
   /**
-   * The embedded default's stage 2 (also usable on any small grayscale dataset): 28x28
+   * What the embedded default's stage 2 starts from (also usable on any small grayscale dataset): 28x28
    * Fashion-MNIST-sized inputs, Adam, backbone frozen for the first epochs then unfrozen at a
    * lower lr. Sized for a few minutes on two CPU cores with a software GPU driver.
    */
