@@ -55,9 +55,9 @@ export const RECIPES: Record<string, Recipe> = {
     },
   },
   /**
-   * What the embedded default's stage 2 starts from (also usable on any small grayscale dataset): 28x28
-   * Fashion-MNIST-sized inputs, Adam, backbone frozen for the first epochs then unfrozen at a
-   * lower lr. Sized for a few minutes on two CPU cores with a software GPU driver.
+   * What the embedded default's stage 2 starts from (also usable on any small grayscale
+   * dataset): 28x28 Fashion-MNIST-sized inputs, Adam, backbone frozen for the first epochs then
+   * unfrozen at a lower lr. Sized for a few minutes on two CPU cores with a software GPU driver.
    */
   fashion: {
     description: "small grayscale images (Fashion-MNIST sized): 28x28, RandomCrop pad 2 + flip, " +
