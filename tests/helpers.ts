@@ -2,6 +2,7 @@
 // finite differences in f64 on CPU reference functions.
 
 import { initGpu } from "../kernels/device.ts";
+import { limits } from "./kernels/family_checks.ts";
 
 // seeded data and closeness checks live in numeric.ts (shared with the browser tests)
 export { assertClose, maxAbsDiff, randomArray } from "./numeric.ts";
@@ -41,17 +42,8 @@ export function weightedSum(y: ArrayLike<number>, w: ArrayLike<number>): number 
  * such adapters would chunk them; restores both afterwards.
  */
 export async function withBindingLimits<T>(
-  limits: { maxBindingBytes?: number; storageAlign?: number },
+  l: { maxBindingBytes?: number; storageAlign?: number },
   f: () => T | Promise<T>,
 ): Promise<T> {
-  const g = await gpuReady;
-  const before = { maxBindingBytes: g.maxBindingBytes, storageAlign: g.storageAlign };
-  g.maxBindingBytes = limits.maxBindingBytes ?? g.maxBindingBytes;
-  g.storageAlign = limits.storageAlign ?? g.storageAlign;
-  try {
-    return await f();
-  } finally {
-    g.maxBindingBytes = before.maxBindingBytes;
-    g.storageAlign = before.storageAlign;
-  }
+  return limits(await gpuReady, l, async () => await f());
 }
