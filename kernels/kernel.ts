@@ -225,8 +225,8 @@ export class KernelFamily<V, P extends string> {
     for (const b of bindings) {
       if (b.offset) slots.push({ name: b.name + "Off", type: "u32" });
     }
-    const words = Math.max(4, Math.ceil(slots.length / 4) * 4);
-    const code = this.source(variant, bindings, slots);
+    const words = paramWords(slots.length);
+    const code = this.source(variant, bindings, slots, words);
     const layout = bindGroupLayout(g, this.spec.name, bindings);
     const pipeline = g.compile(this.spec.name, code, layout);
     const k = new CompiledKernel<P>(
@@ -242,26 +242,19 @@ export class KernelFamily<V, P extends string> {
     return k;
   }
 
-  /** The whole WGSL of a variant (declarations + body); tests and `info` may print it. */
-  wgsl(variant: V): string {
-    const bindings = typeof this.spec.bindings === "function"
-      ? this.spec.bindings(variant)
-      : this.spec.bindings;
-    const slots = [...this.#slots];
-    for (const b of bindings) {
-      if (b.offset) slots.push({ name: b.name + "Off", type: "u32" });
-    }
-    return this.source(variant, bindings, slots);
-  }
-
-  private source(v: V, bindings: readonly BindingDecl[], slots: readonly ParamSlot[]): string {
+  private source(
+    v: V,
+    bindings: readonly BindingDecl[],
+    slots: readonly ParamSlot[],
+    words: number,
+  ): string {
     const enables = (this.spec.enables?.(v) ?? []).map((e) => `enable ${e};`);
     const decls = bindings.map((b, i) =>
       `@group(0) @binding(${i}) var<storage, ${b.access ?? "read"}> ${b.name}: array<${b.type}>;`
     );
     const fields = slots.map((s) => `${s.name}: ${s.type},`);
     // pad the struct to the 16-byte multiple the launch binds
-    for (let i = slots.length; i < Math.max(4, Math.ceil(slots.length / 4) * 4); i++) {
+    for (let i = slots.length; i < words; i++) {
       fields.push(`pad${i}_: u32,`);
     }
     return [
@@ -273,6 +266,11 @@ export class KernelFamily<V, P extends string> {
       this.spec.body(v),
     ].join("\n");
   }
+}
+
+/** Uniform words for `count` parameters: a multiple of 4 (16 bytes), at least one block. */
+function paramWords(count: number): number {
+  return Math.max(4, Math.ceil(count / 4) * 4);
 }
 
 /** Declares a kernel family (see the file comment). */
