@@ -33,8 +33,8 @@ export interface ArrayDatasetSpec {
 
 export interface ImageFolderSpec {
   kind: "imageFolder";
-  /** "dir": files under root; "zip": entries of the zip file at root. */
-  source: "dir" | "zip";
+  /** "dir": files under root; "zip": entries of the zip file at root; "memory": a page's files. */
+  source: "dir" | "zip" | "memory";
   root: string;
   /** Paths of the kept images, relative to root ('/'-separated), in sample order. */
   files: string[];

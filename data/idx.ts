@@ -110,7 +110,9 @@ export function loadMnist(dir: string, opts: MnistOptions = {}): ArrayImageDatas
       const p = `${dir}/${stem}${suffix}`;
       try {
         if (Deno.statSync(p).isFile) return p;
-      } catch { /* try the other suffix */ }
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotFound)) throw e; // else try the other suffix
+      }
     }
     throw new DatasetError(`MNIST: neither ${stem} nor ${stem}.gz found in "${dir}"`);
   };
