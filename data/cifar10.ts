@@ -61,7 +61,9 @@ function readBatches(
       }
       try {
         meta ??= new TextDecoder().decode(Deno.readFileSync(`${d}/batches.meta.txt`));
-      } catch { /* names default to the standard list */ }
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotFound)) throw e; // else the standard names
+      }
     }
   } else {
     const archive = readRegularFileSync(path, { what: "CIFAR-10 archive", maxBytes: MAX_ARCHIVE });

@@ -245,7 +245,11 @@ export class FolderDataset implements Dataset {
     const tree = this.openTree();
     const opts: DecodeOptions = { channels: this.channels, maxPixels: this.maxPixels };
     return {
-      image: decodeImage(tree.read(rel, maxImageFileBytes(this.maxPixels)), tree.display(rel), opts),
+      image: decodeImage(
+        tree.read(rel, maxImageFileBytes(this.maxPixels)),
+        tree.display(rel),
+        opts,
+      ),
       label: this.targets[i],
     };
   }

@@ -99,7 +99,9 @@ class DirectoryTree implements FileTree {
         f.close();
       }
     } catch (e) {
-      if (e instanceof Deno.errors.PermissionDenied) throw new DecodeError(rel, "permission denied");
+      if (e instanceof Deno.errors.PermissionDenied) {
+        throw new DecodeError(rel, "permission denied");
+      }
       throw e;
     }
   }
