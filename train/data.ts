@@ -18,20 +18,9 @@ import {
 } from "../data/mod.ts";
 import { ConfigError, type TrainConfig } from "./config.ts";
 
-export type DataKind = "image-folder" | "cifar10" | "idx";
+import type { DataKind, OpenedData } from "./prepared.ts";
 
-export interface OpenedData {
-  kind: DataKind;
-  train: Dataset;
-  test: Dataset;
-  classes: string[];
-  /** Channels the images decode to. */
-  channels: 1 | 3;
-  /** Size of every image when fixed (CIFAR, IDX). */
-  knownSize?: [number, number];
-  /** Where the test data came from, for the log. */
-  testSource: string;
-}
+export type { DataKind, OpenedData } from "./prepared.ts";
 
 function stat(path: string): Deno.FileInfo | null {
   try {

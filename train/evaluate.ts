@@ -1,7 +1,7 @@
 // Evaluation: loss and accuracy accumulated on the GPU (one readback at the end), and, when
 // asked, the confusion matrix (the predicted class of each sample is read back per batch).
 
-import type { DataLoader } from "../data/mod.ts";
+import type { DataLoader } from "../data/loader.ts";
 import {
   accumulateMetrics,
   argmax,

@@ -2,25 +2,20 @@
 // dataset (loss, accuracy, per-class accuracy, confusion matrix), or predict the top-k
 // classes of image files.
 
-import { DataLoader, decodeImage, type Image, mixSeed, Rng } from "../data/mod.ts";
+import { DataLoader, decodeImage, type Image } from "../data/mod.ts";
 import { maxImageFileBytes } from "../data/limits.ts";
 import { readRegularFileSync } from "../data/regular_file.ts";
 import { gpu } from "../kernels/device.ts";
-import { softmax } from "../nn/ops/loss.ts";
-import type { ResNet } from "../nn/resnet.ts";
-import { noGrad, Scope, Tensor } from "../nn/tensor.ts";
-import { loadTrainState, type TrainMeta } from "./checkpoint.ts";
+import { loadTrainState } from "./checkpoint.ts";
 import { ConfigError, type TrainConfig } from "./config.ts";
 import { openData } from "./data.ts";
 import { type EvalResult, evaluate, perClassAccuracy } from "./evaluate.ts";
 import { checkResourceLimits, thisMachine } from "./limits.ts";
 import { buildModel } from "./model.ts";
+import { predictImages, type Prediction, type Trained } from "./predict.ts";
 import { evalTransform } from "./transforms.ts";
 
-export interface Trained {
-  model: ResNet;
-  meta: TrainMeta;
-}
+export type { Prediction, Trained } from "./predict.ts";
 
 /** Loads a checkpoint of `train` (best or last) into a network in eval mode. */
 export async function loadTrained(
@@ -126,11 +121,6 @@ export async function evaluateCheckpoint(
   };
 }
 
-export interface Prediction {
-  file: string;
-  top: { label: number; className: string; probability: number }[];
-}
-
 /** Top-k classes of each image file, with softmax probabilities. */
 export async function predictFiles(
   t: Trained,
@@ -140,47 +130,10 @@ export async function predictFiles(
   maxPixels = t.meta.config.maxImagePixels,
 ): Promise<Prediction[]> {
   const c = t.meta.model.inChannels;
-  const transform = evalTransform(t.meta.config, { dataChannels: c, modelChannels: c });
-  const k = Math.min(topK, t.meta.classes.length);
   // decode everything first, so an unreadable file fails before any work
   const images: Image[] = files.map((f) => {
     const bytes = readRegularFileSync(f, { what: "image", maxBytes: maxImageFileBytes(maxPixels) });
     return decodeImage(bytes, f, { channels: c as 1 | 3, maxPixels });
   });
-  const out: Prediction[] = [];
-  for (let s = 0; s < images.length; s += batchSize) {
-    const chunk = images.slice(s, s + batchSize);
-    const tensors = chunk.map((img, i) => {
-      const x = transform.apply(img, Rng.mixed(mixSeed(0, 0, s + i)));
-      if (!(x.data instanceof Float32Array)) {
-        throw new Error("evaluation transform must end with ToTensor");
-      }
-      return x as { data: Float32Array; channels: number; height: number; width: number };
-    });
-    const [C, H, W] = [tensors[0].channels, tensors[0].height, tensors[0].width];
-    const batch = new Float32Array(chunk.length * C * H * W);
-    tensors.forEach((x, i) => batch.set(x.data, i * C * H * W));
-    let probs: Float32Array;
-    {
-      using _ = new Scope();
-      const p = noGrad(() =>
-        softmax(t.model.forward(Tensor.fromArray(batch, [chunk.length, C, H, W])))
-      );
-      probs = await p.toArray();
-    }
-    const n = t.meta.classes.length;
-    chunk.forEach((_, i) => {
-      const row = Array.from(probs.subarray(i * n, (i + 1) * n), (p, label) => ({ label, p }));
-      row.sort((a, b) => b.p - a.p || a.label - b.label);
-      out.push({
-        file: files[s + i],
-        top: row.slice(0, k).map(({ label, p }) => ({
-          label,
-          className: t.meta.classes[label],
-          probability: p,
-        })),
-      });
-    });
-  }
-  return out;
+  return await predictImages(t, images, files, topK, batchSize);
 }

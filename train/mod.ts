@@ -20,13 +20,8 @@ export {
   storedShortSide,
 } from "./data.ts";
 export { evalTransform, normalization, trainTransform } from "./transforms.ts";
-export {
-  buildModel,
-  loadBackbone,
-  type ModelSpec,
-  readWeights,
-  setBackboneFrozen,
-} from "./model.ts";
+export { buildModel, loadBackbone, type ModelSpec, setBackboneFrozen } from "./model.ts";
+export { readWeights } from "./weights.ts";
 export { makeOptimizer, makeScheduler, setLr } from "./optim.ts";
 export { type Prepared, prepareTraining } from "./setup.ts";
 export { fit, type FitIO, type FitResult, type StopFlag } from "./trainer.ts";

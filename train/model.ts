@@ -1,8 +1,8 @@
 // Builds the ResNet18 a config asks for: its input channels and stages, pretrained weights
-// loaded by name with a new head, and the freezing a transfer strategy starts with.
+// loaded by name with a new head, and the freezing a transfer strategy starts with. No file
+// I/O (train/weights.ts reads --weights), so a page builds the same network.
 
 import type { StateDict } from "../nn/io/host_tensor.ts";
-import { readStateDictFile } from "../nn/io/weights_file.ts";
 import { type ResNet, resnet18 } from "../nn/resnet.ts";
 import { ConfigError, type TrainConfig } from "./config.ts";
 
@@ -14,19 +14,6 @@ export interface ModelSpec {
   numClasses: number;
   inChannels: 1 | 3;
   stages: number;
-}
-
-/** Reads a weights file, with errors that name --weights. */
-export async function readWeights(path: string, allowNonFinite = false): Promise<StateDict> {
-  try {
-    return await readStateDictFile(path, { allowNonFinite });
-  } catch (e) {
-    const msg = (e as Error).message.replace(
-      "an explicit allow flag",
-      "--allow-non-finite-weights",
-    );
-    throw new ConfigError("weights", `--weights: ${msg}`);
-  }
 }
 
 /** The stem's input channels stored in a state dict (conv1.weight is [64, C, 7, 7]). */

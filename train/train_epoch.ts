@@ -3,7 +3,7 @@
 // divergence and reported as a progress event and an iteration row, and a hook after every
 // step (per-iteration schedulers). A resumed epoch skips the batches already done.
 
-import type { DataLoader } from "../data/mod.ts";
+import type { DataLoader } from "../data/loader.ts";
 import { METRIC_SLOTS, metricsAccumulator } from "../nn/ops/loss.ts";
 import type { ResNet } from "../nn/resnet.ts";
 import { Tensor } from "../nn/tensor.ts";

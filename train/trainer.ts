@@ -19,7 +19,7 @@ import { evaluate } from "./evaluate.ts";
 import { type FitEventSink, formatLr } from "./fit_events.ts";
 import { CheckpointWriter, stepSchedule, unfreezeIfDue } from "./fit_hooks.ts";
 import type { EpochRow, RunOutput } from "./run_output.ts";
-import type { Prepared } from "./setup.ts";
+import type { Prepared } from "./prepared.ts";
 import { trainEpoch } from "./train_epoch.ts";
 
 export { formatLr } from "./fit_events.ts";

@@ -12,7 +12,7 @@ import {
   Resize,
   ToTensor,
   type Transform,
-} from "../data/mod.ts";
+} from "../data/transforms/index.ts";
 import { AUGMENT_ENTRIES } from "./augments.ts";
 import { ConfigError, type TrainConfig } from "./config.ts";
 

@@ -2,18 +2,12 @@
 // PyTorch .pth (zip), a safetensors file, or a checkpoint of this engine (its
 // "model." tensors). The kind is judged by content, not by the file name.
 
-import { CHECKPOINT_FORMAT, readFileNamed, tensorsUnder } from "./checkpoint.ts";
+import { readFileNamed } from "./checkpoint.ts";
 import { assertFinite } from "./finite.ts";
 import type { StateDict } from "./host_tensor.ts";
-import { readPth, sniffWeightFile } from "./pth.ts";
-import { readSafetensors } from "./safetensors.ts";
+import { decodeStateDict } from "./weights_bytes.ts";
 
-/** Parses weight-file bytes; `name` is used in errors. */
-export function decodeStateDict(bytes: Uint8Array, name: string): StateDict {
-  if (sniffWeightFile(bytes) !== "safetensors") return readPth(bytes, name);
-  const { tensors, metadata } = readSafetensors(bytes, name);
-  return metadata.format === CHECKPOINT_FORMAT ? tensorsUnder(tensors, "model.") : tensors;
-}
+export { decodeStateDict } from "./weights_bytes.ts";
 
 /**
  * Reads a .pth / .safetensors / checkpoint file into a state dict. A file holding NaN or

@@ -9,6 +9,10 @@
 // Measured with Chromium 156: adapter "google / swiftshader", isFallbackAdapter, features
 // include subgroups and timestamp-query, minStorageBufferOffsetAlignment 256.
 
+import { bundle } from "../../web/bundle.ts";
+
+export { bundle };
+
 /** The playwright-core release the tests use (also recorded in deno.lock once fetched). */
 export const PLAYWRIGHT = "npm:playwright-core@1.65.1";
 
@@ -75,29 +79,6 @@ export async function browserUnavailable(): Promise<string | null> {
     return null;
   } catch (e) {
     return `deno bundle cannot run here: ${(e as Error).message.split("\n")[0]}`;
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-/** Bundles `entry` (with everything it imports) into one browser script. */
-export async function bundle(entry: URL): Promise<string> {
-  const dir = await Deno.makeTempDir({ prefix: "browser-bundle-" });
-  try {
-    const out = `${dir}/bundle.js`;
-    const r = await new Deno.Command(Deno.execPath(), {
-      args: ["bundle", "--quiet", "--platform", "browser", "--output", out, entry.pathname],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    if (!r.success) {
-      throw new Error(
-        `deno bundle ${entry.pathname} failed: ${new TextDecoder().decode(r.stderr)}`,
-      );
-    }
-    const code = await Deno.readTextFile(out);
-    if (/\bDeno\./.test(code)) throw new Error(`the bundle of ${entry.pathname} refers to Deno`);
-    return code;
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

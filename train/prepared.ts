@@ -1,0 +1,201 @@
+// A training run's parts (the Prepared object fit() runs), assembled from what has been
+// read already: the opened datasets, the weights as a state dict, a checkpoint to resume.
+// No file I/O and no Deno here: the CLI reads files in train/setup.ts, a page reads what
+// the user picked, and both build the run with assemblePrepared.
+
+import type { Dataset } from "../data/dataset.ts";
+import { DataLoader } from "../data/loader.ts";
+import type { StateDict } from "../nn/io/host_tensor.ts";
+import type { ResNet } from "../nn/resnet.ts";
+import type { PartialEpoch, TrainMeta, TrainState } from "./train_state.ts";
+import { ConfigError, type TrainConfig } from "./config.ts";
+import { buildModel, loadBackbone, type ModelSpec, modelSpec, setBackboneFrozen } from "./model.ts";
+import { type AnyOptimizer, makeOptimizer, makeScheduler } from "./optim.ts";
+import { OptionError, type Schedule } from "./schedulers/schedule.ts";
+import { evalTransform, trainTransform } from "./transforms.ts";
+
+export type DataKind = "image-folder" | "cifar10" | "idx";
+
+export interface OpenedData {
+  kind: DataKind;
+  train: Dataset;
+  test: Dataset;
+  classes: string[];
+  /** Channels the images decode to. */
+  channels: 1 | 3;
+  /** Size of every image when fixed (CIFAR, IDX). */
+  knownSize?: [number, number];
+  /** Where the test data came from, for the log. */
+  testSource: string;
+}
+
+export interface StartPoint {
+  epoch: number;
+  batch: number;
+  iteration: number;
+  partial: PartialEpoch | null;
+  best: TrainMeta["best"];
+  frozen: boolean;
+}
+
+export interface Prepared {
+  config: TrainConfig;
+  data: OpenedData;
+  spec: ModelSpec;
+  model: ResNet;
+  optimizer: AnyOptimizer;
+  scheduler: Schedule | null;
+  trainLoader: DataLoader;
+  testLoader: DataLoader;
+  start: StartPoint;
+  /** Lines for the log describing the setup (data, weights, strategy). */
+  notes: string[];
+  /** Releases the GPU memory and loader workers. */
+  dispose(): void;
+}
+
+/** Loader workers: 1 for image files (decoding), none for in-memory arrays. */
+function workersFor(config: TrainConfig, data: OpenedData): number {
+  return config.workers >= 0 ? config.workers : data.kind === "image-folder" ? 1 : 0;
+}
+
+/** The training and test loaders of a config; `warn` receives their skipped-file reports. */
+export function makeLoaders(
+  config: TrainConfig,
+  data: OpenedData,
+  inChannels: 1 | 3,
+  warn?: (message: string) => void,
+): { trainLoader: DataLoader; testLoader: DataLoader } {
+  const pipe = {
+    dataChannels: data.channels,
+    modelChannels: inChannels,
+    knownSize: data.knownSize,
+  };
+  const numWorkers = workersFor(config, data);
+  const n = data.train.length, b = config.batchSize;
+  // A last batch of one sample would give BatchNorm a single value per channel.
+  const dropLast = n > b && n % b === 1;
+  const make = (ds: Dataset, train: boolean) =>
+    new DataLoader(ds, {
+      batchSize: b,
+      shuffle: train,
+      seed: config.seed,
+      dropLast: train && dropLast,
+      transform: train ? trainTransform(config, pipe) : evalTransform(config, pipe),
+      numWorkers,
+      persistentWorkers: numWorkers > 0,
+      warn,
+    });
+  return { trainLoader: make(data.train, true), testLoader: make(data.test, false) };
+}
+
+export interface PreparedInput {
+  /** Checked already (validateConfig). */
+  config: TrainConfig;
+  data: OpenedData;
+  /** The model's input channels (train/model.ts chooseInChannels). */
+  inChannels: 1 | 3;
+  /** Pretrained weights and their name for messages, or null. */
+  weights: { dict: StateDict; name: string } | null;
+  resume?: TrainState;
+  /** Releases what the data holds open (decode caches); called on failure and by dispose(). */
+  closeData: () => void;
+  /** Where the loaders' skipped-file reports go (default console.warn). */
+  warn?: (message: string) => void;
+}
+
+/** Builds the model, its weights and freezing, the optimizer, scheduler and loaders. */
+export function assemblePrepared(input: PreparedInput): Prepared {
+  const { config, data, inChannels, weights, resume, closeData, warn } = input;
+  const spec = resume ? resume.meta.model : modelSpec(config, data.classes.length, inChannels);
+  let model: ResNet;
+  try {
+    model = buildModel(spec, config.seed, config.headInit);
+  } catch (e) {
+    closeData();
+    throw e;
+  }
+  const notes: string[] = [];
+  let optimizer: AnyOptimizer | null = null;
+  try {
+    notes.push(
+      `data: ${config.data} (${data.kind}): ${data.train.length} training and ${data.test.length} ` +
+        `test images of ${data.classes.length} classes; test data: ${data.testSource}`,
+    );
+    if (weights) notes.push(`weights: ${loadBackbone(model, weights.dict, weights.name)}`);
+    else if (resume) model.loadStateDict(resume.model);
+    else notes.push("weights: random initialisation (training from scratch)");
+    if (spec.stages < 4) {
+      notes.push(`model: ResNet18 truncated to its first ${spec.stages} stage(s) + new head`);
+    }
+
+    const frozen = resume
+      ? resume.meta.frozen
+      : config.strategy === "feature-extract" || config.strategy === "freeze-unfreeze";
+    setBackboneFrozen(model, frozen, config.freezeBatchNorm);
+    notes.push(
+      `strategy: ${config.strategy}${frozen ? " (backbone frozen, training the head)" : ""}`,
+    );
+
+    optimizer = makeOptimizer(config, model);
+    if (resume) {
+      if (!resume.optim || !resume.meta.optim) {
+        throw new ConfigError(
+          "data",
+          `--resume: the checkpoint holds no optimizer state (is it a best.safetensors?)`,
+        );
+      }
+      optimizer.loadStateDict({ tensors: resume.optim, meta: resume.meta.optim });
+    }
+    const { trainLoader, testLoader } = makeLoaders(config, data, spec.inChannels, warn);
+    let scheduler: Schedule | null;
+    try {
+      scheduler = makeScheduler(config, optimizer, trainLoader.length);
+    } catch (e) {
+      trainLoader.close();
+      testLoader.close();
+      if (e instanceof OptionError) {
+        throw new ConfigError(e.key as keyof TrainConfig, e.message);
+      }
+      throw e;
+    }
+    if (resume && scheduler && resume.meta.scheduler) {
+      scheduler.loadStateDict(resume.meta.scheduler);
+    }
+    const start: StartPoint = resume
+      ? {
+        epoch: resume.meta.epoch,
+        batch: resume.meta.batch,
+        iteration: resume.meta.iteration,
+        partial: resume.meta.partial,
+        best: resume.meta.best,
+        frozen,
+      }
+      : { epoch: 0, batch: 0, iteration: 0, partial: null, best: null, frozen };
+    const opt = optimizer;
+    return {
+      config,
+      data,
+      spec,
+      model,
+      optimizer: opt,
+      scheduler,
+      trainLoader,
+      testLoader,
+      start,
+      notes,
+      dispose() {
+        trainLoader.close();
+        testLoader.close();
+        closeData();
+        opt.dispose();
+        model.dispose();
+      },
+    };
+  } catch (e) {
+    optimizer?.dispose();
+    model.dispose();
+    closeData();
+    throw e;
+  }
+}
