@@ -10,6 +10,7 @@
 // include subgroups and timestamp-query, minStorageBufferOffsetAlignment 256.
 
 import { bundle } from "../../web/bundle.ts";
+import { pageHandler } from "../../web/serve.ts";
 
 export { bundle };
 
@@ -31,12 +32,23 @@ export function chromiumPath(): string | null {
 
 // The part of playwright-core's API used here (typed by hand: the module is imported by a
 // computed specifier so that a machine without it still type-checks and runs the suite).
-interface Page {
+export interface Page {
   goto(url: string): Promise<unknown>;
   on(event: "console", f: (m: { type(): string; text(): string }) => void): void;
   on(event: "pageerror", f: (e: Error) => void): void;
   waitForFunction(expression: string, arg?: unknown, o?: { timeout?: number }): Promise<unknown>;
   evaluate<T>(expression: string): Promise<T>;
+  setInputFiles(selector: string, files: string | string[]): Promise<void>;
+  selectOption(selector: string, value: string): Promise<unknown>;
+  fill(selector: string, value: string): Promise<void>;
+  click(selector: string): Promise<void>;
+  textContent(selector: string): Promise<string | null>;
+  waitForEvent(event: "download", o?: { timeout?: number }): Promise<Download>;
+  setViewportSize(size: { width: number; height: number }): Promise<void>;
+  screenshot(o: { path: string; fullPage?: boolean }): Promise<unknown>;
+}
+export interface Download {
+  saveAs(path: string): Promise<void>;
 }
 interface Context {
   pages(): Page[];
@@ -110,13 +122,10 @@ export async function withPage<T>(
   if (!executablePath || typeof pw === "string") {
     throw new Error(`no browser: ${await browserUnavailable()}`);
   }
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
-    const path = new URL(req.url).pathname;
-    const file = files[path === "/" ? "/index.html" : path];
-    return file
-      ? new Response(file.body, { headers: { "content-type": file.type } })
-      : new Response("not found", { status: 404 });
-  });
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    pageHandler(files),
+  );
   const profile = await Deno.makeTempDir({ prefix: "chromium-profile-" });
   let context: Context | null = null;
   try {
