@@ -221,7 +221,7 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
       return m.lines.forEach(logLine);
     case "skipped":
       for (const s of m.files) {
-        problem(`Skipped ${s.split ? `${s.split}/…/` : ""}${s.file}: ${s.reason}`);
+        problem(`Skipped ${s.file}: ${s.reason}`);
       }
       return;
     case "warning":

@@ -30,8 +30,8 @@ export function pickedTree(files: PickedFile[]): FileTree {
 
 export interface OpenedTree {
   data: OpenedData;
-  /** Every image left out because it cannot be read, with the split it was in. */
-  skipped: (SkippedFile & { split: string })[];
+  /** Every image left out because it cannot be read (paths from the tree's root). */
+  skipped: SkippedFile[];
 }
 
 const UNSUPPORTED: (keyof TrainConfig)[] = ["classes", "perClass", "testPerClass"];
@@ -52,7 +52,7 @@ export function openTree(tree: FileTree, config: TrainConfig, channels: 1 | 3 = 
       maxPixels: config.maxImagePixels,
       warn: () => {}, // reported through `skipped`
     });
-    for (const s of ds.skipped) skipped.push({ ...s, split: split ?? "" });
+    skipped.push(...ds.skipped);
     return ds;
   };
   const splits = treeSplits(tree);

@@ -5,6 +5,7 @@ import type { FitEvent } from "../train/fit_events.ts";
 import type { EpochRow } from "../train/run_output.ts";
 import type { FitResult } from "../train/trainer.ts";
 import type { TrainConfig } from "../train/config.ts";
+import type { SkippedFile } from "../data/folder_dataset.ts";
 import type { PickedFile } from "./open_data.ts";
 import type { FirstStep } from "./first_step.ts";
 
@@ -23,12 +24,6 @@ export type ToWorker =
   | { type: "stop" }
   | { type: "predict"; file: PickedFile; topK: number };
 
-export interface SkippedReport {
-  file: string;
-  reason: string;
-  split: string;
-}
-
 export interface Done {
   type: "done";
   result: FitResult;
@@ -43,7 +38,7 @@ export interface Done {
 export type FromWorker =
   | { type: "adapter"; description: string }
   | { type: "notes"; lines: string[] }
-  | { type: "skipped"; files: SkippedReport[] }
+  | { type: "skipped"; files: SkippedFile[] }
   | { type: "warning"; message: string }
   | { type: "event"; event: FitEvent }
   | Done

@@ -53,6 +53,7 @@ export interface Download {
 interface Context {
   pages(): Page[];
   newPage(): Promise<Page>;
+  addInitScript(script: { content: string }): Promise<void>;
   close(): Promise<void>;
 }
 interface Playwright {
@@ -109,13 +110,15 @@ const ARGS = [
 
 /**
  * Serves `files` (path -> content; "/" is index.html) on 127.0.0.1, opens the index in
- * headless Chromium, and runs `f` on the page. Console output of the page goes to `log`.
+ * headless Chromium, and runs `f` on the page. Console output of the page goes to `log`;
+ * `init` is a script run in every document before its own (e.g. to take an API away).
  * Everything (server, browser, profile directory) is gone when it returns.
  */
 export async function withPage<T>(
   files: Record<string, { body: string; type: string }>,
   f: (page: Page) => Promise<T>,
   log: (line: string) => void = () => {},
+  init?: string,
 ): Promise<T> {
   const executablePath = chromiumPath();
   const pw = await loadPlaywright();
@@ -135,6 +138,7 @@ export async function withPage<T>(
       args: ARGS,
       timeout: 30_000,
     });
+    if (init) await context.addInitScript({ content: init });
     const page = context.pages()[0] ?? await context.newPage();
     page.on("console", (m) => log(`[page ${m.type()}] ${m.text()}`));
     page.on("pageerror", (e) => log(`[page error] ${e.message}`));

@@ -222,3 +222,36 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "the training page says when the browser has no WebGPU, and how to enable it",
+  ignore: unavailable !== null,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "web-page-test-" });
+    try {
+      await Deno.writeFile(`${dir}/fixture.zip`, fixtureZip());
+      await withPage(
+        await pageFiles(),
+        async (page) => {
+          await page.waitForFunction(
+            "document.getElementById('gpu').className === 'error'",
+            undefined,
+            { timeout: 20_000 },
+          );
+          const text = await page.textContent("#gpu") ?? "";
+          assert.match(text, /no WebGPU \(navigator\.gpu is missing\)/);
+          assert.match(text, /chrome:\/\/flags\/#enable-unsafe-webgpu/);
+          assert.match(text, /--enable-unsafe-webgpu/);
+          await page.setInputFiles("#zip", `${dir}/fixture.zip`);
+          assert.equal(await page.evaluate("document.getElementById('train').disabled"), true);
+        },
+        () => {},
+        "delete Navigator.prototype.gpu;",
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
