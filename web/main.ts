@@ -106,12 +106,16 @@ function overrides(): Partial<TrainConfig> {
 let picked: File[] = [];
 let weightsFile: File | null = null;
 
+function size(bytes: number): string {
+  return bytes < 1e6 ? `${(bytes / 1e3).toFixed(1)} kB` : `${(bytes / 1e6).toFixed(1)} MB`;
+}
+
 function showPicked(): void {
   const n = picked.length;
   $("picked").textContent = n === 0
     ? "No data chosen."
     : n === 1 && picked[0].name.toLowerCase().endsWith(".zip")
-    ? `Zip: ${picked[0].name} (${(picked[0].size / 1e6).toFixed(1)} MB)`
+    ? `Zip: ${picked[0].name} (${size(picked[0].size)})`
     : `Folder: ${picked[0].webkitRelativePath.split("/")[0]} (${n} files)`;
   trainButton.disabled = n === 0 || running || !gpuOk;
 }
