@@ -225,6 +225,32 @@ Deno.test({
         });
         assert.match(await page.textContent("#prediction") ?? "", /(cat|dog): \d+\.\d%/);
 
+        // 4. Stop: a long run ends after the current batch; the page answers meanwhile
+        if (!SCREENSHOT) {
+          await page.fill("#epochs", "200");
+          const stopped = page.evaluate<Omit<Done, "best" | "config">>(
+            `(() => { const r = __test.nextRun(); document.getElementById("train").click();
+               return r.then((d) => ({ result: d.result })); })()`,
+          );
+          await page.waitForFunction(
+            "/^Epoch \\d+: batch/.test(document.getElementById('status').textContent)",
+            undefined,
+            { timeout: 30_000 },
+          );
+          const t2 = performance.now();
+          assert.equal(await page.evaluate("document.getElementById('stop').disabled"), false);
+          const answered = performance.now() - t2;
+          await page.click("#stop");
+          const { result } = await stopped;
+          console.log(
+            `stopped after ${result.iterations} steps (${result.epochsDone} epochs); the page ` +
+              `answered in ${answered.toFixed(0)} ms while training`,
+          );
+          assert.equal(result.interrupted, true);
+          assert.ok(result.epochsDone < 200);
+          assert.match(await page.textContent("#status") ?? "", /^Stopped after/);
+        }
+
         if (SCREENSHOT) {
           await page.setViewportSize({ width: 1100, height: 900 });
           await page.screenshot({
