@@ -9,7 +9,10 @@
 //  2. the page trains (the first two stages, 5 epochs; 6 for the screenshot), lists the corrupt file by name, and
 //     its best weights are downloaded and evaluated by `cli.ts eval`: the accuracy (which
 //     must have risen above chance) and the loss must be the page's;
-//  3. a picked image is predicted in the page and by `cli.ts predict` with those weights.
+//  3. a picked image is predicted in the page and by `cli.ts predict` with those weights;
+//  4. Stop ends a long run after the current batch, and the page answers while it trains;
+//  5. the same files picked as a folder (<input webkitdirectory>) give the zip's first step;
+//  6. a damaged zip is an error in the page that names it.
 // UPDATE_SCREENSHOT=1 also writes assets/web_page.png (the README's picture of the page).
 // Skipped, with the reason printed, where chromium or playwright-core is missing.
 
@@ -43,6 +46,8 @@ const NAMES = [
   "fc.weight",
   "fc.bias",
 ];
+/** What a network of the first two stages has of those. */
+const TWO_STAGES = NAMES.filter((n) => !/^layer[34]/.test(n));
 
 /**
  * fixture/{train,test}/{cat,dog}/*.png, and one corrupt PNG among the training cats. The
@@ -50,6 +55,10 @@ const NAMES = [
  * that the random horizontal flip keeps them apart.
  */
 function fixtureZip(): Uint8Array {
+  return zipSync(fixtureFiles());
+}
+
+function fixtureFiles(): Record<string, Uint8Array> {
   const files: Record<string, Uint8Array> = {};
   ["cat", "dog"].forEach((cls, label) => {
     for (let i = 0; i < 4; i++) {
@@ -69,7 +78,7 @@ function fixtureZip(): Uint8Array {
   });
   const png = encodePng(SIZE, SIZE, classImage(0, 9, SIZE));
   files["fixture/train/cat/broken.png"] = png.subarray(0, 40); // cut inside the image data
-  return zipSync(files);
+  return files;
 }
 
 /** The largest difference relative to the largest magnitude of `want`. */
@@ -249,6 +258,39 @@ Deno.test({
           assert.equal(result.interrupted, true);
           assert.ok(result.epochsDone < 200);
           assert.match(await page.textContent("#status") ?? "", /^Stopped after/);
+        }
+
+        // 5. the same data picked as a folder (<input webkitdirectory>) gives the same step
+        if (!SCREENSHOT) {
+          const folder = `${dir}/picked/fixture`;
+          for (const [path, bytes] of Object.entries(fixtureFiles())) {
+            const file = `${dir}/picked/${path}`;
+            await Deno.mkdir(file.slice(0, file.lastIndexOf("/")), { recursive: true });
+            await Deno.writeFile(file, bytes);
+          }
+          await page.setInputFiles("#folder", folder);
+          assert.match(await page.textContent("#picked") ?? "", /^Folder: fixture \(13 files\)/);
+          const fromFolder = await page.evaluate<{ step: FirstStep }>(
+            `__test.firstStep(${JSON.stringify(TWO_STAGES)})`,
+          );
+          await page.setInputFiles("#zip", zip);
+          const fromZip = await page.evaluate<{ step: FirstStep }>(
+            `__test.firstStep(${JSON.stringify(TWO_STAGES)})`,
+          );
+          assert.deepEqual(fromFolder.step, fromZip.step);
+
+          // 6. a damaged zip is an error in the page that names it
+          const damaged = `${dir}/damaged.zip`;
+          await Deno.writeFile(damaged, fixtureZip().subarray(0, 500));
+          await page.setInputFiles("#zip", damaged);
+          const failed = page.evaluate<string>(
+            `__test.nextRun().then(() => "trained", (e) => e.message)`,
+          );
+          await page.click("#train");
+          const message = await failed;
+          console.log(`a damaged zip: ${message}`);
+          assert.match(message, /damaged\.zip/);
+          assert.match(await page.textContent("#status") ?? "", /damaged\.zip/);
         }
 
         if (SCREENSHOT) {
