@@ -1,6 +1,11 @@
 // Opens what --data points at (an image folder, a .zip of one, CIFAR-10, or IDX files) as a
-// training and a test dataset, applying --classes, --val-split, --per-class and
-// --test-per-class. Every problem is a ConfigError naming the flag.
+// training, a validation and a test dataset, applying --classes, --test-split, --val-split,
+// --per-class and --test-per-class. Every problem is a ConfigError naming the flag.
+//
+// The splits: a test/ folder (test_batch.bin, t10k files) is the test set, else --test-split
+// of the data is held out at random. A val/ folder is the validation set, else --val-split of
+// each class of the training data is held out (stratified); both depend only on the files,
+// the flags and --seed, so a resumed run gets the same ones.
 
 import {
   ArrayImageDataset,
@@ -12,24 +17,32 @@ import {
   loadMnist,
   MissingSplitError,
   randomSplit,
+  stratifiedSplit,
+  Subset,
   subsetByClasses,
   subsetPerClass,
   withDecodedCache,
 } from "../data/mod.ts";
 import { ConfigError, type TrainConfig } from "./config.ts";
+import { defaultEvalResize } from "./resolve.ts";
 
 export type DataKind = "image-folder" | "cifar10" | "idx";
 
 export interface OpenedData {
   kind: DataKind;
   train: Dataset;
-  test: Dataset;
+  /** Picks the best checkpoint and drives the plateau schedule and early stopping (null:
+   * none, the test set does). */
+  val: Dataset | null;
+  /** Null only when the data has a val/ folder but no test split. */
+  test: Dataset | null;
   classes: string[];
   /** Channels the images decode to. */
   channels: 1 | 3;
   /** Size of every image when fixed (CIFAR, IDX). */
   knownSize?: [number, number];
-  /** Where the test data came from, for the log. */
+  /** Where the validation and the test data came from, for the log. */
+  valSource: string;
   testSource: string;
 }
 
@@ -92,9 +105,9 @@ function openRaw(
   path: string,
   channels: 1 | 3,
   maxPixels: number,
-): Omit<OpenedData, "classes" | "test" | "testSource"> & {
-  test: Dataset | null;
+): Omit<OpenedData, "classes" | "valSource" | "testSource"> & {
   testName: string;
+  valName: string;
 } {
   const kind = detectKind(path);
   try {
@@ -105,8 +118,10 @@ function openRaw(
       return {
         kind,
         train,
+        val: null,
         test,
         testName: "t10k files",
+        valName: "",
         channels: 1,
         knownSize: [train.height, train.width],
       };
@@ -121,26 +136,44 @@ function openRaw(
       } catch (e) {
         if (!(e instanceof MissingSplitError)) throw e;
       }
-      return { kind, train, test, testName: "test_batch.bin", channels: 3, knownSize: [32, 32] };
+      return {
+        kind,
+        train,
+        val: null,
+        test,
+        testName: "test_batch.bin",
+        valName: "",
+        channels: 3,
+        knownSize: [32, 32],
+      };
     }
-    // image folder: with a train/test (or val) layout when it has one
+    // image folder: with a train/ + test/ and/or val/ layout when it has one
     let train: ImageFolder;
-    let test: ImageFolder | null = null;
-    let testName = "";
+    let test: ImageFolder | null = null, val: ImageFolder | null = null;
+    let testName = "", valName = "";
     try {
       train = new ImageFolder(path, { split: "train", channels, maxPixels });
-      const other = train.splits.find((s) => s !== "train")!;
-      test = new ImageFolder(path, { split: other, channels, maxPixels });
-      testName = `the ${other}/ folder`;
+      const valFolder = train.splits.find((s) => VAL_FOLDERS.includes(s));
+      if (train.splits.includes("test")) {
+        test = new ImageFolder(path, { split: "test", channels, maxPixels });
+        testName = "the test/ folder";
+      }
+      if (valFolder) {
+        val = new ImageFolder(path, { split: valFolder, channels, maxPixels });
+        valName = `the ${valFolder}/ folder`;
+      }
     } catch (e) {
       if (!(e instanceof DatasetError && /no train\/test folders/.test(e.message))) throw e;
       train = new ImageFolder(path, { channels, maxPixels });
     }
-    return { kind, train, test, testName, channels };
+    return { kind, train, val, test, testName, valName, channels };
   } catch (e) {
     asDataError(e);
   }
 }
+
+/** The folder names of a validation split (ImageFolder's split names besides train, test). */
+const VAL_FOLDERS = ["val", "valid", "validation"];
 
 /** Opens --data with the config's class selection, splits and per-class caps. */
 export function openData(config: TrainConfig, imageChannels: 1 | 3 = 3): OpenedData {
@@ -148,12 +181,15 @@ export function openData(config: TrainConfig, imageChannels: 1 | 3 = 3): OpenedD
   const raw = openRaw(config.data, imageChannels, config.maxImagePixels);
   let train: Dataset = raw.train;
   let test: Dataset | null = raw.test;
-  if (test && test.classes.join("\n") !== train.classes.join("\n")) {
-    throw new ConfigError(
-      "data",
-      `--data: the train and test splits of "${config.data}" have different classes ` +
-        `(train: ${train.classes.join(", ")}; test: ${test.classes.join(", ")})`,
-    );
+  let val: Dataset | null = raw.val;
+  for (const [name, other] of [["test", test], ["val", val]] as const) {
+    if (other && other.classes.join("\n") !== train.classes.join("\n")) {
+      throw new ConfigError(
+        "data",
+        `--data: the train and ${name} splits of "${config.data}" have different classes ` +
+          `(train: ${train.classes.join(", ")}; ${name}: ${other.classes.join(", ")})`,
+      );
+    }
   }
   if (config.classes.length > 0) {
     const unknown = config.classes.filter((c) => !train.classes.includes(c));
@@ -169,6 +205,7 @@ export function openData(config: TrainConfig, imageChannels: 1 | 3 = 3): OpenedD
     }
     train = subsetByClasses(train, config.classes);
     if (test) test = subsetByClasses(test, config.classes);
+    if (val) val = subsetByClasses(val, config.classes);
   }
   const classes = [...train.classes];
   if (classes.length < 2) {
@@ -178,14 +215,18 @@ export function openData(config: TrainConfig, imageChannels: 1 | 3 = 3): OpenedD
         `(${classes.join(", ")})`,
     );
   }
-  let testSource = raw.testName;
-  if (!test) {
-    const [a, b] = randomSplit(train, [1 - config.valSplit, config.valSplit], config.seed);
+  let testSource = raw.testName, valSource = raw.valName;
+  if (!test && !val) {
+    const [a, b] = randomSplit(train, [1 - config.testSplit, config.testSplit], config.seed);
     train = a;
     test = b;
-    testSource = `a random ${
-      Math.round(config.valSplit * 100)
-    }% of the data, held out from training (--val-split)`;
+    testSource = `a random ${percent(config.testSplit)} of the data, held out from training ` +
+      `(--test-split ${config.testSplit})`;
+  }
+  if (!val && config.valSplit > 0) {
+    [train, val] = stratifiedSplit(train, config.valSplit, config.seed);
+    valSource = `${percent(config.valSplit)} of each class of the training data, held out at ` +
+      `random (--val-split ${config.valSplit}, --seed ${config.seed})`;
   }
   const counts = countPerClass(train);
   const empty = classes.filter((_, k) => counts[k] === 0);
@@ -209,25 +250,62 @@ export function openData(config: TrainConfig, imageChannels: 1 | 3 = 3): OpenedD
     }
     train = subsetPerClass(train, config.perClass, config.seed);
   }
-  if (config.testPerClass > 0) {
+  if (config.testPerClass > 0 && test) {
     test = subsetPerClass(test, config.testPerClass, config.seed + 1, true);
     testSource += `, at most ${config.testPerClass} per class (--test-per-class)`;
   }
-  if (test.length === 0) {
+  if (test && test.length === 0) {
+    throw new ConfigError(
+      "testSplit",
+      `the test set is empty; raise --test-split or add test images`,
+    );
+  }
+  if (val && val.length === 0) {
     throw new ConfigError(
       "valSplit",
-      `the test set is empty; raise --val-split or add test images`,
+      `the validation set is empty; raise --val-split, add images, or pass --val-split 0`,
     );
   }
   return {
     kind: raw.kind,
     train,
+    val,
     test,
     classes,
     channels: raw.channels,
     knownSize: raw.knownSize,
+    valSource,
     testSource,
   };
+}
+
+function percent(f: number): string {
+  return `${Number((100 * f).toPrecision(3))}%`;
+}
+
+/** The positions of a dataset's samples in the dataset under its Subsets. */
+function rootIndices(ds: Dataset): Int32Array {
+  if (!(ds instanceof Subset)) return Int32Array.from({ length: ds.length }, (_, i) => i);
+  const below = rootIndices(ds.base);
+  return ds.indices.map((i) => below[i]);
+}
+
+/**
+ * A short hash of which images (their positions in the files and their labels) each split
+ * holds, so that a resumed run can tell that its splits are the ones it started with.
+ */
+export function splitFingerprint(data: OpenedData): string {
+  let h = 0x811c9dc5; // FNV-1a, 32-bit
+  const mix = (x: number) => {
+    for (let b = 0; b < 4; b++) h = Math.imul(h ^ ((x >>> (8 * b)) & 0xff), 0x01000193);
+  };
+  for (const ds of [data.train, data.val, data.test]) {
+    mix(ds ? ds.length : -1);
+    if (!ds) continue;
+    rootIndices(ds).forEach(mix);
+    ds.targets.forEach(mix);
+  }
+  return (h >>> 0).toString(16).padStart(8, "0");
 }
 
 export function countPerClass(ds: Dataset): number[] {
@@ -249,7 +327,7 @@ export function decodeCacheRoot(): string {
  * the same as without the cache.
  */
 export function storedShortSide(config: TrainConfig, train: boolean): number {
-  if (!train) return config.evalResize || config.imageSize;
+  if (!train) return config.evalResize || defaultEvalResize(config.imageSize, config.augment);
   return config.augment === "resized-crop" ? Math.round(1.15 * config.imageSize) : config.imageSize;
 }
 
@@ -264,7 +342,7 @@ export async function cacheDecoded(
   const opened: DecodedCache[] = [];
   const close = () => opened.forEach((c) => c.close());
   if (config.cache === false || data.kind !== "image-folder") return { data, close };
-  // one cache per folder and size (a --val-split train and test share their folder)
+  // one cache per folder and size (a --val-split train and validation share their folder)
   const open = (shortSide: number) => async (folder: ImageFolder) => {
     const known = opened.find((c) => c.base === folder && c.shortSide === shortSide);
     if (known) return known;
@@ -274,8 +352,11 @@ export async function cacheDecoded(
   };
   try {
     const train = await withDecodedCache(data.train, open(storedShortSide(config, true)));
-    const test = await withDecodedCache(data.test, open(storedShortSide(config, false)));
-    return { data: { ...data, train, test }, close };
+    const evalCache = (ds: Dataset | null) =>
+      ds ? withDecodedCache(ds, open(storedShortSide(config, false))) : null;
+    const val = await evalCache(data.val);
+    const test = await evalCache(data.test);
+    return { data: { ...data, train, val, test }, close };
   } catch (e) {
     close();
     throw new ConfigError(
