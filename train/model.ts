@@ -2,10 +2,9 @@
 // loaded by name with a new head, and the freezing a transfer strategy starts with.
 
 import type { StateDict } from "../nn/io/host_tensor.ts";
-import { readWeightFile } from "../nn/io/weights_file.ts";
+import { readWeightFile, type WeightFile } from "../nn/io/weights_file.ts";
 import { type ResNet, resnet18 } from "../nn/resnet.ts";
 import { ConfigError, type TrainConfig } from "./config.ts";
-import { TRAIN_STATE_KIND } from "./train_state.ts";
 
 export { HEAD, setBackboneFrozen } from "./backbone.ts";
 
@@ -17,58 +16,10 @@ export interface ModelSpec {
   stages: number;
 }
 
-/** The input a set of pretrained weights was trained on. */
-export interface TrainedWith {
-  imageSize: number;
-  /** A preset of data/transforms/tensor.ts, or "auto" (by the model's channels). */
-  normalize: string;
-  /** "a checkpoint of this tool" or "ImageNet (torchvision)", for the log. */
-  source: string;
-}
-
-/** torchvision's ImageNet weights: 224x224 crops, ImageNet mean and std. */
-export const IMAGENET_TRAINED: TrainedWith = {
-  imageSize: 224,
-  normalize: "imagenet",
-  source: "ImageNet (torchvision)",
-};
-
-export interface PretrainedWeights {
-  dict: StateDict;
-  /** What a checkpoint of this tool records; any other file is taken as ImageNet weights. */
-  trainedWith: TrainedWith;
-}
-
-/** A checkpoint's record of its input size and normalisation (null: not one of this tool's). */
-function checkpointTrainedWith(metaJson: string | undefined): TrainedWith | null {
-  let meta: { kind?: unknown; config?: { imageSize?: unknown; normalize?: unknown } } | null;
+/** Reads a weights file (with a checkpoint's metadata), with errors that name --weights. */
+export async function readWeights(path: string, allowNonFinite = false): Promise<WeightFile> {
   try {
-    meta = JSON.parse(metaJson ?? "null");
-  } catch {
-    return null;
-  }
-  const size = meta?.config?.imageSize, normalize = meta?.config?.normalize;
-  if (meta?.kind !== TRAIN_STATE_KIND || !Number.isInteger(size) || (size as number) < 8) {
-    return null;
-  }
-  return {
-    imageSize: size as number,
-    normalize: typeof normalize === "string" ? normalize : "auto",
-    source: "a checkpoint of this tool",
-  };
-}
-
-/** Reads a weights file (and what it was trained on), with errors that name --weights. */
-export async function readWeights(
-  path: string,
-  allowNonFinite = false,
-): Promise<PretrainedWeights> {
-  try {
-    const file = await readWeightFile(path, { allowNonFinite });
-    return {
-      dict: file.dict,
-      trainedWith: checkpointTrainedWith(file.checkpointMeta ?? undefined) ?? IMAGENET_TRAINED,
-    };
+    return await readWeightFile(path, { allowNonFinite });
   } catch (e) {
     const msg = (e as Error).message.replace(
       "an explicit allow flag",

@@ -4,7 +4,46 @@
 // recorded config again, gets the same values.
 
 import type { NormalizeName, TrainConfig } from "./config.ts";
-import type { TrainedWith } from "./model.ts";
+import { TRAIN_STATE_KIND } from "./train_state.ts";
+
+/** The input a set of pretrained weights was trained on. */
+export interface TrainedWith {
+  imageSize: number;
+  /** A preset of data/transforms/tensor.ts, or "auto" (by the model's channels). */
+  normalize: string;
+  /** "a checkpoint of this tool" or "ImageNet (torchvision)", for the log. */
+  source: string;
+}
+
+/** torchvision's ImageNet weights: 224x224 crops, ImageNet mean and std. */
+export const IMAGENET_TRAINED: TrainedWith = {
+  imageSize: 224,
+  normalize: "imagenet",
+  source: "ImageNet (torchvision)",
+};
+
+/**
+ * What weights were trained on: a checkpoint of this tool records it in its metadata (JSON,
+ * nn/io/weights_file.ts's checkpointMeta); any other weight file is taken as torchvision's
+ * ImageNet weights.
+ */
+export function trainedWith(checkpointMeta: string | null): TrainedWith {
+  let meta: { kind?: unknown; config?: { imageSize?: unknown; normalize?: unknown } } | null;
+  try {
+    meta = JSON.parse(checkpointMeta ?? "null");
+  } catch {
+    return IMAGENET_TRAINED;
+  }
+  const size = meta?.config?.imageSize, normalize = meta?.config?.normalize;
+  if (meta?.kind !== TRAIN_STATE_KIND || !Number.isInteger(size) || (size as number) < 8) {
+    return IMAGENET_TRAINED;
+  }
+  return {
+    imageSize: size as number,
+    normalize: typeof normalize === "string" ? normalize : "auto",
+    source: "a checkpoint of this tool",
+  };
+}
 
 /** The input size without pretrained weights (CIFAR-sized; the old default). */
 export const SCRATCH_IMAGE_SIZE = 32;

@@ -15,12 +15,17 @@ import {
   loadBackbone,
   type ModelSpec,
   modelSpec,
-  type PretrainedWeights,
   readWeights,
   setBackboneFrozen,
-  type TrainedWith,
 } from "./model.ts";
-import { resolveConfig, resolvedWhy, smallInputWarning } from "./resolve.ts";
+import {
+  resolveConfig,
+  resolvedWhy,
+  smallInputWarning,
+  type TrainedWith,
+  trainedWith,
+} from "./resolve.ts";
+import type { WeightFile } from "../nn/io/weights_file.ts";
 import { checkResourceLimits, thisMachine } from "./limits.ts";
 import { type AnyOptimizer, makeOptimizer, makeScheduler } from "./optim.ts";
 import { OptionError, type Schedule } from "./schedulers/schedule.ts";
@@ -134,7 +139,7 @@ function checkWatchedSets(config: TrainConfig, data: OpenedData): void {
 /** Builds a run from a config, or (with `resume`) the state of an interrupted one. */
 export async function prepareTraining(given: TrainConfig, resume?: TrainState): Promise<Prepared> {
   validateConfig(given);
-  let weights: PretrainedWeights | null = null;
+  let weights: WeightFile | null = null;
   if (given.weights && !resume) {
     weights = await readWeights(given.weights, given.allowNonFiniteWeights);
   }
@@ -144,7 +149,10 @@ export async function prepareTraining(given: TrainConfig, resume?: TrainState): 
     kind === "image-folder" ? 3 : kind === "idx" ? 1 : 3,
     weights?.dict ?? null,
   );
-  const resolveInput = { inChannels, trainedWith: weights?.trainedWith ?? null };
+  const resolveInput = {
+    inChannels,
+    trainedWith: weights ? trainedWith(weights.checkpointMeta) : null,
+  };
   const config = resolveConfig(given, resolveInput);
   validateConfig(config);
   checkResourceLimits(config, thisMachine(gpu().maxBufferBytes), 3);

@@ -154,7 +154,9 @@ export function startupReport(p: Prepared): string[] {
     ...countTable(p),
     ...inputText(p),
     optimizerText(p),
-    `  batch ${c.batchSize}, ${c.epochs} epochs, scheduler: ${schedulerText(c)}`,
+    `  batch ${c.batchSize}, ${c.epochs} epoch${c.epochs > 1 ? "s" : ""}, scheduler: ${
+      schedulerText(c)
+    }`,
     ...selectionText(p),
     ...warnings,
   ];
