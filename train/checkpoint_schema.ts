@@ -135,6 +135,14 @@ export function validateTrainMeta(meta: unknown, kind: string): Obj {
     throw e;
   }
 
+  // a checkpoint records the settings used, never an automatic value (v1 ones are upgraded)
+  const resolved: [keyof TrainConfig, boolean, string][] = [
+    ["imageSize", config.imageSize >= 8, "--image-size must be an integer >= 8"],
+    ["evalResize", config.evalResize >= 1, "--eval-resize must be an integer >= 1"],
+  ];
+  for (const [key, ok, rule] of resolved) {
+    if (!ok) throw new MetaError(`config.${key}`, `is invalid: ${rule} (the size used)`);
+  }
   for (const k of ["epoch", "batch", "iteration"]) {
     need(isCount(m[k]), k, "a non-negative integer", m[k]);
   }

@@ -245,7 +245,10 @@ export function openData(config: TrainConfig, imageChannels: 1 | 3 = 3): OpenedD
         `--per-class ${config.perClass}: class${few.length > 1 ? "es" : ""} ` +
           `${few.map((c) => `"${c}" (${counts[classes.indexOf(c)]})`).join(", ")} ha${
             few.length > 1 ? "ve" : "s"
-          } fewer training images`,
+          } fewer training images` +
+          (!raw.val && config.valSplit > 0
+            ? ` once --val-split ${config.valSplit} is held out (--val-split 0 keeps them all)`
+            : ""),
       );
     }
     train = subsetPerClass(train, config.perClass, config.seed);
