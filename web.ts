@@ -48,7 +48,7 @@ export * from "./nn/io/host_tensor.ts";
 export { readPth, readPthObject } from "./nn/io/pth.ts";
 export { encodeSafetensors, readSafetensors } from "./nn/io/safetensors.ts";
 export { type Checkpoint, decodeCheckpoint, encodeCheckpoint } from "./nn/io/checkpoint_bytes.ts";
-export { decodeStateDict } from "./nn/io/weights_bytes.ts";
+export { decodeStateDict, decodeWeightFile, type WeightFile } from "./nn/io/weights_bytes.ts";
 export { assertFinite } from "./nn/io/finite.ts";
 
 // data: decoders, archives from bytes, datasets over files in memory, transforms, the loader
@@ -69,7 +69,13 @@ export {
   type SkippedFile,
   treeSplits,
 } from "./data/folder_dataset.ts";
-export { randomSplit, Subset, subsetByClasses, subsetPerClass } from "./data/subset.ts";
+export {
+  randomSplit,
+  stratifiedSplit,
+  Subset,
+  subsetByClasses,
+  subsetPerClass,
+} from "./data/subset.ts";
 export { type Batch, makeBatch } from "./data/collate.ts";
 export { DataLoader, type DataLoaderOptions } from "./data/loader.ts";
 export * from "./data/transforms/index.ts";
@@ -86,6 +92,8 @@ export {
   validateConfig,
 } from "./train/config.ts";
 export { type Recipe, recipeConfig, RECIPES } from "./train/recipes.ts";
+export { resolveConfig, type TrainedWith, trainedWith } from "./train/resolve.ts";
+export { countPerClass, type RawData, splitData, splitFingerprint } from "./train/splits.ts";
 export { buildModel, chooseInChannels, loadBackbone, type ModelSpec } from "./train/model.ts";
 export {
   assemblePrepared,

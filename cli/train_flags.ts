@@ -29,7 +29,12 @@ const CONFIG_FLAGS: [Key, Omit<FlagSpec, "name">][] = [
   ["classes", { type: "list", metavar: "A,B,..", help: "train on these classes only" }],
   ["valSplit", {
     type: "number",
-    help: "fraction held out as test data when the data has no test split",
+    help:
+      "fraction of each class of the training data held out (by --seed) as the validation set, which picks the best checkpoint and drives --scheduler plateau and --early-stop; 0: none (the test set picks); a val/ folder is used instead when there is one",
+  }],
+  ["testSplit", {
+    type: "number",
+    help: "fraction of the data held out at random as the test set when the data has no test split",
   }],
   ["perClass", { type: "int", help: "keep N training images per class (few-shot); 0 keeps all" }],
   ["testPerClass", { type: "int", help: "cap the test images per class; 0 keeps all" }],
@@ -83,15 +88,25 @@ const CONFIG_FLAGS: [Key, Omit<FlagSpec, "name">][] = [
     { type: o.type, choices: o.choices, help: o.help },
   ]),
   ["epochs", { type: "int", help: "epochs" }],
+  ["earlyStop", {
+    type: "int",
+    help:
+      "stop after N epochs without a better validation accuracy (0: never); best.safetensors keeps the best epoch",
+  }],
   ["batchSize", { type: "int", help: "batch size" }],
-  ["imageSize", { type: "int", help: "input size (square crop) in pixels" }],
+  ["imageSize", {
+    type: "int",
+    help:
+      "input size (square crop) in pixels (0: what pretrained --weights were trained at, 224 for torchvision's; 32 without weights)",
+  }],
   ["maxImagePixels", {
     type: "int",
     help: "refuse images with more pixels than this (decompression-bomb limit)",
   }],
   ["evalResize", {
     type: "int",
-    help: "evaluation: resize the shorter side to N before the centre crop (0: --image-size)",
+    help:
+      "evaluation: resize the shorter side to N before the centre crop (0: round(--image-size x 256/224) for --augment resized-crop, else --image-size)",
   }],
   ["augment", { type: "choice", choices: AUGMENTS, help: AUGMENT_HELP }],
   ["normalize", {
@@ -162,7 +177,14 @@ export function applyTrainFlags(base: TrainConfig, parsed: Parsed): Key[] {
 }
 
 /** The config keys a resumed run lets a flag change (the rest come from the checkpoint). */
-export const RESUMABLE_KEYS: Key[] = ["epochs", "workers", "cache", "logEvery", "data"];
+export const RESUMABLE_KEYS: Key[] = [
+  "epochs",
+  "earlyStop",
+  "workers",
+  "cache",
+  "logEvery",
+  "data",
+];
 
 export function checkResumeFlags(keys: Key[], parsed: Parsed): void {
   if (parsed.values.has("recipe")) {

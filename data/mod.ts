@@ -23,7 +23,7 @@ export {
 } from "./decoded_cache.ts";
 export { CIFAR10_CLASSES, loadCifar10, MissingSplitError } from "./cifar10.ts";
 export { FASHION_MNIST_CLASSES, loadIdx, loadMnist, MNIST_CLASSES, parseIdx } from "./idx.ts";
-export { randomSplit, Subset, subsetByClasses, subsetPerClass } from "./subset.ts";
+export { randomSplit, stratifiedSplit, Subset, subsetByClasses, subsetPerClass } from "./subset.ts";
 export { type Batch, bytesToFloats, makeBatch } from "./collate.ts";
 export { DataLoader, type DataLoaderOptions } from "./loader.ts";
 export * from "./transforms/index.ts";

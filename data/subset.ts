@@ -1,4 +1,4 @@
-// Views onto a dataset: a Subset by indices, a seeded random train/validation split, and
+// Views onto a dataset: a Subset by indices, seeded random and stratified splits, and
 // subsets by class names or by a count per class (few-shot fine-tuning).
 
 import type { Dataset, Sample, SubsetSpec } from "./dataset.ts";
@@ -84,6 +84,37 @@ export function randomSplit(dataset: Dataset, sizes: number[], seed: number): Su
     start += c;
   }
   return parts;
+}
+
+/**
+ * Holds out `fraction` of every class at random (seeded), as sklearn's
+ * train_test_split(stratify=y) does, so the held-out part has the classes in the proportions
+ * of the whole: class c gives round(n_c x fraction) samples, at least one and at most n_c - 1
+ * (a class of one sample stays whole). Returns [kept, heldOut], each in dataset order. Same
+ * dataset, fraction and seed: same split.
+ */
+export function stratifiedSplit(
+  dataset: Dataset,
+  fraction: number,
+  seed: number,
+): [Subset, Subset] {
+  if (!(fraction > 0 && fraction < 1)) {
+    throw new DatasetError(`stratifiedSplit: fraction must be in (0, 1), got ${fraction}`);
+  }
+  const byClass: number[][] = dataset.classes.map(() => []);
+  for (let i = 0; i < dataset.length; i++) byClass[dataset.targets[i]].push(i);
+  const rng = Rng.mixed(seed);
+  const kept: number[] = [], held: number[] = [];
+  for (const idx of byClass) {
+    const k = idx.length < 2
+      ? 0
+      : Math.min(idx.length - 1, Math.max(1, Math.round(idx.length * fraction)));
+    rng.shuffle(idx);
+    held.push(...idx.slice(0, k));
+    kept.push(...idx.slice(k));
+  }
+  const part = (a: number[]) => new Subset(dataset, Int32Array.from(a.sort((x, y) => x - y)));
+  return [part(kept), part(held)];
 }
 
 /**

@@ -6,8 +6,10 @@
 
 import { ConfigError, DEFAULT_CONFIG, type TrainConfig, validateConfig } from "./config.ts";
 
-/** Version of the TrainMeta layout; files from before the field existed are version 1. */
-export const TRAIN_META_VERSION = 1;
+/** Version of the TrainMeta layout; files from before the field existed are version 1.
+ * Version 2: a validation split (--val-split) apart from the test split (--test-split, which
+ * version 1 called --val-split), resolved automatic settings, best by the validation set. */
+export const TRAIN_META_VERSION = 2;
 /** Most classes a checkpoint may declare (the head is [classes, 512] float32). */
 export const MAX_CLASSES = 100_000;
 
@@ -116,6 +118,7 @@ export function validateTrainMeta(meta: unknown, kind: string): Obj {
 
   need(isObj(m.config), "config", "an object (the run's settings)", m.config);
   const config = { ...DEFAULT_CONFIG, ...(m.config as Obj) } as TrainConfig;
+  if ((version as number) < 2) upgradeConfigFromV1(config, m.config as Obj);
   need(
     Array.isArray(config.classes) && config.classes.every((c) => typeof c === "string"),
     "config.classes",
@@ -132,6 +135,14 @@ export function validateTrainMeta(meta: unknown, kind: string): Obj {
     throw e;
   }
 
+  // a checkpoint records the settings used, never an automatic value (v1 ones are upgraded)
+  const resolved: [keyof TrainConfig, boolean, string][] = [
+    ["imageSize", config.imageSize >= 8, "--image-size must be an integer >= 8"],
+    ["evalResize", config.evalResize >= 1, "--eval-resize must be an integer >= 1"],
+  ];
+  for (const [key, ok, rule] of resolved) {
+    if (!ok) throw new MetaError(`config.${key}`, `is invalid: ${rule} (the size used)`);
+  }
   for (const k of ["epoch", "batch", "iteration"]) {
     need(isCount(m[k]), k, "a non-negative integer", m[k]);
   }
@@ -149,10 +160,22 @@ export function validateTrainMeta(meta: unknown, kind: string): Obj {
       b.epoch,
     );
   });
-  nullOr(m, "test", (t) => {
-    numbers(t, "test", ["accuracy"], (x) => x >= 0 && x <= 1, "a fraction in [0, 1]");
-    numbers(t, "test", ["loss"], Number.isFinite, "a finite number");
-  });
+  const metrics = (field: string) => (t: Obj) => {
+    numbers(t, field, ["accuracy"], (x) => x >= 0 && x <= 1, "a fraction in [0, 1]");
+    numbers(t, field, ["loss"], Number.isFinite, "a finite number");
+  };
+  nullOr(m, "test", metrics("test"));
+  if (m.val !== undefined) nullOr(m, "val", metrics("val"));
+  if (isObj(m.best)) {
+    const b = m.best as Obj;
+    if (b.set !== undefined) {
+      need(b.set === "validation" || b.set === "test", "best.set", '"validation" or "test"', b.set);
+    }
+    if (b.test !== undefined) nullOr(b, "test", metrics("best.test"));
+  }
+  if (m.splits !== undefined) {
+    need(typeof m.splits === "string", "splits", "a string (the splits' fingerprint)", m.splits);
+  }
   for (const k of ["frozen", "interrupted"]) {
     need(typeof m[k] === "boolean", k, "true or false", m[k]);
   }
@@ -160,4 +183,16 @@ export function validateTrainMeta(meta: unknown, kind: string): Obj {
     need(m[k] === null || isObj(m[k]), k, "null or an object", m[k]);
   }
   return { ...m, schema: version, config };
+}
+
+/**
+ * A version-1 run, resumed or evaluated, keeps its data and preprocessing: its --val-split
+ * was the test split held out of data without one, it had no validation split, and an eval
+ * resize of 0 meant the image size.
+ */
+function upgradeConfigFromV1(config: TrainConfig, old: Obj): void {
+  config.testSplit = typeof old.valSplit === "number" ? old.valSplit : 0.2;
+  config.valSplit = 0;
+  if (!config.imageSize) config.imageSize = 32;
+  if (!config.evalResize) config.evalResize = config.imageSize;
 }

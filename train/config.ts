@@ -44,8 +44,13 @@ export interface CoreConfig {
   data: string;
   /** Class names to keep (all when empty). */
   classes: string[];
-  /** Fraction of the training data held out as test data when the data has no test split. */
+  /** Fraction of each class of the training data held out (stratified, by --seed) as the
+   * validation set, which picks the best checkpoint and drives ReduceLROnPlateau and early
+   * stopping; 0: no validation set (the test set picks). A val/ folder, when the data has one,
+   * is the validation set instead. */
   valSplit: number;
+  /** Fraction of the data held out at random as the test set when the data has no test split. */
+  testSplit: number;
   /** Keep only this many training images per class (few-shot); 0 keeps all. */
   perClass: number;
   /** Cap on the test images per class (0: all). */
@@ -62,7 +67,7 @@ export interface CoreConfig {
   unfreezeLr: number;
   /** truncate: residual stages kept (1-4). */
   keepStages: number;
-  /** Input channels of the model: 0 picks 3 with pretrained RGB weights, else the data's. */
+  /** Input channels of the model: 0 (auto) picks the weights' channels, else the data's. */
   inChannels: number;
   headInit: "default" | "xavier";
   /** Keep BatchNorm in eval mode (running statistics frozen) while its layer is frozen. */
@@ -81,14 +86,19 @@ export interface CoreConfig {
   scheduler: SchedulerName;
 
   epochs: number;
+  /** Stop after this many epochs without a better validation accuracy (0: never). */
+  earlyStop: number;
   batchSize: number;
-  /** Training crop / input size. */
+  /** Training crop / input size (0, auto: what pretrained --weights were trained at, 224 for
+   * torchvision's; 32 without weights). */
   imageSize: number;
   /** Largest decoded image accepted, in pixels (a PIL-like decompression-bomb limit). */
   maxImagePixels: number;
-  /** Evaluation resize of the shorter side before the centre crop (0: imageSize). */
+  /** Evaluation resize of the shorter side before the centre crop (0, auto: see
+   * train/resolve.ts, round(imageSize x 256/224) for resized-crop, else imageSize). */
   evalResize: number;
   augment: AugmentName;
+  /** "auto": imagenet for 3-channel input, fashion-mnist for 1. */
   normalize: NormalizeName;
   seed: number;
   /** DataLoader worker threads (-1: 1 for image files, 0 for in-memory arrays). */
@@ -107,7 +117,8 @@ export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
   recipe: "none",
   data: "",
   classes: [],
-  valSplit: 0.2,
+  valSplit: 0.1,
+  testSplit: 0.2,
   perClass: 0,
   testPerClass: 0,
   weights: "",
@@ -129,8 +140,9 @@ export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
   scheduler: "none",
   ...schedulerDefaults(),
   epochs: 10,
+  earlyStop: 0,
   batchSize: 32,
-  imageSize: 32,
+  imageSize: 0,
   maxImagePixels: DEFAULT_MAX_PIXELS,
   evalResize: 0,
   augment: "flip",
@@ -186,7 +198,8 @@ export function validateConfig(c: TrainConfig): void {
   oneOf("augment", AUGMENTS);
   oneOf("normalize", NORMALIZE);
   oneOf("headInit", ["default", "xavier"]);
-  num("valSplit", (x) => x > 0 && x < 1, "a fraction in (0, 1)");
+  num("valSplit", (x) => x >= 0 && x < 1, "a fraction in [0, 1) (0: no validation split)");
+  num("testSplit", (x) => x > 0 && x < 1, "a fraction in (0, 1)");
   int("perClass", 0);
   int("testPerClass", 0);
   int("freezeEpochs", 0);
@@ -209,8 +222,13 @@ export function validateConfig(c: TrainConfig): void {
     need(key, typed && spec.valid(v), spec.rule);
   }
   int("epochs", 1);
+  int("earlyStop", 0);
   int("batchSize", 1);
-  int("imageSize", 8);
+  need(
+    "imageSize",
+    c.imageSize === 0 || (Number.isInteger(c.imageSize) && c.imageSize >= 8),
+    "0 (auto) or an integer >= 8",
+  );
   int("maxImagePixels", 1);
   int("evalResize", 0);
   int("seed", 0);

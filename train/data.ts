@@ -1,6 +1,11 @@
 // Opens what --data points at (an image folder, a .zip of one, CIFAR-10, or IDX files) as a
-// training and a test dataset, applying --classes, --val-split, --per-class and
-// --test-per-class. Every problem is a ConfigError naming the flag.
+// training, a validation and a test dataset, applying --classes, --test-split, --val-split,
+// --per-class and --test-per-class. Every problem is a ConfigError naming the flag.
+//
+// The splits: a test/ folder (test_batch.bin, t10k files) is the test set, else --test-split
+// of the data is held out at random. A val/ folder is the validation set, else --val-split of
+// each class of the training data is held out (stratified); both depend only on the files,
+// the flags and --seed, so a resumed run gets the same ones.
 
 import {
   ArrayImageDataset,
@@ -12,15 +17,20 @@ import {
   loadMnist,
   MissingSplitError,
   randomSplit,
+  stratifiedSplit,
+  Subset,
   subsetByClasses,
   subsetPerClass,
   withDecodedCache,
 } from "../data/mod.ts";
 import { ConfigError, type TrainConfig } from "./config.ts";
+import { defaultEvalResize } from "./resolve.ts";
 
 import type { DataKind, OpenedData } from "./prepared.ts";
+import { type RawData, splitData, VAL_FOLDERS } from "./splits.ts";
 
 export type { DataKind, OpenedData } from "./prepared.ts";
+export { countPerClass, splitFingerprint } from "./splits.ts";
 
 function stat(path: string): Deno.FileInfo | null {
   try {
@@ -81,10 +91,7 @@ function openRaw(
   path: string,
   channels: 1 | 3,
   maxPixels: number,
-): Omit<OpenedData, "classes" | "test" | "testSource"> & {
-  test: Dataset | null;
-  testName: string;
-} {
+): RawData {
   const kind = detectKind(path);
   try {
     if (kind === "idx") {
@@ -94,8 +101,10 @@ function openRaw(
       return {
         kind,
         train,
+        val: null,
         test,
         testName: "t10k files",
+        valName: "",
         channels: 1,
         knownSize: [train.height, train.width],
       };
@@ -110,22 +119,37 @@ function openRaw(
       } catch (e) {
         if (!(e instanceof MissingSplitError)) throw e;
       }
-      return { kind, train, test, testName: "test_batch.bin", channels: 3, knownSize: [32, 32] };
+      return {
+        kind,
+        train,
+        val: null,
+        test,
+        testName: "test_batch.bin",
+        valName: "",
+        channels: 3,
+        knownSize: [32, 32],
+      };
     }
-    // image folder: with a train/test (or val) layout when it has one
+    // image folder: with a train/ + test/ and/or val/ layout when it has one
     let train: ImageFolder;
-    let test: ImageFolder | null = null;
-    let testName = "";
+    let test: ImageFolder | null = null, val: ImageFolder | null = null;
+    let testName = "", valName = "";
     try {
       train = new ImageFolder(path, { split: "train", channels, maxPixels });
-      const other = train.splits.find((s) => s !== "train")!;
-      test = new ImageFolder(path, { split: other, channels, maxPixels });
-      testName = `the ${other}/ folder`;
+      const valFolder = train.splits.find((s) => VAL_FOLDERS.includes(s));
+      if (train.splits.includes("test")) {
+        test = new ImageFolder(path, { split: "test", channels, maxPixels });
+        testName = "the test/ folder";
+      }
+      if (valFolder) {
+        val = new ImageFolder(path, { split: valFolder, channels, maxPixels });
+        valName = `the ${valFolder}/ folder`;
+      }
     } catch (e) {
       if (!(e instanceof DatasetError && /no train\/test folders/.test(e.message))) throw e;
       train = new ImageFolder(path, { channels, maxPixels });
     }
-    return { kind, train, test, testName, channels };
+    return { kind, train, val, test, testName, valName, channels };
   } catch (e) {
     asDataError(e);
   }
@@ -134,95 +158,7 @@ function openRaw(
 /** Opens --data with the config's class selection, splits and per-class caps. */
 export function openData(config: TrainConfig, imageChannels: 1 | 3 = 3): OpenedData {
   if (!config.data) throw new ConfigError("data", "--data: no dataset given");
-  const raw = openRaw(config.data, imageChannels, config.maxImagePixels);
-  let train: Dataset = raw.train;
-  let test: Dataset | null = raw.test;
-  if (test && test.classes.join("\n") !== train.classes.join("\n")) {
-    throw new ConfigError(
-      "data",
-      `--data: the train and test splits of "${config.data}" have different classes ` +
-        `(train: ${train.classes.join(", ")}; test: ${test.classes.join(", ")})`,
-    );
-  }
-  if (config.classes.length > 0) {
-    const unknown = config.classes.filter((c) => !train.classes.includes(c));
-    if (unknown.length) {
-      throw new ConfigError(
-        "classes",
-        `--classes: no class ${unknown.map((c) => `"${c}"`).join(", ")} in "${config.data}" ` +
-          `(classes: ${train.classes.join(", ")})`,
-      );
-    }
-    if (new Set(config.classes).size !== config.classes.length) {
-      throw new ConfigError("classes", `--classes: a class is listed twice`);
-    }
-    train = subsetByClasses(train, config.classes);
-    if (test) test = subsetByClasses(test, config.classes);
-  }
-  const classes = [...train.classes];
-  if (classes.length < 2) {
-    throw new ConfigError(
-      "classes",
-      `a classifier needs at least two classes; "${config.data}" gives ${classes.length} ` +
-        `(${classes.join(", ")})`,
-    );
-  }
-  let testSource = raw.testName;
-  if (!test) {
-    const [a, b] = randomSplit(train, [1 - config.valSplit, config.valSplit], config.seed);
-    train = a;
-    test = b;
-    testSource = `a random ${
-      Math.round(config.valSplit * 100)
-    }% of the data, held out from training (--val-split)`;
-  }
-  const counts = countPerClass(train);
-  const empty = classes.filter((_, k) => counts[k] === 0);
-  if (empty.length) {
-    throw new ConfigError(
-      "data",
-      `--data: class${empty.length > 1 ? "es" : ""} ${empty.map((c) => `"${c}"`).join(", ")} ` +
-        `of "${config.data}" ha${empty.length > 1 ? "ve" : "s"} no training images`,
-    );
-  }
-  if (config.perClass > 0) {
-    const few = classes.filter((_, k) => counts[k] < config.perClass);
-    if (few.length) {
-      throw new ConfigError(
-        "perClass",
-        `--per-class ${config.perClass}: class${few.length > 1 ? "es" : ""} ` +
-          `${few.map((c) => `"${c}" (${counts[classes.indexOf(c)]})`).join(", ")} ha${
-            few.length > 1 ? "ve" : "s"
-          } fewer training images`,
-      );
-    }
-    train = subsetPerClass(train, config.perClass, config.seed);
-  }
-  if (config.testPerClass > 0) {
-    test = subsetPerClass(test, config.testPerClass, config.seed + 1, true);
-    testSource += `, at most ${config.testPerClass} per class (--test-per-class)`;
-  }
-  if (test.length === 0) {
-    throw new ConfigError(
-      "valSplit",
-      `the test set is empty; raise --val-split or add test images`,
-    );
-  }
-  return {
-    kind: raw.kind,
-    train,
-    test,
-    classes,
-    channels: raw.channels,
-    knownSize: raw.knownSize,
-    testSource,
-  };
-}
-
-export function countPerClass(ds: Dataset): number[] {
-  const counts = new Array(ds.classes.length).fill(0);
-  for (const t of ds.targets) counts[t]++;
-  return counts;
+  return splitData(openRaw(config.data, imageChannels, config.maxImagePixels), config);
 }
 
 /** Where decoded images are cached: the project's .cache/ (WEBGPU_RESNET_DECODE_CACHE overrides). */
@@ -238,7 +174,7 @@ export function decodeCacheRoot(): string {
  * the same as without the cache.
  */
 export function storedShortSide(config: TrainConfig, train: boolean): number {
-  if (!train) return config.evalResize || config.imageSize;
+  if (!train) return config.evalResize || defaultEvalResize(config.imageSize, config.augment);
   return config.augment === "resized-crop" ? Math.round(1.15 * config.imageSize) : config.imageSize;
 }
 
@@ -253,7 +189,7 @@ export async function cacheDecoded(
   const opened: DecodedCache[] = [];
   const close = () => opened.forEach((c) => c.close());
   if (config.cache === false || data.kind !== "image-folder") return { data, close };
-  // one cache per folder and size (a --val-split train and test share their folder)
+  // one cache per folder and size (a --val-split train and validation share their folder)
   const open = (shortSide: number) => async (folder: ImageFolder) => {
     const known = opened.find((c) => c.base === folder && c.shortSide === shortSide);
     if (known) return known;
@@ -263,8 +199,11 @@ export async function cacheDecoded(
   };
   try {
     const train = await withDecodedCache(data.train, open(storedShortSide(config, true)));
-    const test = await withDecodedCache(data.test, open(storedShortSide(config, false)));
-    return { data: { ...data, train, test }, close };
+    const evalCache = (ds: Dataset | null) =>
+      ds ? withDecodedCache(ds, open(storedShortSide(config, false))) : null;
+    const val = await evalCache(data.val);
+    const test = await evalCache(data.test);
+    return { data: { ...data, train, val, test }, close };
   } catch (e) {
     close();
     throw new ConfigError(

@@ -83,6 +83,11 @@ function stageConfigs(s: ExperimentSizes, data: string, seed: number, out: strin
     imageSize: s.imageSize,
     keepStages: s.stages,
     testPerClass: s.testPerClass,
+    // the test images: 20% of the shipped split held out at random; no validation split (the
+    // table reports final and best test accuracy), no early stopping
+    testSplit: 0.2,
+    valSplit: 0,
+    earlyStop: 0,
     workers: 0,
     // the lr decays to ~0 by the last epoch, so a run's final accuracy is a settled one
     scheduler: "cosine",
@@ -177,7 +182,7 @@ async function runStage(
   try {
     const run = resume
       ? await RunDir.reopen(dir, resume.meta.iteration, resume.meta.epoch)
-      : await RunDir.create(dir, config);
+      : await RunDir.create(dir, prepared.config);
     using _run = run;
     for (const note of prepared.notes) o.io.out(`  ${note}`);
     const fitted = await fit(prepared, run, {

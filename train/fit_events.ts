@@ -34,7 +34,17 @@ export type FitEvent =
     reason: string;
   }
   /** The backbone was unfrozen; `lr` is the new lr, if it changed. */
-  | { type: "unfreeze"; epoch: number; lr: number | null };
+  | { type: "unfreeze"; epoch: number; lr: number | null }
+  /** Early stopping ended the run after `epoch` epochs: `patience` epochs without a better
+   * validation accuracy than epoch `bestEpoch`'s (the best checkpoint). */
+  | {
+    type: "early-stop";
+    epoch: number;
+    epochs: number;
+    patience: number;
+    bestEpoch: number;
+    bestAccuracy: number;
+  };
 
 export type FitEventSink = (event: FitEvent) => void;
 

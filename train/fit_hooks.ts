@@ -12,7 +12,8 @@ import { type AnyOptimizer, setLr } from "./optim.ts";
 import type { RunOutput } from "./run_output.ts";
 import type { EpochMetrics, Schedule } from "./schedulers/schedule.ts";
 
-const GROUP_NAMES = ["backbone", "head"];
+/** The optimizer's parameter groups (train/optim.ts), as the log names them. */
+export const GROUP_NAMES = ["backbone", "head"];
 
 /** freeze-unfreeze: unfreezes the backbone at the start of epoch `freezeEpochs` (0-based);
  * returns whether the backbone is still frozen. */

@@ -43,6 +43,8 @@ export interface EvalReport extends EvalResult {
   perClass: number[];
   confusion: number[][];
   dataset: string;
+  /** The part evaluated: "test", "train", or "validation" for data with no test split. */
+  split: string;
 }
 
 /**
@@ -99,7 +101,12 @@ export async function evaluateCheckpoint(
         `. The model can only be evaluated on the classes it was trained on`,
     );
   }
-  const ds = options.split === "train" ? data.train : data.test;
+  // data with a val/ folder and no test split: its validation set is all there is to test on
+  const [split, ds] = options.split === "train"
+    ? ["train", data.train]
+    : data.test
+    ? ["test", data.test]
+    : ["validation", data.val!];
   const transform = evalTransform(config, {
     dataChannels: data.channels,
     modelChannels: t.meta.model.inChannels,
@@ -118,6 +125,7 @@ export async function evaluateCheckpoint(
     perClass: perClassAccuracy(r.confusion!),
     confusion: r.confusion!,
     dataset: config.data,
+    split,
   };
 }
 

@@ -24,6 +24,8 @@ export { buildModel, loadBackbone, type ModelSpec, setBackboneFrozen } from "./m
 export { readWeights } from "./weights.ts";
 export { makeOptimizer, makeScheduler, setLr } from "./optim.ts";
 export { type Prepared, prepareTraining } from "./setup.ts";
+export { resolveConfig } from "./resolve.ts";
+export { startupReport } from "./startup_report.ts";
 export { fit, type FitIO, type FitResult, type StopFlag } from "./trainer.ts";
 export { type FitEvent, type FitEventSink, formatLr } from "./fit_events.ts";
 export { textReport } from "./text_report.ts";

@@ -13,19 +13,25 @@ import { buildModel, loadBackbone, type ModelSpec, modelSpec, setBackboneFrozen 
 import { type AnyOptimizer, makeOptimizer, makeScheduler } from "./optim.ts";
 import { OptionError, type Schedule } from "./schedulers/schedule.ts";
 import { evalTransform, trainTransform } from "./transforms.ts";
+import { resolvedWhy, smallInputWarning, type TrainedWith } from "./resolve.ts";
 
 export type DataKind = "image-folder" | "cifar10" | "idx";
 
 export interface OpenedData {
   kind: DataKind;
   train: Dataset;
-  test: Dataset;
+  /** Picks the best checkpoint and drives the plateau schedule and early stopping (null:
+   * none, the test set does). */
+  val: Dataset | null;
+  /** Null only when the data has a val/ folder but no test split. */
+  test: Dataset | null;
   classes: string[];
   /** Channels the images decode to. */
   channels: 1 | 3;
   /** Size of every image when fixed (CIFAR, IDX). */
   knownSize?: [number, number];
-  /** Where the test data came from, for the log. */
+  /** Where the validation and the test data came from, for the log. */
+  valSource: string;
   testSource: string;
 }
 
@@ -39,17 +45,32 @@ export interface StartPoint {
 }
 
 export interface Prepared {
+  /** The settings used: the given ones with their automatic values resolved. */
   config: TrainConfig;
+  /** The settings as given (recipe and flags), before resolution. */
+  given: TrainConfig;
+  /** For each resolved automatic value, where it came from (train/resolve.ts). */
+  why: Record<string, string>;
+  /** What the pretrained weights were trained on (null: none loaded). */
+  trainedWith: TrainedWith | null;
   data: OpenedData;
   spec: ModelSpec;
   model: ResNet;
   optimizer: AnyOptimizer;
   scheduler: Schedule | null;
   trainLoader: DataLoader;
-  testLoader: DataLoader;
+  /** Null when the run has no validation set (the test set picks the best checkpoint). */
+  valLoader: DataLoader | null;
+  /** Null when the data has a validation but no test split. */
+  testLoader: DataLoader | null;
   start: StartPoint;
   /** Lines for the log describing the setup (data, weights, strategy). */
   notes: string[];
+  /** Warnings about the settings, for the start-up block. */
+  warnings: string[];
+  /** Identifies the images of each split (train/splits.ts's splitFingerprint); a resume
+   * checks it. */
+  splits: string;
   /** Releases the GPU memory and loader workers. */
   dispose(): void;
 }
@@ -59,13 +80,14 @@ function workersFor(config: TrainConfig, data: OpenedData): number {
   return config.workers >= 0 ? config.workers : data.kind === "image-folder" ? 1 : 0;
 }
 
-/** The training and test loaders of a config; `warn` receives their skipped-file reports. */
+/** The training, validation and test loaders of a config; `warn` receives their skipped-file
+ * reports. */
 export function makeLoaders(
   config: TrainConfig,
   data: OpenedData,
   inChannels: 1 | 3,
   warn?: (message: string) => void,
-): { trainLoader: DataLoader; testLoader: DataLoader } {
+): { trainLoader: DataLoader; valLoader: DataLoader | null; testLoader: DataLoader | null } {
   const pipe = {
     dataChannels: data.channels,
     modelChannels: inChannels,
@@ -86,13 +108,54 @@ export function makeLoaders(
       persistentWorkers: numWorkers > 0,
       warn,
     });
-  return { trainLoader: make(data.train, true), testLoader: make(data.test, false) };
+  return {
+    trainLoader: make(data.train, true),
+    valLoader: data.val ? make(data.val, false) : null,
+    testLoader: data.test ? make(data.test, false) : null,
+  };
+}
+
+/** The plateau metric and early stopping need the set they watch. */
+function checkWatchedSets(config: TrainConfig, data: OpenedData): void {
+  const noVal = "there is none (--val-split 0 and no val/ folder)";
+  if (config.scheduler === "plateau") {
+    const m = config.plateauMetric;
+    if (m.startsWith("val-") && !data.val) {
+      throw new ConfigError(
+        "plateauMetric",
+        `--plateau-metric ${m} watches the validation set, but ${noVal}; pass --val-split ` +
+          `0.1, or --plateau-metric ${m.replace("val-", "test-")} to watch the test set ` +
+          `(its accuracy is then optimistic)`,
+      );
+    }
+    if (m.startsWith("test-") && !data.test) {
+      throw new ConfigError(
+        "plateauMetric",
+        `--plateau-metric ${m} watches the test set, but "${config.data}" has none; ` +
+          `use --plateau-metric ${m.replace("test-", "val-")}`,
+      );
+    }
+  }
+  if (config.earlyStop > 0 && !data.val) {
+    throw new ConfigError(
+      "earlyStop",
+      `--early-stop watches the validation accuracy, but ${noVal}; pass --val-split 0.1 ` +
+        `(stopping on the test set would make its accuracy optimistic)`,
+    );
+  }
 }
 
 export interface PreparedInput {
-  /** Checked already (validateConfig). */
+  /** The resolved settings (train/resolve.ts), checked already (validateConfig). */
   config: TrainConfig;
+  /** The settings as given, before resolution. */
+  given: TrainConfig;
+  /** What the pretrained weights were trained on (null: none loaded). */
+  trainedWith: TrainedWith | null;
   data: OpenedData;
+  /** The splits' fingerprint (train/splits.ts splitFingerprint), taken before any decode cache
+   * wraps the datasets. */
+  splits: string;
   /** The model's input channels (train/model.ts chooseInChannels). */
   inChannels: 1 | 3;
   /** Pretrained weights and their name for messages, or null. */
@@ -106,10 +169,11 @@ export interface PreparedInput {
 
 /** Builds the model, its weights and freezing, the optimizer, scheduler and loaders. */
 export function assemblePrepared(input: PreparedInput): Prepared {
-  const { config, data, inChannels, weights, resume, closeData, warn } = input;
+  const { config, given, trainedWith, data, inChannels, weights, resume, closeData, warn } = input;
   const spec = resume ? resume.meta.model : modelSpec(config, data.classes.length, inChannels);
   let model: ResNet;
   try {
+    checkWatchedSets(config, data);
     model = buildModel(spec, config.seed, config.headInit);
   } catch (e) {
     closeData();
@@ -119,9 +183,12 @@ export function assemblePrepared(input: PreparedInput): Prepared {
   let optimizer: AnyOptimizer | null = null;
   try {
     notes.push(
-      `data: ${config.data} (${data.kind}): ${data.train.length} training and ${data.test.length} ` +
-        `test images of ${data.classes.length} classes; test data: ${data.testSource}`,
+      `data: ${config.data} (${data.kind}): ${data.train.length} training, ` +
+        `${data.val?.length ?? 0} validation and ${data.test?.length ?? 0} test images of ` +
+        `${data.classes.length} classes`,
     );
+    notes.push(`  validation: ${data.val ? data.valSource : "none (--val-split 0)"}`);
+    notes.push(`  test: ${data.test ? data.testSource : "none (the data has no test split)"}`);
     if (weights) notes.push(`weights: ${loadBackbone(model, weights.dict, weights.name)}`);
     else if (resume) model.loadStateDict(resume.model);
     else notes.push("weights: random initialisation (training from scratch)");
@@ -147,13 +214,18 @@ export function assemblePrepared(input: PreparedInput): Prepared {
       }
       optimizer.loadStateDict({ tensors: resume.optim, meta: resume.meta.optim });
     }
-    const { trainLoader, testLoader } = makeLoaders(config, data, spec.inChannels, warn);
+    const { trainLoader, valLoader, testLoader } = makeLoaders(
+      config,
+      data,
+      spec.inChannels,
+      warn,
+    );
+    const closeLoaders = () => [trainLoader, valLoader, testLoader].forEach((l) => l?.close());
     let scheduler: Schedule | null;
     try {
       scheduler = makeScheduler(config, optimizer, trainLoader.length);
     } catch (e) {
-      trainLoader.close();
-      testLoader.close();
+      closeLoaders();
       if (e instanceof OptionError) {
         throw new ConfigError(e.key as keyof TrainConfig, e.message);
       }
@@ -173,20 +245,27 @@ export function assemblePrepared(input: PreparedInput): Prepared {
       }
       : { epoch: 0, batch: 0, iteration: 0, partial: null, best: null, frozen };
     const opt = optimizer;
+    const resolveInput = { inChannels, trainedWith };
+    const small = smallInputWarning(config, trainedWith);
     return {
       config,
+      given,
+      why: resolvedWhy(given, resolveInput),
+      trainedWith,
+      splits: input.splits,
       data,
       spec,
       model,
       optimizer: opt,
       scheduler,
       trainLoader,
+      valLoader,
       testLoader,
       start,
       notes,
+      warnings: small ? [small] : [],
       dispose() {
-        trainLoader.close();
-        testLoader.close();
+        closeLoaders();
         closeData();
         opt.dispose();
         model.dispose();

@@ -1,5 +1,7 @@
 // Recipes: the settings common practice uses for a kind of data, as partial configs that
-// command-line flags override.
+// command-line flags override. Each follows a source that picks its best epoch (and, for
+// cifar10, cuts the lr) on the test set, so each sets --val-split 0 and says so; --val-split
+// 0.1 (with --plateau-metric val-loss for cifar10) selects on a validation split instead.
 
 import { DEFAULT_CONFIG, type TrainConfig } from "./config.ts";
 
@@ -12,11 +14,13 @@ export const RECIPES: Record<string, Recipe> = {
   hotdog: {
     description: "ImageNet-pretrained fine-tuning of a small photo dataset (the hotdog archive): " +
       "RandomResizedCrop 224 + flip, ImageNet normalisation, SGD lr 5e-5 with a 10x head, " +
-      "weight decay 1e-3, batch 128, 5 epochs",
+      "weight decay 1e-3, batch 128, 5 epochs; no validation split (the test set picks the best epoch)",
     config: {
       strategy: "finetune",
       imageSize: 224,
-      evalResize: 256,
+      // 0: follows the image size (Resize(256) + CenterCrop(224) at 224)
+      evalResize: 0,
+      valSplit: 0,
       augment: "resized-crop",
       normalize: "imagenet",
       inChannels: 3,
@@ -34,12 +38,14 @@ export const RECIPES: Record<string, Recipe> = {
     description:
       "CIFAR-10 at 32x32: RandomCrop 32 pad 4, flip, color jitter, rotation 15 degrees, " +
       "CIFAR normalisation, Adam lr 1e-3 weight decay 1e-4, ReduceLROnPlateau(factor 0.5, " +
-      "patience 2) on the test loss, backbone frozen 5 epochs then unfrozen at lr 1e-4, 40 epochs",
+      "patience 2) on the test loss, backbone frozen 5 epochs then unfrozen at lr 1e-4, 40 epochs; " +
+      "no validation split (the test set picks the best epoch)",
     config: {
       strategy: "freeze-unfreeze",
       freezeEpochs: 5,
       unfreezeLr: 1e-4,
       imageSize: 32,
+      valSplit: 0,
       augment: "cifar",
       normalize: "cifar10",
       inChannels: 3,
@@ -62,13 +68,14 @@ export const RECIPES: Record<string, Recipe> = {
   fashion: {
     description: "small grayscale images (Fashion-MNIST sized): 28x28, RandomCrop pad 2 + flip, " +
       "Fashion-MNIST normalisation, Adam lr 1e-3 with a 10x head, backbone frozen 2 epochs " +
-      "then unfrozen at lr 3e-4, 8 epochs, batch 32",
+      "then unfrozen at lr 3e-4, 8 epochs, batch 32; no validation split (the test set picks the best epoch)",
     config: {
       strategy: "freeze-unfreeze",
       freezeEpochs: 2,
       unfreezeLr: 3e-4,
       headLrMult: 10,
       imageSize: 28,
+      valSplit: 0,
       augment: "crop-flip",
       normalize: "fashion-mnist",
       inChannels: 1,

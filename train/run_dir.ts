@@ -30,6 +30,8 @@ const EPOCH_COLUMNS: (keyof EpochRow)[] = [
   "epoch",
   "trainLoss",
   "trainAccuracy",
+  "valLoss",
+  "valAccuracy",
   "testLoss",
   "testAccuracy",
   "lr",
@@ -42,15 +44,19 @@ function csvLine(values: unknown[]): string {
     .join(",") + "\n";
 }
 
+/** Rows of a metrics CSV by its header's column names (a column the file lacks, e.g. the
+ * validation ones of a run from before they existed, reads as NaN). */
 function parseCsv<T>(text: string, columns: (keyof T)[]): T[] {
   const lines = text.split("\n").filter((l) => l.trim() !== "");
+  const header = (lines[0] ?? "").split(",");
   return lines.slice(1).map((line) => {
     const cells = line.split(",");
     const row: Record<string, unknown> = {};
-    columns.forEach((c, i) => {
-      const cell = cells[i];
+    for (const c of columns) {
+      const at = header.indexOf(c as string);
+      const cell = at >= 0 ? cells[at] : "NaN";
       row[c as string] = cell === "true" ? true : cell === "false" ? false : Number(cell);
-    });
+    }
     return row as T;
   });
 }
@@ -84,6 +90,11 @@ class CsvFile {
       this.file.close();
     } catch { /* already closed */ }
   }
+}
+
+/** The series that have a value (a run without a validation or test set has none of it). */
+function present<S extends { points: readonly (readonly [number, number])[] }>(series: S[]): S[] {
+  return series.filter((s) => s.points.some(([, y]) => Number.isFinite(y)));
 }
 
 /** Reads a metrics CSV of an existing run ("" when absent); refuses a non-regular file. */
@@ -242,10 +253,11 @@ export class RunDir implements RunOutput {
         xLabel: "epoch",
         xInteger: true,
         yLabel: "loss",
-        series: [
+        series: present([
           { name: "train", points: ep.map((r) => [r.epoch, r.trainLoss]) },
+          { name: "validation", points: ep.map((r) => [r.epoch, r.valLoss]) },
           { name: "test", points: ep.map((r) => [r.epoch, r.testLoss]) },
-        ],
+        ]),
       }),
     );
     await atomicWriteText(
@@ -256,10 +268,11 @@ export class RunDir implements RunOutput {
         xInteger: true,
         yLabel: "accuracy",
         yRange: [0, 1],
-        series: [
+        series: present([
           { name: "train", points: ep.map((r) => [r.epoch, r.trainAccuracy]) },
+          { name: "validation", points: ep.map((r) => [r.epoch, r.valAccuracy]) },
           { name: "test", points: ep.map((r) => [r.epoch, r.testAccuracy]) },
-        ],
+        ]),
       }),
     );
   }

@@ -14,10 +14,13 @@ export interface IterationRow {
   imagesPerSecond: number;
 }
 
+/** An epoch's metrics; NaN for a set the run does not have. */
 export interface EpochRow {
   epoch: number;
   trainLoss: number;
   trainAccuracy: number;
+  valLoss: number;
+  valAccuracy: number;
   testLoss: number;
   testAccuracy: number;
   lr: number;
@@ -26,17 +29,27 @@ export interface EpochRow {
 }
 
 export interface RunSummary {
+  /** Epochs done; fewer than `epochsPlanned` when early stopping ended the run. */
   epochs: number;
+  epochsPlanned: number;
+  stoppedEarly: boolean;
   iterations: number;
+  /** The set that picked the best checkpoint. */
+  selectedBy: "validation" | "test";
+  /** The best epoch by `selectedBy`'s accuracy, with its test metrics (`best.test`). */
   best: TrainMeta["best"];
+  /** Validation and test metrics of the last epoch (null: the run has no such set). */
+  lastVal: { loss: number; accuracy: number } | null;
   lastTest: { loss: number; accuracy: number } | null;
   classes: string[];
   trainImages: number;
+  valImages: number;
   testImages: number;
   secondsThisSession: number;
 }
 
-/** "last": everything a resume needs; "best": the best model so far (by test accuracy). */
+/** "last": everything a resume needs; "best": the best model so far (by validation accuracy,
+ * or by test accuracy when the run has no validation set). */
 export type CheckpointSlot = "last" | "best";
 
 export interface RunOutput {

@@ -1,17 +1,19 @@
-// Everything a training run needs, built and checked before anything is written: the data,
-// the model with its weights and freezing, the optimizer, the scheduler and the loaders.
-// A bad flag, a missing file or weights that do not fit fail here, with no run directory made.
-// This is the Deno side (files, the decode cache, the machine's memory); train/prepared.ts
-// assembles the run from what was read, for a page too.
+// Everything a training run needs, built and checked before anything is written: the settings
+// resolved (train/resolve.ts), the data and its splits, the model with its weights and
+// freezing, the optimizer, the scheduler and the loaders. A bad flag, a missing file or
+// weights that do not fit fail here, with no run directory made. This is the Deno side
+// (files, the decode cache, the machine's memory); train/prepared.ts assembles the run from
+// what was read, for a page too.
 
 import { gpu } from "../kernels/device.ts";
-import type { StateDict } from "../nn/io/host_tensor.ts";
+import type { WeightFile } from "../nn/io/weights_file.ts";
 import type { TrainState } from "./checkpoint.ts";
 import { ConfigError, type TrainConfig, validateConfig } from "./config.ts";
-import { cacheDecoded, detectKind, openData } from "./data.ts";
+import { cacheDecoded, detectKind, openData, splitFingerprint } from "./data.ts";
 import { chooseInChannels } from "./model.ts";
 import { checkResourceLimits, thisMachine } from "./limits.ts";
 import { assemblePrepared, type Prepared } from "./prepared.ts";
+import { resolveConfig, trainedWith } from "./resolve.ts";
 import { readWeights } from "./weights.ts";
 
 export type { Prepared, StartPoint } from "./prepared.ts";
@@ -21,17 +23,22 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
 }
 
 /** Builds a run from a config, or (with `resume`) the state of an interrupted one. */
-export async function prepareTraining(config: TrainConfig, resume?: TrainState): Promise<Prepared> {
+export async function prepareTraining(given: TrainConfig, resume?: TrainState): Promise<Prepared> {
+  validateConfig(given);
+  let weights: WeightFile | null = null;
+  if (given.weights && !resume) {
+    weights = await readWeights(given.weights, given.allowNonFiniteWeights);
+  }
+  const kind = detectKind(given.data);
+  const inChannels = resume ? resume.meta.model.inChannels : chooseInChannels(
+    given,
+    kind === "image-folder" ? 3 : kind === "idx" ? 1 : 3,
+    weights?.dict ?? null,
+  );
+  const weightsTrainedWith = weights ? trainedWith(weights.checkpointMeta) : null;
+  const config = resolveConfig(given, { inChannels, trainedWith: weightsTrainedWith });
   validateConfig(config);
   checkResourceLimits(config, thisMachine(gpu().maxBufferBytes), 3);
-  let weights: StateDict | null = null;
-  if (config.weights && !resume) {
-    weights = await readWeights(config.weights, config.allowNonFiniteWeights);
-  }
-  const kind = detectKind(config.data);
-  const inChannels = resume
-    ? resume.meta.model.inChannels
-    : chooseInChannels(config, kind === "image-folder" ? 3 : kind === "idx" ? 1 : 3, weights);
   const files = openData(config, inChannels);
   if (resume && !sameList(resume.meta.classes, files.classes)) {
     throw new ConfigError(
@@ -40,12 +47,23 @@ export async function prepareTraining(config: TrainConfig, resume?: TrainState):
         `checkpoint's (${resume.meta.classes.join(", ")})`,
     );
   }
+  const splits = splitFingerprint(files);
+  if (resume?.meta.splits && resume.meta.splits !== splits) {
+    throw new ConfigError(
+      "data",
+      `--data: the training, validation or test images of "${config.data}" are not those the ` +
+        `run started with (files added, removed or renamed?); resuming would change its splits`,
+    );
+  }
   const { data, close: closeCaches } = await cacheDecoded(files, config);
   return assemblePrepared({
     config,
+    given,
+    trainedWith: weightsTrainedWith,
     data,
+    splits,
     inChannels,
-    weights: weights && { dict: weights, name: config.weights },
+    weights: weights && { dict: weights.dict, name: config.weights },
     resume,
     closeData: closeCaches,
   });

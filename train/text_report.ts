@@ -44,17 +44,23 @@ export function textReport(o: { log?: (line: string) => void; sink?: ProgressSin
         return;
       case "epoch-end": {
         const r = e.row;
+        const set = (name: string, loss: number, acc: number) =>
+          Number.isFinite(loss) ? `  ${name} loss ${loss.toFixed(4)} acc ${pct(acc)}` : "";
         log(
-          `epoch ${r.epoch}/${e.epochs}  train loss ${r.trainLoss.toFixed(4)} acc ${
-            pct(r.trainAccuracy)
-          }  ` +
-            `test loss ${r.testLoss.toFixed(4)} acc ${pct(r.testAccuracy)}  lr ${
-              formatLr(r.lr)
-            }  ` +
-            `${r.seconds.toFixed(1)}s${e.improved ? "  *best" : ""}`,
+          `epoch ${r.epoch}/${e.epochs}` + set("train", r.trainLoss, r.trainAccuracy) +
+            set("val", r.valLoss, r.valAccuracy) + set("test", r.testLoss, r.testAccuracy) +
+            `  lr ${formatLr(r.lr)}  ${r.seconds.toFixed(1)}s${e.improved ? "  *best" : ""}`,
         );
         return;
       }
+      case "early-stop":
+        log(
+          `early stop after epoch ${e.epoch}/${e.epochs}: the validation accuracy has not ` +
+            `improved for ${e.patience} epoch${e.patience > 1 ? "s" : ""} (--early-stop ` +
+            `${e.patience}); the best ` +
+            `checkpoint is epoch ${e.bestEpoch}'s (${pct(e.bestAccuracy)})`,
+        );
+        return;
     }
   };
 }

@@ -40,12 +40,24 @@ export interface TrainMeta {
   /** Optimizer steps done in the whole run. */
   iteration: number;
   partial: PartialEpoch | null;
-  /** Best test accuracy so far and its epoch (1-based), or null before the first epoch. */
-  best: { accuracy: number; loss: number; epoch: number } | null;
+  /** The best epoch (1-based) so far by the accuracy on `set`, the validation set when the run
+   * has one, else the test set (null before the first epoch); with that epoch's test metrics.
+   * Files of schema 1 have neither `set` (it was the test set) nor `test`. */
+  best: {
+    accuracy: number;
+    loss: number;
+    epoch: number;
+    set?: "validation" | "test";
+    test?: { loss: number; accuracy: number } | null;
+  } | null;
   /** Whether the backbone is frozen at this point. */
   frozen: boolean;
-  /** Test metrics of the last finished epoch (best checkpoints: of that epoch). */
+  /** Validation and test metrics of the last finished epoch (best checkpoints: of that
+   * epoch); null when the run has no such set. */
+  val?: { loss: number; accuracy: number } | null;
   test: { loss: number; accuracy: number } | null;
+  /** Which images each split holds (train/data.ts's splitFingerprint; absent in schema 1). */
+  splits?: string;
   optim: OptimizerMeta | null;
   scheduler: Record<string, unknown> | null;
   /** True when written by Ctrl-C in the middle of an epoch. */

@@ -1,7 +1,11 @@
 // The fit loop, made of parts: per epoch, the unfreeze hook, the epoch's training batches
 // (train/train_epoch.ts: a step per batch, readbacks every `logEvery` steps, the
-// per-iteration schedule after each step), the test evaluation, the per-epoch schedule, the
-// epoch's row and the checkpoints (train/fit_hooks.ts). What happens is reported as events
+// per-iteration schedule after each step), the validation and test evaluations, the
+// per-epoch schedule, the epoch's row and the checkpoints (train/fit_hooks.ts), and early
+// stopping. The validation set, when the run has one, picks the best checkpoint and is what
+// ReduceLROnPlateau and early stopping watch by default; without one the test set picks (a
+// recipe's explicit choice). The test set is evaluated every epoch for the curves and the
+// report, never to choose. What happens is reported as events
 // (train/fit_events.ts: the CLI prints them, a page charts them); results go to a RunOutput
 // (a run directory on disk, or memory).
 //
@@ -15,6 +19,7 @@
 import { TRAIN_STATE_KIND, type TrainMeta } from "./train_state.ts";
 import { TRAIN_META_VERSION } from "./checkpoint_schema.ts";
 import { DivergenceError } from "./divergence.ts";
+import type { DataLoader } from "../data/loader.ts";
 import { evaluate } from "./evaluate.ts";
 import { type FitEventSink, formatLr } from "./fit_events.ts";
 import { CheckpointWriter, stepSchedule, unfreezeIfDue } from "./fit_hooks.ts";
@@ -38,30 +43,58 @@ export interface FitIO {
 export interface FitResult {
   /** True when stopped by the stop flag before the last epoch ended. */
   interrupted: boolean;
+  /** True when early stopping ended the run before --epochs. */
+  stoppedEarly: boolean;
   epochsDone: number;
   iterations: number;
+  /** The best epoch by the selection set (`best.set`), with its test metrics. */
   best: TrainMeta["best"];
-  /** Test metrics of the last finished epoch. */
-  lastTest: { loss: number; accuracy: number } | null;
+  /** Validation and test metrics of the last finished epoch (null: no such set). */
+  lastVal: Metrics | null;
+  lastTest: Metrics | null;
   seconds: number;
 }
 
+type Metrics = { loss: number; accuracy: number };
+
+/** True when `m` beats `best`: a higher accuracy, or the same at a lower loss. */
+export function improves(m: Metrics, best: Metrics | null): boolean {
+  return !best || m.accuracy > best.accuracy ||
+    (m.accuracy === best.accuracy && m.loss < best.loss);
+}
+
+/** Early stopping: true once `patience` epochs after the best one have not improved on it. */
+export function earlyStopDue(epochsDone: number, best: { epoch: number } | null, patience: number) {
+  return patience > 0 && best !== null && epochsDone - best.epoch >= patience;
+}
+
 export async function fit(p: Prepared, output: RunOutput, io: FitIO = {}): Promise<FitResult> {
-  const { config, model, optimizer, scheduler, trainLoader, testLoader } = p;
+  const { config, model, optimizer, scheduler, trainLoader, valLoader, testLoader } = p;
   const emit = io.onEvent ?? (() => {});
   const stop = io.stop ?? { requested: false };
   let { epoch, batch: skip, iteration, partial, best, frozen } = p.start;
-  let lastTest: FitResult["lastTest"] = null;
+  let lastTest: Metrics | null = null, lastVal: Metrics | null = null;
+  const selectedBy = valLoader ? "validation" : "test";
   const started = performance.now();
   const classes = p.data.classes.length;
-  const result = (interrupted: boolean, epochsDone: number): FitResult => ({
+  const result = (interrupted: boolean, epochsDone: number, stoppedEarly = false): FitResult => ({
     interrupted,
+    stoppedEarly,
     epochsDone,
     iterations: iteration,
     best,
+    lastVal,
     lastTest,
     seconds: (performance.now() - started) / 1000,
   });
+  const evaluated = async (loader: DataLoader | null, set: string): Promise<Metrics | null> => {
+    if (!loader) return null;
+    const r = await evaluate(model, loader, { numClasses: classes });
+    if (!Number.isFinite(r.loss)) {
+      throw diverged(`the ${set} loss`, r.loss, `the evaluation after epoch ${epoch + 1}`);
+    }
+    return { loss: r.loss, accuracy: r.accuracy };
+  };
 
   const meta = (extra: Partial<TrainMeta>): TrainMeta => ({
     kind: TRAIN_STATE_KIND,
@@ -75,7 +108,9 @@ export async function fit(p: Prepared, output: RunOutput, io: FitIO = {}): Promi
     partial: null,
     best,
     frozen,
+    val: lastVal,
     test: lastTest,
+    splits: p.splits,
     optim: null,
     scheduler: scheduler ? scheduler.stateDict() : null,
     interrupted: false,
@@ -97,7 +132,20 @@ export async function fit(p: Prepared, output: RunOutput, io: FitIO = {}): Promi
     (what, where) => diverged(what, NaN, where),
   );
 
+  let stoppedEarly = false;
   for (; epoch < config.epochs; epoch++) {
+    if (earlyStopDue(epoch, best, config.earlyStop)) {
+      stoppedEarly = true;
+      emit({
+        type: "early-stop",
+        epoch,
+        epochs: config.epochs,
+        patience: config.earlyStop,
+        bestEpoch: best!.epoch,
+        bestAccuracy: best!.accuracy,
+      });
+      break;
+    }
     frozen = unfreezeIfDue(config, model, optimizer, epoch, frozen, emit);
     model.train();
     const epochStart = performance.now();
@@ -135,34 +183,29 @@ export async function fit(p: Prepared, output: RunOutput, io: FitIO = {}): Promi
     skip = 0;
     partial = null;
 
-    const test = await evaluate(model, testLoader, { numClasses: classes });
-    if (!Number.isFinite(test.loss)) {
-      throw diverged("the test loss", test.loss, `the evaluation after epoch ${epoch + 1}`);
-    }
-    lastTest = { loss: test.loss, accuracy: test.accuracy };
+    const val = await evaluated(valLoader, "validation");
+    const test = await evaluated(testLoader, "test");
+    lastVal = val;
+    lastTest = test;
+    const picked = (val ?? test)!;
     const trainLoss = sums.lossSum / sums.samples, trainAcc = sums.correct / sums.samples;
     const lrUsed = optimizer.paramGroups[0].lr;
-    stepSchedule(
-      scheduler,
-      "epoch",
-      { trainLoss, testLoss: test.loss, testAccuracy: test.accuracy },
-      epoch,
-      emit,
-    );
     const row: EpochRow = {
       epoch: epoch + 1,
       trainLoss,
       trainAccuracy: trainAcc,
-      testLoss: test.loss,
-      testAccuracy: test.accuracy,
+      valLoss: val?.loss ?? NaN,
+      valAccuracy: val?.accuracy ?? NaN,
+      testLoss: test?.loss ?? NaN,
+      testAccuracy: test?.accuracy ?? NaN,
       lr: lrUsed,
       seconds: (performance.now() - epochStart) / 1000,
       frozen,
     };
+    stepSchedule(scheduler, "epoch", row, epoch, emit);
     await output.addEpoch(row);
-    const improved = !best || test.accuracy > best.accuracy ||
-      (test.accuracy === best.accuracy && test.loss < best.loss);
-    if (improved) best = { accuracy: test.accuracy, loss: test.loss, epoch: epoch + 1 };
+    const improved = improves(picked, best);
+    if (improved) best = { ...picked, epoch: epoch + 1, set: selectedBy, test };
     emit({ type: "epoch-end", epochs: config.epochs, row, improved });
     const afterEpoch = epoch + 1;
     await checkpoints.save(
@@ -173,14 +216,19 @@ export async function fit(p: Prepared, output: RunOutput, io: FitIO = {}): Promi
     if (stop.requested && afterEpoch < config.epochs) return result(true, afterEpoch);
   }
   await output.writeSummary({
-    epochs: config.epochs,
+    epochs: epoch,
+    epochsPlanned: config.epochs,
+    stoppedEarly,
     iterations: iteration,
+    selectedBy,
     best,
+    lastVal,
     lastTest,
     classes: p.data.classes,
     trainImages: p.data.train.length,
-    testImages: p.data.test.length,
+    valImages: p.data.val?.length ?? 0,
+    testImages: p.data.test?.length ?? 0,
     secondsThisSession: (performance.now() - started) / 1000,
   });
-  return result(false, config.epochs);
+  return result(false, epoch, stoppedEarly);
 }

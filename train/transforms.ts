@@ -15,6 +15,7 @@ import {
 } from "../data/transforms/index.ts";
 import { AUGMENT_ENTRIES } from "./augments.ts";
 import { ConfigError, type TrainConfig } from "./config.ts";
+import { defaultEvalResize } from "./resolve.ts";
 
 export interface PipelineInput {
   /** Channels the data decodes to (1 or 3). */
@@ -67,7 +68,7 @@ export function evalTransform(config: TrainConfig, p: PipelineInput): Transform 
   const size = config.imageSize;
   return new Compose([
     ...channelStep(p),
-    ...fitSize(size, config.evalResize || size, p.knownSize),
+    ...fitSize(size, config.evalResize || defaultEvalResize(size, config.augment), p.knownSize),
     ...tail(config, p),
   ]);
 }

@@ -1,13 +1,12 @@
 // Reads --weights from disk (a .pth, a safetensors state dict, or a checkpoint of this tool).
 
-import type { StateDict } from "../nn/io/host_tensor.ts";
-import { readStateDictFile } from "../nn/io/weights_file.ts";
+import { readWeightFile, type WeightFile } from "../nn/io/weights_file.ts";
 import { ConfigError } from "./config.ts";
 
-/** Reads a weights file, with errors that name --weights. */
-export async function readWeights(path: string, allowNonFinite = false): Promise<StateDict> {
+/** Reads a weights file (with a checkpoint's metadata), with errors that name --weights. */
+export async function readWeights(path: string, allowNonFinite = false): Promise<WeightFile> {
   try {
-    return await readStateDictFile(path, { allowNonFinite });
+    return await readWeightFile(path, { allowNonFinite });
   } catch (e) {
     const msg = (e as Error).message.replace(
       "an explicit allow flag",

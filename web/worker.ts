@@ -10,7 +10,7 @@ import {
   chooseInChannels,
   decodeCheckpoint,
   decodeImage,
-  decodeStateDict,
+  decodeWeightFile,
   fit,
   initGpu,
   MemoryOutput,
@@ -19,12 +19,15 @@ import {
   predictImages,
   type Prepared,
   recipeConfig,
-  type StateDict,
+  resolveConfig,
+  splitFingerprint,
   type StopFlag,
   type TrainConfig,
   type Trained,
+  trainedWith,
   type TrainMeta,
   validateConfig,
+  type WeightFile,
 } from "../web.ts";
 import { tensorsUnder } from "../nn/io/checkpoint_bytes.ts";
 import { GpuError } from "../kernels/errors.ts";
@@ -52,7 +55,7 @@ async function gpuReady(): Promise<void> {
 
 /** The run a request describes, assembled as `cli.ts train` would (loading in this thread). */
 function prepare(r: RunRequest): Prepared {
-  const config: TrainConfig = {
+  const given: TrainConfig = {
     ...recipeConfig(r.recipe === "none" ? undefined : r.recipe),
     ...r.overrides,
     data: r.files.length === 1 ? r.files[0].path : r.files[0]?.path.split("/")[0] ?? "",
@@ -60,22 +63,28 @@ function prepare(r: RunRequest): Prepared {
     workers: 0, // this Worker decodes: a page cannot start Deno's loader Workers
     cache: false,
   };
-  validateConfig(config);
-  let weights: StateDict | null = null;
+  validateConfig(given);
+  let weights: WeightFile | null = null;
   if (r.weights) {
-    weights = decodeStateDict(r.weights.bytes, r.weights.path);
-    if (!config.allowNonFiniteWeights) {
-      assertFinite(weights, r.weights.path, "the file is damaged or from a diverged run");
+    weights = decodeWeightFile(r.weights.bytes, r.weights.path);
+    if (!given.allowNonFiniteWeights) {
+      assertFinite(weights.dict, r.weights.path, "the file is damaged or from a diverged run");
     }
   }
-  const inChannels = chooseInChannels(config, 3, weights);
+  const inChannels = chooseInChannels(given, 3, weights?.dict ?? null);
+  const weightsTrainedWith = weights ? trainedWith(weights.checkpointMeta) : null;
+  const config = resolveConfig(given, { inChannels, trainedWith: weightsTrainedWith });
+  validateConfig(config);
   const { data, skipped } = openTree(pickedTree(r.files), config, inChannels);
   post({ type: "skipped", files: skipped });
   return assemblePrepared({
     config,
+    given,
+    trainedWith: weightsTrainedWith,
     data,
+    splits: splitFingerprint(data),
     inChannels,
-    weights: weights && { dict: weights, name: r.weights!.path },
+    weights: weights && { dict: weights.dict, name: r.weights!.path },
     closeData: () => {},
     warn: (message) => post({ type: "warning", message }),
   });

@@ -73,7 +73,7 @@ export async function evalCommand(argv: readonly string[], io: CliIO): Promise<n
       workers: parsed.values.get("workers") as number | undefined,
     });
     io.out(
-      `${path} on ${r.dataset} (${parsed.values.get("split") ?? "test"}, ${r.samples} images)`,
+      `${path} on ${r.dataset} (${r.split}, ${r.samples} images)`,
     );
     io.out(`loss ${r.loss.toFixed(4)}  accuracy ${(100 * r.accuracy).toFixed(2)}%`);
     io.out("per-class accuracy:");

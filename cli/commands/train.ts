@@ -10,8 +10,9 @@ import { runDefaultExperiment } from "../../train/default_experiment.ts";
 import { recipeConfig } from "../../train/recipes.ts";
 import { RunDir } from "../../train/run_dir.ts";
 import { prepareTraining } from "../../train/setup.ts";
+import { startupReport } from "../../train/startup_report.ts";
 import { textReport } from "../../train/text_report.ts";
-import { fit, type StopFlag } from "../../train/trainer.ts";
+import { fit, type FitResult, type StopFlag } from "../../train/trainer.ts";
 import { type CommandSpec, helpText, parseArgs, UsageError } from "../args.ts";
 import { withInterrupt } from "../interrupt.ts";
 import type { CliIO } from "../io.ts";
@@ -28,7 +29,7 @@ export const TRAIN_SPEC: CommandSpec = {
   ],
   flags: TRAIN_FLAGS,
   notes: [
-    "A run directory (--out/--name) receives config.json, metrics_iter.csv, metrics_epoch.csv, " +
+    "A run directory (--out/--name) receives config.json (the settings used, automatic values resolved), metrics_iter.csv, metrics_epoch.csv, " +
     "loss_iter.svg, loss_epoch.svg, accuracy_epoch.svg, best.safetensors, last.safetensors and " +
     "summary.json. Ctrl-C stops after the current batch and writes last.safetensors; resume with --resume.",
     "Examples:\n" +
@@ -64,6 +65,25 @@ async function resumeTarget(path: string): Promise<{ dir: string; state: TrainSt
     throw new UsageError(`--resume: no last.safetensors in "${path}" (was the run started?)`);
   }
   return { dir, state: await loadTrainState(file, "--resume") };
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+
+/** The last line: epochs, the best checkpoint (by which set, with its test accuracy), the end. */
+function doneLine(r: FitResult, dir: string): string {
+  const b = r.best;
+  const best = !b
+    ? "no best checkpoint"
+    : b.set === "validation"
+    ? `best checkpoint: epoch ${b.epoch} by validation accuracy ${pct(b.accuracy)}` +
+      (b.test ? ` (its test accuracy ${pct(b.test.accuracy)})` : "")
+    : `best checkpoint: epoch ${b.epoch} by test accuracy ${pct(b.accuracy)}`;
+  const final = [
+    ...(r.lastVal ? [`validation ${pct(r.lastVal.accuracy)}`] : []),
+    ...(r.lastTest ? [`test ${pct(r.lastTest.accuracy)}`] : []),
+  ].join(", ");
+  return `done: ${r.epochsDone} epochs${r.stoppedEarly ? " (stopped early)" : ""} in ` +
+    `${r.seconds.toFixed(1)}s; ${best}; final accuracy: ${final}; results in ${dir}`;
 }
 
 export async function trainCommand(argv: readonly string[], io: CliIO): Promise<number> {
@@ -127,14 +147,14 @@ export async function trainCommand(argv: readonly string[], io: CliIO): Promise<
     } else {
       const path = `${config.out}/${config.name || timestamp()}`;
       try {
-        run = await RunDir.create(path, config);
+        run = await RunDir.create(path, prepared.config); // the settings used, resolved
       } catch (e) {
         throw new ConfigError("name", `--name: ${(e as Error).message}`);
       }
       io.out(`run directory: ${path}`);
     }
     using _run = run; // closes the metric files and releases the run's lock at the end
-    for (const note of prepared.notes) io.out(note);
+    for (const line of startupReport(prepared)) io.out(line);
     if (await enableAutotune(gpu())) {
       const c = prepared.config;
       const measured = await tuneResnetStep(gpu(), {
@@ -159,14 +179,7 @@ export async function trainCommand(argv: readonly string[], io: CliIO): Promise<
       );
       return 130;
     }
-    const b = result.best;
-    io.out(
-      `done: ${result.epochsDone} epochs in ${result.seconds.toFixed(1)}s; best test accuracy ` +
-        `${b ? (100 * b.accuracy).toFixed(2) + "% (epoch " + b.epoch + ")" : "n/a"}; ` +
-        `final test accuracy ${
-          result.lastTest ? (100 * result.lastTest.accuracy).toFixed(2) + "%" : "n/a"
-        }; results in ${run.path}`,
-    );
+    io.out(doneLine(result, run.path));
     return 0;
   } finally {
     prepared.dispose();

@@ -7,9 +7,24 @@ import type { StateDict } from "./host_tensor.ts";
 import { readPth, sniffWeightFile } from "./pth.ts";
 import { readSafetensors } from "./safetensors.ts";
 
+/** A weight file's state dict and, for a checkpoint of this engine, its metadata JSON. */
+export interface WeightFile {
+  dict: StateDict;
+  checkpointMeta: string | null;
+}
+
 /** Parses weight-file bytes; `name` is used in errors. */
-export function decodeStateDict(bytes: Uint8Array, name: string): StateDict {
-  if (sniffWeightFile(bytes) !== "safetensors") return readPth(bytes, name);
+export function decodeWeightFile(bytes: Uint8Array, name: string): WeightFile {
+  if (sniffWeightFile(bytes) !== "safetensors") {
+    return { dict: readPth(bytes, name), checkpointMeta: null };
+  }
   const { tensors, metadata } = readSafetensors(bytes, name);
-  return metadata.format === CHECKPOINT_FORMAT ? tensorsUnder(tensors, "model.") : tensors;
+  return metadata.format === CHECKPOINT_FORMAT
+    ? { dict: tensorsUnder(tensors, "model."), checkpointMeta: metadata.meta ?? null }
+    : { dict: tensors, checkpointMeta: null };
+}
+
+/** Parses weight-file bytes into a state dict; `name` is used in errors. */
+export function decodeStateDict(bytes: Uint8Array, name: string): StateDict {
+  return decodeWeightFile(bytes, name).dict;
 }

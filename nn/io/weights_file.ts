@@ -5,25 +5,33 @@
 import { readFileNamed } from "./checkpoint.ts";
 import { assertFinite } from "./finite.ts";
 import type { StateDict } from "./host_tensor.ts";
-import { decodeStateDict } from "./weights_bytes.ts";
+import { decodeWeightFile, type WeightFile } from "./weights_bytes.ts";
 
-export { decodeStateDict } from "./weights_bytes.ts";
+export { decodeStateDict, decodeWeightFile, type WeightFile } from "./weights_bytes.ts";
 
 /**
- * Reads a .pth / .safetensors / checkpoint file into a state dict. A file holding NaN or
- * infinity is refused, naming the tensors, unless `allowNonFinite` is set.
+ * Reads a .pth / .safetensors / checkpoint file (with a checkpoint's metadata). A file
+ * holding NaN or infinity is refused, naming the tensors, unless `allowNonFinite` is set.
  */
-export async function readStateDictFile(
+export async function readWeightFile(
   path: string,
   options: { allowNonFinite?: boolean } = {},
-): Promise<StateDict> {
-  const dict = decodeStateDict(await readFileNamed(path, "weight"), path);
+): Promise<WeightFile> {
+  const file = decodeWeightFile(await readFileNamed(path, "weight"), path);
   if (!options.allowNonFinite) {
     assertFinite(
-      dict,
+      file.dict,
       path,
       "the file is damaged or from a diverged run (an explicit allow flag loads it anyway)",
     );
   }
-  return dict;
+  return file;
+}
+
+/** Reads a .pth / .safetensors / checkpoint file into a state dict (see readWeightFile). */
+export async function readStateDictFile(
+  path: string,
+  options: { allowNonFinite?: boolean } = {},
+): Promise<StateDict> {
+  return (await readWeightFile(path, options)).dict;
 }

@@ -73,30 +73,39 @@ Deno.test("a zip in memory opens as ImageFolder opens the zip file", async () =>
   }
 });
 
-Deno.test("openTree: train/ and test/ folders, else a seeded validation split", () => {
+Deno.test("openTree splits a picked tree as cli.ts train splits a folder", () => {
   const split: [string, Uint8Array][] = [];
   for (const [p, b] of Object.entries(petFiles("x/train/"))) split.push([p, b]);
   for (const [p, b] of Object.entries(petFiles("x/test/"))) split.push([p, b]);
   const tree = new MemoryTree(split, "x");
   assert.deepEqual(treeSplits(tree), ["train", "test"]);
-  const opened = openTree(tree, { ...DEFAULT_CONFIG });
+  const opened = openTree(tree, { ...DEFAULT_CONFIG, valSplit: 0 });
   assert.equal(opened.data.train.length, 6);
-  assert.equal(opened.data.test.length, 6);
+  assert.equal(opened.data.test!.length, 6);
+  assert.equal(opened.data.val, null);
   assert.equal(opened.data.testSource, "the test/ folder");
   assert.deepEqual(opened.skipped.map((s) => s.file), [
     "x/train/dog/bad.png",
     "x/test/dog/bad.png",
   ]);
+  // the validation split is stratified out of train/, as in the CLI
+  const withVal = openTree(tree, { ...DEFAULT_CONFIG, valSplit: 0.34 });
+  assert.deepEqual(withVal.data.val!.targets, [0, 1]);
+  assert.equal(withVal.data.train.length, 4);
 
   const flat = new MemoryTree(Object.entries(petFiles()), "pets");
-  const a = openTree(flat, { ...DEFAULT_CONFIG, valSplit: 0.5, seed: 3 });
-  const b = openTree(flat, { ...DEFAULT_CONFIG, valSplit: 0.5, seed: 3 });
-  assert.equal(a.data.train.length + a.data.test.length, 6);
-  assert.equal(a.data.test.length, 3);
-  assert.deepEqual(a.data.test.targets, b.data.test.targets);
+  const config = { ...DEFAULT_CONFIG, testSplit: 0.5, valSplit: 0, seed: 3 };
+  const a = openTree(flat, config);
+  const b = openTree(flat, config);
+  assert.equal(a.data.train.length + a.data.test!.length, 6);
+  assert.equal(a.data.test!.length, 3);
+  assert.deepEqual(a.data.test!.targets, b.data.test!.targets);
+  // --classes and --per-class apply as in the CLI
+  const few = openTree(tree, { ...DEFAULT_CONFIG, valSplit: 0, perClass: 2 });
+  assert.deepEqual(few.data.train.targets.toSorted(), [0, 0, 1, 1]);
   assert.throws(
-    () => openTree(flat, { ...DEFAULT_CONFIG, perClass: 2 }),
-    /perClass: not available in the page/,
+    () => openTree(tree, { ...DEFAULT_CONFIG, classes: ["cat", "horse"] }),
+    /no class "horse"/,
   );
 });
 

@@ -225,7 +225,7 @@ Deno.test("hostile 4: an edited checkpoint's metadata is refused field by field"
       (m) => (m.epoch = "1"),
       /field "epoch" must be a non-negative integer, got "1"/,
     ],
-    ["newer schema", (m) => (m.schema = 99), /field "schema" must be at most 1/],
+    ["newer schema", (m) => (m.schema = 99), /field "schema" must be at most 2/],
     [
       "2 input channels",
       (m) => (m.model.inChannels = 2),

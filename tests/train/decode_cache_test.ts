@@ -16,7 +16,7 @@ Deno.test("stored short side: 1.15 x size for resized-crop, the first resize's s
   assert.equal(storedShortSide({ ...c, evalResize: 0 }, false), 224);
 });
 
-Deno.test("a --val-split folder gets a train and a test cache; --no-cache leaves the files", async () => {
+Deno.test("a --test-split folder gets a train and a test cache; --no-cache leaves the files", async () => {
   const dir = await writeImageFolder(await Deno.makeTempDir(), { perClass: 5, size: 20 });
   const root = await Deno.makeTempDir();
   Deno.env.set("WEBGPU_RESNET_DECODE_CACHE", root);
@@ -26,7 +26,9 @@ Deno.test("a --val-split folder gets a train and a test cache; --no-cache leaves
       data: dir,
       imageSize: 16,
       augment: "resized-crop" as const,
-      valSplit: 0.3,
+      evalResize: 16,
+      testSplit: 0.3,
+      valSplit: 0,
     };
     const files = openData(config, 3);
     const { data, close } = await cacheDecoded(files, config);

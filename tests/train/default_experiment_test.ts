@@ -59,10 +59,10 @@ Deno.test("default experiment (tiny sizes): three strategies in one table and on
   assert.match(first.text, /Stage 1: pretraining on the source task/);
   assert.match(first.text, /epoch 2: backbone unfrozen, training all layers at lr 3e-4/);
   // every stage says what its test data is: held out, capped per class
-  assert.doesNotMatch(first.text, /of the training data \(--val-split\)/);
+  assert.match(first.text, /validation: none \(--val-split 0\)/);
   assert.match(
     first.text,
-    /test data: a random 20% of the data, held out from training \(--val-split\), at most 3 per class/,
+    /test: a random 20% of the data, held out from training \(--test-split 0\.2\), at most 3 per class/,
   );
   for (const label of ["feature extraction", "fine-tuning", "from scratch"]) {
     assert.match(first.text, new RegExp(`\\n  ${label} +\\d+\\.\\d% +\\d+\\.\\d% +\\d+:\\d\\d`));

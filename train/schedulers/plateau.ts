@@ -1,9 +1,17 @@
-// --scheduler plateau: ReduceLROnPlateau on a metric of the epoch, stepped per epoch.
+// --scheduler plateau: ReduceLROnPlateau on a metric of the epoch, stepped per epoch. The
+// validation metrics are the default; the test ones are there for recipes that follow a
+// source that cuts on the test set (and say so), since it makes the test accuracy optimistic.
 
 import { ReduceLROnPlateau } from "../../nn/schedulers.ts";
 import { int, type SchedulerEntry } from "./schedule.ts";
 
-export const PLATEAU_METRICS = ["test-loss", "test-acc", "train-loss"] as const;
+export const PLATEAU_METRICS = [
+  "val-loss",
+  "val-acc",
+  "test-loss",
+  "test-acc",
+  "train-loss",
+] as const;
 export type PlateauMetric = typeof PLATEAU_METRICS[number];
 
 export interface PlateauOptions {
@@ -21,7 +29,7 @@ export const plateau: SchedulerEntry<PlateauOptions> = {
     plateauMetric: {
       type: "choice",
       choices: PLATEAU_METRICS,
-      default: "test-loss",
+      default: "val-loss",
       help: "plateau: the metric watched",
       rule: `one of ${PLATEAU_METRICS.join(", ")}`,
       valid: (v) => PLATEAU_METRICS.includes(v),
@@ -56,7 +64,7 @@ export const plateau: SchedulerEntry<PlateauOptions> = {
   },
   create(c, optimizer) {
     const s = new ReduceLROnPlateau(optimizer, {
-      mode: c.plateauMetric === "test-acc" ? "max" : "min",
+      mode: c.plateauMetric.endsWith("-acc") ? "max" : "min",
       factor: c.plateauFactor,
       patience: c.plateauPatience,
       threshold: c.plateauThreshold,
@@ -67,13 +75,17 @@ export const plateau: SchedulerEntry<PlateauOptions> = {
       per: "epoch",
       step: (m) => {
         if (!m) throw new Error("plateau: stepped without the epoch's metrics");
-        return s.step(
-          c.plateauMetric === "test-acc"
-            ? m.testAccuracy
-            : c.plateauMetric === "train-loss"
-            ? m.trainLoss
-            : m.testLoss,
-        );
+        const value = {
+          "val-loss": m.valLoss,
+          "val-acc": m.valAccuracy,
+          "test-loss": m.testLoss,
+          "test-acc": m.testAccuracy,
+          "train-loss": m.trainLoss,
+        }[c.plateauMetric];
+        if (!Number.isFinite(value)) {
+          throw new Error(`plateau: the ${c.plateauMetric} metric is not there (${value})`);
+        }
+        return s.step(value);
       },
       stateDict: () => s.stateDict() as unknown as Record<string, unknown>,
       loadStateDict: (state) => s.loadStateDict(state),

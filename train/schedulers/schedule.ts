@@ -5,9 +5,12 @@
 
 import type { HasParamGroups, LrReduction } from "../../nn/schedulers.ts";
 
-/** An epoch's metrics, for schedules that watch one (ReduceLROnPlateau). */
+/** An epoch's metrics, for schedules that watch one (ReduceLROnPlateau); NaN for a set the
+ * run does not have. */
 export interface EpochMetrics {
   trainLoss: number;
+  valLoss: number;
+  valAccuracy: number;
   testLoss: number;
   testAccuracy: number;
 }
