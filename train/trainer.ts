@@ -16,6 +16,7 @@ import { TRAIN_STATE_KIND, type TrainMeta } from "./train_state.ts";
 import { TRAIN_META_VERSION } from "./checkpoint_schema.ts";
 import { DivergenceError } from "./divergence.ts";
 import { evaluate } from "./evaluate.ts";
+import { type ClassificationReport, classificationReport } from "./metrics.ts";
 import { type FitEventSink, formatLr } from "./fit_events.ts";
 import { CheckpointWriter, stepSchedule, unfreezeIfDue } from "./fit_hooks.ts";
 import type { EpochRow, RunOutput } from "./run_output.ts";
@@ -52,6 +53,7 @@ export async function fit(p: Prepared, output: RunOutput, io: FitIO = {}): Promi
   const stop = io.stop ?? { requested: false };
   let { epoch, batch: skip, iteration, partial, best, frozen } = p.start;
   let lastTest: FitResult["lastTest"] = null;
+  let testReport: ClassificationReport | null = null;
   const started = performance.now();
   const classes = p.data.classes.length;
   const result = (interrupted: boolean, epochsDone: number): FitResult => ({
@@ -140,6 +142,8 @@ export async function fit(p: Prepared, output: RunOutput, io: FitIO = {}): Promi
       throw diverged("the test loss", test.loss, `the evaluation after epoch ${epoch + 1}`);
     }
     lastTest = { loss: test.loss, accuracy: test.accuracy };
+    testReport = classificationReport(test.confusion, p.data.classes);
+    await output.writeConfusion(epoch + 1, testReport);
     const trainLoss = sums.lossSum / sums.samples, trainAcc = sums.correct / sums.samples;
     const lrUsed = optimizer.paramGroups[0].lr;
     stepSchedule(
@@ -158,6 +162,7 @@ export async function fit(p: Prepared, output: RunOutput, io: FitIO = {}): Promi
       lr: lrUsed,
       seconds: (performance.now() - epochStart) / 1000,
       frozen,
+      lrs: optimizer.paramGroups.map((g) => g.lr),
     };
     await output.addEpoch(row);
     const improved = !best || test.accuracy > best.accuracy ||
@@ -177,6 +182,7 @@ export async function fit(p: Prepared, output: RunOutput, io: FitIO = {}): Promi
     iterations: iteration,
     best,
     lastTest,
+    testReport,
     classes: p.data.classes,
     trainImages: p.data.train.length,
     testImages: p.data.test.length,
