@@ -22,6 +22,8 @@ import { checkResourceLimits, thisMachine } from "./limits.ts";
 import { type AnyOptimizer, makeOptimizer, makeScheduler } from "./optim.ts";
 import { OptionError, type Schedule } from "./schedulers/schedule.ts";
 import { evalTransform, trainTransform } from "./transforms.ts";
+import { balancedClassWeights, balancedSampler } from "./class_balance.ts";
+import { Tensor } from "../nn/tensor.ts";
 
 export interface StartPoint {
   epoch: number;
@@ -41,6 +43,8 @@ export interface Prepared {
   scheduler: Schedule | null;
   trainLoader: DataLoader;
   testLoader: DataLoader;
+  /** f32 [classes]: the training loss's class weights (--class-weights), or null. */
+  classWeights: Tensor | null;
   start: StartPoint;
   /** Lines for the log describing the setup (data, weights, strategy). */
   notes: string[];
@@ -70,7 +74,9 @@ function loaders(config: TrainConfig, data: OpenedData, inChannels: 1 | 3) {
   const make = (ds: Dataset, train: boolean) =>
     new DataLoader(ds, {
       batchSize: b,
-      shuffle: train,
+      // --balanced-sampler replaces the shuffle (an epoch is still n samples long)
+      shuffle: train && !config.balancedSampler,
+      sampler: train && config.balancedSampler ? balancedSampler(ds, config.seed) : undefined,
       seed: config.seed,
       dropLast: train && dropLast,
       transform: train ? trainTransform(config, pipe) : evalTransform(config, pipe),
@@ -141,6 +147,22 @@ export async function prepareTraining(config: TrainConfig, resume?: TrainState):
       }
       optimizer.loadStateDict({ tensors: resume.optim, meta: resume.meta.optim });
     }
+    const lossWeights = config.classWeights === "balanced"
+      ? balancedClassWeights(data.train)
+      : null;
+    if (lossWeights) {
+      notes.push(
+        `class weights (balanced, n / (classes x count)): ${
+          data.classes.map((c, i) => `${c} ${lossWeights[i].toPrecision(3)}`).join(", ")
+        }`,
+      );
+    }
+    if (config.balancedSampler) {
+      notes.push(
+        "sampler: balanced (with replacement, weight 1 / class count; each epoch draws " +
+          `${data.train.length} samples)`,
+      );
+    }
     const { trainLoader, testLoader } = loaders(config, data, spec.inChannels);
     let scheduler: Schedule | null;
     try {
@@ -167,6 +189,7 @@ export async function prepareTraining(config: TrainConfig, resume?: TrainState):
       }
       : { epoch: 0, batch: 0, iteration: 0, partial: null, best: null, frozen };
     const opt = optimizer;
+    const classWeights = lossWeights && Tensor.fromArray(Float32Array.from(lossWeights)).keep();
     return {
       config,
       data,
@@ -176,9 +199,11 @@ export async function prepareTraining(config: TrainConfig, resume?: TrainState):
       scheduler,
       trainLoader,
       testLoader,
+      classWeights,
       start,
       notes,
       dispose() {
+        classWeights?.dispose();
         trainLoader.close();
         testLoader.close();
         closeCaches();

@@ -113,7 +113,7 @@ export async function fit(p: Prepared, output: RunOutput, io: FitIO = {}): Promi
       partial,
       iteration,
       classes,
-      labelSmoothing: config.labelSmoothing,
+      loss: { labelSmoothing: config.labelSmoothing, weight: p.classWeights ?? undefined },
       logEvery: config.logEvery,
       output,
       emit,
