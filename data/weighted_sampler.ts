@@ -15,10 +15,15 @@ export interface Sampler {
   order(epoch: number): Int32Array;
 }
 
+/** torch.utils.data.WeightedRandomSampler with replacement, seeded (see the file comment). */
 export class WeightedRandomSampler implements Sampler {
   /** Running sums of the weights: index i is drawn for u in [cum[i-1], cum[i]). */
   private readonly cumulative: Float64Array;
 
+  /**
+   * Draws `length` indices per epoch, index i with probability weights[i] / sum(weights);
+   * weights must be finite and >= 0 with a positive sum.
+   */
   constructor(weights: ArrayLike<number>, readonly length: number, private readonly seed = 0) {
     if (!(Number.isInteger(length) && length > 0)) {
       throw new RangeError(
@@ -39,6 +44,7 @@ export class WeightedRandomSampler implements Sampler {
     if (!(sum > 0)) throw new RangeError("WeightedRandomSampler: the weights sum to 0");
   }
 
+  /** The draws of `epoch`: a function of (seed, epoch) only. */
   order(epoch: number): Int32Array {
     const cum = this.cumulative, n = cum.length, total = cum[n - 1];
     const rng = Rng.mixed(mixSeed(this.seed, epoch, 0x5a3b1e));

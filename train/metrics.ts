@@ -4,21 +4,29 @@
 // or with no samples) is 0, as zero_division=0 makes it; every class of the model counts in
 // the macro average, present in the data or not.
 
+/** The scores of one class (or their average). */
 export interface ClassScores {
+  /** Of the samples predicted as this class, the share that are (tp / (tp + fp)). */
   precision: number;
+  /** Of the samples of this class, the share predicted as it (tp / (tp + fn)). */
   recall: number;
+  /** The harmonic mean of precision and recall. */
   f1: number;
   /** Samples whose true class this is. */
   support: number;
 }
 
+/** What classificationReport computes: sklearn's classification_report as data. */
 export interface ClassificationReport {
+  /** Class names; perClass[k] and confusion row/column k are classes[k]. */
   classes: string[];
+  /** Each class's scores. */
   perClass: ClassScores[];
   /** The unweighted mean of the per-class scores; support is the total. */
   macro: ClassScores;
   /** The mean weighted by support (0 when there are no samples); support is the total. */
   weighted: ClassScores;
+  /** Correct predictions / samples (0 without samples). */
   accuracy: number;
   /** confusion[true][predicted] counts. */
   confusion: number[][];

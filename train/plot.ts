@@ -2,7 +2,9 @@
 // log axis), one polyline per series, vertical dashed markers with a label (an unfreeze, an
 // lr cut), and a boxed legend to the right of the plot area, so it never covers a curve.
 
+/** One line of a chart. */
 export interface Series {
+  /** Its legend entry. */
   name: string;
   /** [x, y] points; non-finite y values (and y <= 0 on a log axis) are left out (a gap). */
   points: readonly (readonly [number, number])[];
@@ -10,16 +12,23 @@ export interface Series {
 
 /** A vertical dashed line at `x` with `label` written above the plot area. */
 export interface Marker {
+  /** Where on the x axis. */
   x: number;
+  /** A short text (e.g. "unfreeze", "lr ×0.1"). */
   label: string;
 }
 
+/** What lineChart draws. */
 export interface ChartOptions {
+  /** Written above the chart. */
   title: string;
   xLabel: string;
   yLabel: string;
+  /** One line and one legend row each. */
   series: readonly Series[];
+  /** In pixels (default 640). */
   width?: number;
+  /** In pixels (default 400). */
   height?: number;
   /** Fixed y range, e.g. [0, 1] for accuracy; otherwise fitted to the data. */
   yRange?: [number, number];
@@ -32,7 +41,9 @@ export interface ChartOptions {
 
 /** Where lineChart put the plot area and the legend box, for tests and callers. */
 export interface ChartLayout {
+  /** The plot area (the axes' frame). */
   plot: { x: number; y: number; width: number; height: number };
+  /** The legend box, right of the plot area (null without series). */
   legend: { x: number; y: number; width: number; height: number } | null;
 }
 
