@@ -146,6 +146,7 @@ export async function fit(p: Prepared, output: RunOutput, io: FitIO = {}): Promi
     await output.writeConfusion(epoch + 1, testReport);
     const trainLoss = sums.lossSum / sums.samples, trainAcc = sums.correct / sums.samples;
     const lrUsed = optimizer.paramGroups[0].lr;
+    const lrsUsed = optimizer.paramGroups.map((g) => g.lr);
     stepSchedule(
       scheduler,
       "epoch",
@@ -162,7 +163,7 @@ export async function fit(p: Prepared, output: RunOutput, io: FitIO = {}): Promi
       lr: lrUsed,
       seconds: (performance.now() - epochStart) / 1000,
       frozen,
-      lrs: optimizer.paramGroups.map((g) => g.lr),
+      lrs: lrsUsed,
     };
     await output.addEpoch(row);
     const improved = !best || test.accuracy > best.accuracy ||

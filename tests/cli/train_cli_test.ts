@@ -217,8 +217,15 @@ Deno.test("train CLI end-to-end on tiny image folders", async (t) => {
         "1e-4",
       );
       assert.match(r.text, /done: 2 epochs/);
-      const lrs = csvRows(`${out}/options/metrics_epoch.csv`).map((e) => Number(e.lr));
-      assert.deepEqual(lrs, [0.01, 0.005]);
+      const rows = csvRows(`${out}/options/metrics_epoch.csv`);
+      assert.deepEqual(rows.map((e) => Number(e.lr)), [0.01, 0.005]);
+      // each group's lr used in the epoch (the head at 10x), space-separated in one cell
+      assert.deepEqual(rows.map((e) => e.lrs), ["0.01 0.1", "0.005 0.05"]);
+      // step cuts are marked on the plots (the legend and the title name what they show)
+      const accuracy = Deno.readTextFileSync(`${out}/options/accuracy_epoch.svg`);
+      assert.match(accuracy, />lr ×0\.5<\/text>/);
+      assert.match(accuracy, /Accuracy per epoch — options/);
+      assert.match(Deno.readTextFileSync(`${out}/options/lr_epoch.svg`), />head<\/text>/);
       const meta = (await loadCheckpoint(`${out}/options/last.safetensors`)).meta as {
         optim: { paramGroups: { lr: number }[] };
       };
