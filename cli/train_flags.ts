@@ -3,6 +3,7 @@
 
 import {
   AUGMENTS,
+  CLASS_WEIGHTS,
   DEFAULT_CONFIG,
   flagOf,
   NORMALIZE,
@@ -81,6 +82,17 @@ const CONFIG_FLAGS: [Key, Omit<FlagSpec, "name">][] = [
   ["nesterov", { type: "bool", help: "Nesterov momentum (sgd)" }],
   ["headLrMult", { type: "number", help: "the head's lr is lr x this" }],
   ["labelSmoothing", { type: "number", help: "label smoothing of the cross-entropy" }],
+  ["classWeights", {
+    type: "choice",
+    choices: CLASS_WEIGHTS,
+    help:
+      "balanced: weight the training loss of class c by n / (classes x count of c) (PyTorch's CrossEntropyLoss(weight=...))",
+  }],
+  ["balancedSampler", {
+    type: "bool",
+    help:
+      "draw training samples with replacement, weight 1 / (count of their class), as many per epoch as the training set has (WeightedRandomSampler)",
+  }],
   ["scheduler", { type: "choice", choices: SCHEDULERS, help: "LR scheduler" }],
   // each schedule's options, from the registry (train/schedulers/mod.ts)
   ...SCHEDULER_OPTIONS.map(([key, o]): [Key, Omit<FlagSpec, "name">] => [

@@ -44,9 +44,13 @@ export interface BatchResult {
   skipped: SkippedSample[];
 }
 
-/** The seed of sample `index` in `epoch`: independent of batch size and worker count. */
-export function sampleSeed(seed: number, epoch: number, index: number): number {
-  return mixSeed(seed, epoch, index);
+/**
+ * The seed of sample `index` in `epoch`: independent of batch size and worker count.
+ * `draw` counts the earlier draws of the same index in the epoch (a sampler with
+ * replacement), so each copy is augmented anew; the first draw's seed is (seed, epoch, index).
+ */
+export function sampleSeed(seed: number, epoch: number, index: number, draw = 0): number {
+  return draw === 0 ? mixSeed(seed, epoch, index) : mixSeed(seed, epoch, index, draw);
 }
 
 /** One transformed sample as CHW floats (a uint8 result gets ToTensor's scaling). */
@@ -56,10 +60,11 @@ export function loadSample(
   index: number,
   seed: number,
   epoch: number,
+  draw = 0,
 ): { image: TensorImage; label: number } {
   const s = dataset.get(index);
   const x = transform
-    ? transform.apply(s.image, Rng.mixed(sampleSeed(seed, epoch, index)))
+    ? transform.apply(s.image, Rng.mixed(sampleSeed(seed, epoch, index, draw)))
     : s.image;
   return { image: isTensorImage(x) ? x : toTensor(x), label: s.label };
 }
@@ -71,10 +76,11 @@ export function loadSampleBytes(
   index: number,
   seed: number,
   epoch: number,
+  draw = 0,
 ): { image: Image; label: number } {
   const s = dataset.get(index);
   const x = transform
-    ? transform.apply(s.image, Rng.mixed(sampleSeed(seed, epoch, index)))
+    ? transform.apply(s.image, Rng.mixed(sampleSeed(seed, epoch, index, draw)))
     : s.image;
   if (isTensorImage(x)) {
     throw new TypeError("makeBatch: the transform gave floats where uint8 pixels were asked for");
@@ -105,6 +111,7 @@ export function bytesToFloats(
  * Builds the batch of the given indices. Samples whose file cannot be decoded are left
  * out and listed in `skipped`; any other error propagates. With `bytes`, the transform
  * must leave uint8 images, which are stacked NHWC into `pixels` (no float conversion).
+ * `draws[k]` is how many times indices[k] was drawn earlier in the epoch (see sampleSeed).
  */
 export function makeBatch(
   dataset: Dataset,
@@ -113,16 +120,18 @@ export function makeBatch(
   seed: number,
   epoch: number,
   bytes = false,
+  draws: Int32Array | null = null,
 ): BatchResult {
   const images: (TensorImage | Image)[] = [];
   const kept: number[] = [];
   const labels: number[] = [];
   const skipped: SkippedSample[] = [];
-  for (const index of indices) {
+  for (const [k, index] of indices.entries()) {
     try {
+      const draw = draws?.[k] ?? 0;
       const s = bytes
-        ? loadSampleBytes(dataset, transform, index, seed, epoch)
-        : loadSample(dataset, transform, index, seed, epoch);
+        ? loadSampleBytes(dataset, transform, index, seed, epoch, draw)
+        : loadSample(dataset, transform, index, seed, epoch, draw);
       const first = images[0];
       if (
         first &&

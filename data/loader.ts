@@ -1,6 +1,8 @@
-// DataLoader: seeded shuffling (a new order each epoch, reproducible), batching with
-// dropLast, and prefetching through Deno Workers. Each sample's augmentation seed is
-// derived from (seed, epoch, index), so batches are identical for any numWorkers.
+// DataLoader: seeded shuffling (a new order each epoch, reproducible) or a sampler's order,
+// batching with dropLast, and prefetching through Deno Workers. Each sample's augmentation
+// seed is derived from (seed, epoch, index) and, for an index drawn again in the same epoch
+// (a sampler with replacement), how many times it was drawn before, so every draw gets its
+// own augmentation and batches are identical for any numWorkers.
 
 import {
   type Batch,
@@ -14,12 +16,18 @@ import { mixSeed, Rng } from "../base/rng.ts";
 import { splitTensorTail } from "./transforms/compose.ts";
 import { byteToFloatTable, type Normalize } from "./transforms/tensor.ts";
 import type { Transform } from "./transforms/transform.ts";
+import type { Sampler } from "./weighted_sampler.ts";
 import { WorkerPool } from "./worker_pool.ts";
 
 export interface DataLoaderOptions {
   batchSize?: number;
   /** Reshuffle every epoch (default false: dataset order). */
   shuffle?: boolean;
+  /**
+   * Where each epoch's order comes from instead (e.g. a WeightedRandomSampler; not with
+   * shuffle): an epoch then has sampler.length samples.
+   */
+  sampler?: Sampler;
   /** Seeds the shuffle and the augmentations (default 0). */
   seed?: number;
   /** Drop the last incomplete batch (default false). */
@@ -70,6 +78,11 @@ export class DataLoader implements AsyncIterable<Batch> {
       throw new RangeError(`DataLoader: numWorkers must be >= 0, got ${nw}`);
     }
     if (dataset.length === 0) throw new RangeError("DataLoader: the dataset is empty");
+    if (opts.sampler && opts.shuffle) {
+      throw new RangeError(
+        "DataLoader: sampler and shuffle cannot be used together (the sampler sets the order)",
+      );
+    }
     const split = (opts.deferTensor ?? true) ? splitTensorTail(opts.transform ?? null) : null;
     this.pipeline = split
       ? { transform: split.pixels, deferred: { normalize: split.normalize } }
@@ -78,13 +91,23 @@ export class DataLoader implements AsyncIterable<Batch> {
 
   /** Number of batches per epoch. */
   get length(): number {
-    const n = this.dataset.length, b = this.batchSize;
+    const n = this.opts.sampler?.length ?? this.dataset.length, b = this.batchSize;
     return this.opts.dropLast ? Math.floor(n / b) : Math.ceil(n / b);
   }
 
   /** Sample order of an epoch. */
   order(epoch: number): Int32Array {
     const n = this.dataset.length;
+    if (this.opts.sampler) {
+      const order = this.opts.sampler.order(epoch);
+      const bad = order.findIndex((i) => !(i >= 0 && i < n));
+      if (bad >= 0) {
+        throw new RangeError(
+          `DataLoader: the sampler gave index ${order[bad]} for a dataset of ${n} samples`,
+        );
+      }
+      return order;
+    }
     if (this.opts.shuffle) {
       return Rng.mixed(mixSeed(this.opts.seed ?? 0, epoch, 0x5eed)).permutation(n);
     }
@@ -93,11 +116,15 @@ export class DataLoader implements AsyncIterable<Batch> {
     return o;
   }
 
-  private batchIndices(epoch: number): Int32Array[] {
+  /** The epoch's batches: dataset indices and each one's earlier draws in the epoch. */
+  private batchIndices(epoch: number): { indices: Int32Array; draws: Int32Array }[] {
     const order = this.order(epoch);
-    const out: Int32Array[] = [];
+    const seen = new Int32Array(this.dataset.length);
+    const draws = order.map((i) => seen[i]++);
+    const out = [];
     for (let b = 0; b < this.length; b++) {
-      out.push(order.subarray(b * this.batchSize, (b + 1) * this.batchSize));
+      const [from, to] = [b * this.batchSize, (b + 1) * this.batchSize];
+      out.push({ indices: order.subarray(from, to), draws: draws.subarray(from, to) });
     }
     return out;
   }
@@ -116,8 +143,8 @@ export class DataLoader implements AsyncIterable<Batch> {
     const numWorkers = this.opts.numWorkers ?? 0;
     try {
       if (numWorkers === 0) {
-        for (const idx of batches) {
-          const r = makeBatch(this.dataset, transform, idx, seed, epoch, bytes);
+        for (const { indices, draws } of batches) {
+          const r = makeBatch(this.dataset, transform, indices, seed, epoch, bytes, draws);
           skippedThisEpoch.push(...r.skipped);
           if (r.shape[0] > 0) yield this.toBatch(r);
         }
@@ -134,7 +161,7 @@ export class DataLoader implements AsyncIterable<Batch> {
           while (next < batches.length && queue.length < depth) {
             const k = busy.indexOf(Math.min(...busy));
             busy[k]++;
-            const p = pool.run(k, batches[next], seed, epoch, bytes);
+            const p = pool.run(k, batches[next].indices, seed, epoch, bytes, batches[next].draws);
             p.then(() => busy[k]--, () => {}); // a rejection is observed when its turn comes
             queue.push(p);
             next++;

@@ -32,7 +32,7 @@ self.onmessage = (event: MessageEvent<WorkerRequest>) => {
   }
   try {
     if (initError) throw initError;
-    const r = makeBatch(dataset!, transform, m.indices, m.seed, m.epoch, m.bytes);
+    const r = makeBatch(dataset!, transform, m.indices, m.seed, m.epoch, m.bytes, m.draws);
     self.postMessage({ type: "batch", id: m.id, result: r }, [
       (r.pixels ?? r.images)!.buffer as ArrayBuffer,
       r.labels.buffer as ArrayBuffer,

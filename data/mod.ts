@@ -26,4 +26,5 @@ export { FASHION_MNIST_CLASSES, loadIdx, loadMnist, MNIST_CLASSES, parseIdx } fr
 export { randomSplit, stratifiedSplit, Subset, subsetByClasses, subsetPerClass } from "./subset.ts";
 export { type Batch, bytesToFloats, makeBatch } from "./collate.ts";
 export { DataLoader, type DataLoaderOptions } from "./loader.ts";
+export { balancedSampleWeights, type Sampler, WeightedRandomSampler } from "./weighted_sampler.ts";
 export * from "./transforms/index.ts";

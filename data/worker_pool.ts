@@ -48,6 +48,7 @@ export class WorkerPool {
     seed: number,
     epoch: number,
     bytes: boolean,
+    draws: Int32Array,
   ): Promise<BatchResult> {
     if (this.closed) return Promise.reject(new Error("DataLoader workers were closed"));
     const died = this.dead[worker];
@@ -55,7 +56,7 @@ export class WorkerPool {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { worker, resolve, reject });
-      const req: WorkerRequest = { type: "batch", id, indices, seed, epoch, bytes };
+      const req: WorkerRequest = { type: "batch", id, indices, seed, epoch, bytes, draws };
       this.workers[worker].postMessage(req);
     });
   }

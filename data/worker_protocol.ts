@@ -13,4 +13,6 @@ export type WorkerRequest =
     epoch: number;
     /** Stack uint8 pixels (NHWC) instead of floats (see makeBatch). */
     bytes: boolean;
+    /** How many times each index was drawn earlier in the epoch (see sampleSeed). */
+    draws: Int32Array;
   };

@@ -48,8 +48,11 @@ export const METRIC_COUNT = 4;
 // Every binding that holds rows is bound per chunk at any offset (`offset: true`).
 
 interface RowVariant {
-  /** "lse": lse[r] = log(sum_c exp(x[r, c])). "loss": the label-smoothed row loss. */
-  mode: "lse" | "loss";
+  /**
+   * "lse": lse[r] = log(sum_c exp(x[r, c])). "loss": the label-smoothed row loss.
+   * "weighted": the class-weighted row loss and its target's weight (see ROW).
+   */
+  mode: "lse" | "loss" | "weighted";
   /** Workgroup size: rows per workgroup, or invocations per row with subgroups. */
   wg: number;
   subgroups: boolean;
@@ -59,22 +62,53 @@ interface RowVariant {
 
 // mode "loss": rowLoss[r] = (1-ε)·(lse - x[r, y]) + ε·(lse - mean_c x[r, c]), which is
 // torch.nn.CrossEntropyLoss's label smoothing: ε spread uniformly over all classes.
-// `invalid` holds a NaN written from the CPU (a NaN constant cannot be written in WGSL).
+// mode "weighted" (CrossEntropyLoss(weight=w) in PyTorch 1.13): rowLoss[2r] =
+// (1-ε)·w[y]·(lse - x[r, y]) + ε/C·sum_c w[c]·(lse - x[r, c]) and rowLoss[2r+1] = w[y], the
+// denominator's term (the mean divides by the sum of the targets' weights; an invalid label
+// adds 0 there). weightTotal[0] is sum_c w[c]. `invalid` holds a NaN written from the CPU
+// (a NaN constant cannot be written in WGSL).
 const ROW = defineKernel({
   name: "log_sum_exp rows",
   key: (v: RowVariant) => `${v.mode} ${v.wg} ${+v.subgroups}${+v.ids}`,
   bindings: (v) =>
     v.mode === "loss"
       ? [chunked("x"), chunked("labels", "i32"), chunked("rowLoss", "f32", true)]
+      : v.mode === "weighted"
+      ? [
+        chunked("x"),
+        chunked("labels", "i32"),
+        { name: "weights", type: "f32" },
+        { name: "weightTotal", type: "f32" },
+        chunked("rowLoss", "f32", true),
+      ]
       : [chunked("x"), chunked("lse", "f32", true)],
   params: { rows: "u32", classes: "u32", smoothing: "f32", invalid: "f32" },
   enables: (v) => subgroupEnables(v.subgroups),
   body: (v) =>
-    v.subgroups ? rowSubgroupBody(v, rowFinish(v.mode)) : rowBody(v.wg, rowFinish(v.mode)),
+    v.subgroups
+      ? rowSubgroupBody(v, rowFinish(v.mode))
+      : rowBody(v.wg, rowFinish(v.mode), v.mode === "weighted"),
 });
 
-/** Writes row r's result from its log-sum-exp `l` and the sum of its logits `total`. */
-function rowFinish(mode: "lse" | "loss"): string {
+/**
+ * Writes row r's result from its log-sum-exp `l` and the sum of its logits `total` (in mode
+ * "weighted", of its logits times their class weights).
+ */
+function rowFinish(mode: RowVariant["mode"]): string {
+  if (mode === "weighted") {
+    return `let y = labels[p.labelsOff + r];
+    if (y < 0 || u32(y) >= p.classes) {
+      rowLoss[p.rowLossOff + 2u * r] = p.invalid;
+      rowLoss[p.rowLossOff + 2u * r + 1u] = 0.0;
+    } else {
+      let wy = weights[u32(y)];
+      let nll = l - x[base + u32(y)];
+      let spread = l * weightTotal[0] - total;
+      rowLoss[p.rowLossOff + 2u * r] =
+        (1.0 - p.smoothing) * wy * nll + p.smoothing / f32(p.classes) * spread;
+      rowLoss[p.rowLossOff + 2u * r + 1u] = wy;
+    }`;
+  }
   return mode === "loss"
     ? `let y = labels[p.labelsOff + r];
     if (y < 0 || u32(y) >= p.classes) {
@@ -88,7 +122,7 @@ function rowFinish(mode: "lse" | "loss"): string {
 }
 
 // One invocation per row: no workgroup memory or barriers (what suits software drivers).
-const rowBody = (wg: number, finish: string) => /* wgsl */ `
+const rowBody = (wg: number, finish: string, weighted: boolean) => /* wgsl */ `
 ${WGSL_FLAT_INDEX}
 @compute @workgroup_size(${wg})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
@@ -104,7 +138,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   for (var c = 0u; c < classes; c++) {
     let v = x[base + c];
     s += exp(v - m);
-    total += v;
+    total += ${weighted ? "weights[c] * v" : "v"};
   }
   let l = m + log(s);
   {
@@ -115,7 +149,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
 // One workgroup per row: invocation l reads classes l, l + wg, ...; the row's max and its
 // sums of exp(x - max) and x come from subgroupMax/subgroupAdd (subgroup.ts). Loop bounds
 // depend only on the row, so the subgroup operations run in uniform control flow.
-const rowSubgroupBody = ({ wg, ids }: RowVariant, finish: string) => /* wgsl */ `
+const rowSubgroupBody = ({ wg, ids, mode }: RowVariant, finish: string) => /* wgsl */ `
 const LOWEST = -0x1.fffffep+127f; // the lowest finite f32
 ${workgroupReduceWgsl("rowMax", "f32", "max", "LOWEST", { wg, ids })}
 ${workgroupReduceWgsl("rowSums", "vec2f", "add", "vec2f(0.0)", { wg, ids })}
@@ -138,7 +172,7 @@ fn main(
   for (var c0 = 0u; c0 < p.classes; c0 += ${wg}u) {
     if (c0 + lid < p.classes) {
       let v = x[base + c0 + lid];
-      sums += vec2f(exp(v - m), v);
+      sums += vec2f(exp(v - m), ${mode === "weighted" ? "weights[c0 + lid] * v" : "v"});
     }
   }
   sums = rowSums(sums, ${slotArgs({ wg, ids })});
@@ -152,19 +186,29 @@ fn main(
 // mode "softmax": out[r, c] = exp(x[r, c] - lse[r]).
 // mode "grad": dx[r, c] = dLoss · scale · (softmax[r, c] - target[r, c]), with
 // target = (1-ε)·onehot(y) + ε/classes and scale = 1/N of the whole batch.
+// mode "weighted" (the gradient of ROW's weighted loss): dx[r, c] = dLoss / W ·
+// (softmax[r, c]·((1-ε)·w[y] + ε/C·sum_k w[k]) - (1-ε)·w[y]·onehot(y)[c] - ε/C·w[c]), with
+// W = sums[1], the sum of the targets' weights, and sum_k w[k] = weightTotal[0], both from the
+// forward pass.
+type ElementMode = "softmax" | "grad" | "weighted";
 const ELEMENT = defineKernel({
   name: "softmax elements",
-  key: (v: { mode: "softmax" | "grad"; wg: number }) => `${v.mode} ${v.wg}`,
+  key: (v: { mode: ElementMode; wg: number }) => `${v.mode} ${v.wg}`,
   bindings: (v) =>
-    v.mode === "grad"
-      ? [
-        chunked("x"),
-        chunked("lse"),
-        chunked("labels", "i32"),
-        { name: "dLoss", type: "f32" },
-        chunked("out", "f32", true),
-      ]
-      : [chunked("x"), chunked("lse"), chunked("out", "f32", true)],
+    v.mode === "softmax" ? [chunked("x"), chunked("lse"), chunked("out", "f32", true)] : [
+      chunked("x"),
+      chunked("lse"),
+      chunked("labels", "i32"),
+      { name: "dLoss", type: "f32" },
+      ...(v.mode === "weighted"
+        ? [
+          { name: "weights", type: "f32" },
+          { name: "weightTotal", type: "f32" },
+          { name: "sums", type: "f32" },
+        ]
+        : []),
+      chunked("out", "f32", true),
+    ],
   params: { rows: "u32", classes: "u32", smoothing: "f32", scale: "f32" },
   body: (v) => /* wgsl */ `
 ${WGSL_FLAT_INDEX}
@@ -174,26 +218,51 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   if (i >= p.rows * p.classes) { return; }
   let r = i / p.classes;
   let prob = exp(x[p.xOff + i] - lse[p.lseOff + r]);
-  ${
-    v.mode === "grad"
-      ? `let y = labels[p.labelsOff + r];
+  ${v.mode === "softmax" ? `out[p.outOff + i] = prob;` : gradWgsl(v.mode)}
+}`,
+});
+
+function gradWgsl(mode: "grad" | "weighted"): string {
+  const head = `let y = labels[p.labelsOff + r];
   if (y < 0 || u32(y) >= p.classes) {
     out[p.outOff + i] = 0.0;
     return;
   }
-  let c = i - r * p.classes;
+  let c = i - r * p.classes;`;
+  if (mode === "grad") {
+    return `${head}
   let goal = select(0.0, 1.0 - p.smoothing, u32(y) == c) + p.smoothing / f32(p.classes);
-  out[p.outOff + i] = dLoss[0] * p.scale * (prob - goal);`
-      : `out[p.outOff + i] = prob;`
+  out[p.outOff + i] = dLoss[0] * p.scale * (prob - goal);`;
   }
+  return `${head}
+  let a = (1.0 - p.smoothing) * weights[u32(y)];
+  let b = p.smoothing / f32(p.classes);
+  let d = prob * (a + b * weightTotal[0]) - select(0.0, a, u32(y) == c) - b * weights[c];
+  out[p.outOff + i] = dLoss[0] / sums[1] * d;`;
+}
+
+// One invocation: loss[0] = sums[0] / sums[1] (the weighted loss's mean).
+const WEIGHTED_MEAN = defineKernel({
+  name: "weighted_mean",
+  key: () => "",
+  bindings: [
+    { name: "sums", type: "f32" },
+    { name: "loss", type: "f32", access: "read_write" },
+  ],
+  params: {},
+  body: () => /* wgsl */ `
+@compute @workgroup_size(1)
+fn main() {
+  loss[0] = sums[0] / sums[1];
 }`,
 });
 
-type Top1Mode = "argmax" | "count" | "count+invalid";
+type Top1Mode = "argmax" | "count" | "count+invalid" | "confusion";
 
 // The first maximum wins, as torch.argmax. mode "count" adds correct rows to counts[0] and,
-// with "count+invalid", rows with an invalid label to counts[1]; integer atomics make the
-// sum exact and independent of order. mode "argmax" writes the index.
+// with "count+invalid", rows with an invalid label to counts[1]; mode "confusion" adds 1 to
+// counts[label · classes + prediction] (rows with an invalid label are left out); integer
+// atomics make the sums exact and independent of order. mode "argmax" writes the index.
 const TOP1 = defineKernel({
   name: "top1 rows",
   key: (v: { mode: Top1Mode; wg: number }) => `${v.mode} ${v.wg}`,
@@ -238,6 +307,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   ${
     v.mode === "argmax"
       ? "index[p.indexOff + r] = i32(best);"
+      : v.mode === "confusion"
+      ? "atomicAdd(&counts[u32(y) * classes + best], 1);"
       : "if (best == u32(y)) { atomicAdd(&counts[0], 1); }"
   }
 }`,
@@ -273,7 +344,7 @@ function rowsOf(buffer: GPUBuffer, start: number, count: number, bytesPerRow: nu
 /** Records a row pass (log-sum-exp or row losses) over every chunk of the rows. */
 function rowPass(
   g: Gpu,
-  mode: "lse" | "loss",
+  mode: RowVariant["mode"],
   bind: (start: number, count: number) => Binding[],
   rows: number,
   classes: number,
@@ -284,7 +355,11 @@ function rowPass(
   const subgroups = useSubgroups(g, t.subgroups, "loss");
   const ids = subgroups && t.subgroupIds && wgslHasSubgroupId();
   const kernel = ROW.get(g, { mode, wg: subgroups ? t.rowGroup : t.rows, subgroups, ids });
-  const perRow = mode === "loss" ? [classes * 4, 4, 4] : [classes * 4, 4];
+  const perRow = mode === "loss"
+    ? [classes * 4, 4, 4]
+    : mode === "weighted"
+    ? [classes * 4, 4, 8]
+    : [classes * 4, 4];
   for (const c of g.chunks(what, rows, perRow)) {
     kernel.dispatch(
       bind(c.start, c.count),
@@ -315,7 +390,20 @@ export function logSumExpRows(
 }
 
 /**
- * loss[0] = mean over rows of the label-smoothed softmax cross-entropy (see ROW).
+ * Class weights of a weighted cross-entropy (torch.nn.CrossEntropyLoss(weight=...)):
+ * `weights` holds one f32 per class. The forward pass fills `total` (1 f32) with their sum
+ * and `sums` (2 f32) with the weighted loss sum and the sum of the targets' weights (the
+ * mean's denominator); the backward pass reads both.
+ */
+export interface ClassWeights {
+  weights: GPUBuffer;
+  total: GPUBuffer;
+  sums: GPUBuffer;
+}
+
+/**
+ * loss[0] = mean over rows of the label-smoothed softmax cross-entropy (see ROW); with
+ * `weighted`, the class-weighted mean (sum of weighted row losses / sum of w[label]).
  * `labels` holds i32 class indices; an index outside [0, classes) makes the loss NaN.
  */
 export function crossEntropyForward(
@@ -326,29 +414,48 @@ export function crossEntropyForward(
   rows: number,
   classes: number,
   smoothing: number,
+  weighted: ClassWeights | null = null,
 ): void {
-  const rowLoss = g.pool.acquire(rows * 4, "cross-entropy row losses");
+  if (weighted) sumAxis(g, weighted.weights, weighted.total, 1, classes, 1);
+  const perRow = weighted ? 8 : 4;
+  const rowLoss = g.pool.acquire(rows * perRow, "cross-entropy row losses");
   rowPass(
     g,
-    "loss",
+    weighted ? "weighted" : "loss",
     (start, count) => [
       rowsOf(logits, start, count, classes * 4),
       rowsOf(labels, start, count, 4),
-      rowsOf(rowLoss, start, count, 4),
+      ...(weighted
+        ? [
+          { buffer: weighted.weights, offset: 0, size: classes * 4 },
+          { buffer: weighted.total, offset: 0, size: 4 },
+        ]
+        : []),
+      rowsOf(rowLoss, start, count, perRow),
     ],
     rows,
     classes,
     smoothing,
     `cross_entropy[${rows}x${classes}]`,
   );
-  sumAxis(g, rowLoss, loss, 1, rows, 1, 1 / rows);
+  if (weighted) {
+    sumAxis(g, rowLoss, weighted.sums, 1, rows, 2);
+    WEIGHTED_MEAN.get(g, null).dispatch(
+      [{ buffer: weighted.sums, offset: 0, size: 8 }, { buffer: loss, offset: 0, size: 4 }],
+      {},
+      [1],
+      `weighted_mean[${rows}]`,
+    );
+  } else {
+    sumAxis(g, rowLoss, loss, 1, rows, 1, 1 / rows);
+  }
   g.pool.release(rowLoss);
 }
 
 /** Records an elementwise pass (softmax or the loss gradient) over every chunk of the rows. */
 function elementPass(
   g: Gpu,
-  mode: "softmax" | "grad",
+  mode: ElementMode,
   bind: (start: number, count: number) => Binding[],
   rows: number,
   classes: number,
@@ -357,7 +464,7 @@ function elementPass(
 ): void {
   const wg = tuning(g).loss.elements;
   const kernel = ELEMENT.get(g, { mode, wg });
-  const perRow = mode === "grad" ? [classes * 4, 4, 4] : [classes * 4, 4];
+  const perRow = mode === "softmax" ? [classes * 4, 4] : [classes * 4, 4, 4];
   for (const c of g.chunks(what, rows, perRow)) {
     kernel.dispatch(
       bind(c.start, c.count),
@@ -370,7 +477,8 @@ function elementPass(
 
 /**
  * dLogits = dLoss[0] · (softmax(logits) - target) / rows, target = (1-ε)·onehot + ε/classes;
- * rows with an invalid label get zeros. `dLoss` is the loss's incoming gradient (one f32 on
+ * with `weighted` (after its forward pass), the weighted loss's gradient (see ELEMENT).
+ * Rows with an invalid label get zeros. `dLoss` is the loss's incoming gradient (one f32 on
  * the GPU, never read back).
  */
 export function crossEntropyBackward(
@@ -382,17 +490,25 @@ export function crossEntropyBackward(
   rows: number,
   classes: number,
   smoothing: number,
+  weighted: ClassWeights | null = null,
 ): void {
   const lse = g.pool.acquire(rows * 4, "cross-entropy lse");
   logSumExpRows(g, logits, lse, rows, classes);
   elementPass(
     g,
-    "grad",
+    weighted ? "weighted" : "grad",
     (start, count) => [
       rowsOf(logits, start, count, classes * 4),
       rowsOf(lse, start, count, 4),
       rowsOf(labels, start, count, 4),
       { buffer: dLoss, offset: 0, size: 4 },
+      ...(weighted
+        ? [
+          { buffer: weighted.weights, offset: 0, size: classes * 4 },
+          { buffer: weighted.total, offset: 0, size: 4 },
+          { buffer: weighted.sums, offset: 0, size: 8 },
+        ]
+        : []),
       rowsOf(dLogits, start, count, classes * 4),
     ],
     rows,
@@ -489,6 +605,32 @@ export function countCorrect(
     rows,
     classes,
     `count_correct[${rows}x${classes}]`,
+  );
+}
+
+/**
+ * Adds to the i32 counts [classes, classes] (row: the label, column: the argmax) one count
+ * per row whose label is in [0, classes): a confusion matrix accumulated over batches.
+ */
+export function confusionCounts(
+  g: Gpu,
+  logits: GPUBuffer,
+  labels: GPUBuffer,
+  counts: GPUBuffer,
+  rows: number,
+  classes: number,
+): void {
+  top1Pass(
+    g,
+    "confusion",
+    (start, count) => [
+      rowsOf(logits, start, count, classes * 4),
+      rowsOf(labels, start, count, 4),
+      { buffer: counts, offset: 0, size: classes * classes * 4 },
+    ],
+    rows,
+    classes,
+    `confusion[${rows}x${classes}]`,
   );
 }
 

@@ -31,6 +31,8 @@ export const AUGMENTS = AUGMENT_NAMES;
 export type { AugmentName };
 export const NORMALIZE = ["auto", "none", "imagenet", "cifar10", "mnist", "fashion-mnist"] as const;
 export type NormalizeName = typeof NORMALIZE[number];
+export const CLASS_WEIGHTS = ["none", "balanced"] as const;
+export type ClassWeightsName = typeof CLASS_WEIGHTS[number];
 export { PLATEAU_METRICS, type PlateauMetric } from "./schedulers/plateau.ts";
 
 /** The settings of a run. The schedules' options (plateauFactor, stepSize, ...) come from the
@@ -81,6 +83,16 @@ export interface CoreConfig {
   /** The head's lr is lr × this (a second parameter group). */
   headLrMult: number;
   labelSmoothing: number;
+  /**
+   * "balanced": the training loss weights class c by n_samples / (n_classes × count_c) of the
+   * training set (sklearn's compute_class_weight("balanced")), as CrossEntropyLoss(weight=).
+   */
+  classWeights: ClassWeightsName;
+  /**
+   * Draw each epoch's training samples with replacement, sample i with weight
+   * 1 / count(class of i) (WeightedRandomSampler): every class equally often on average.
+   */
+  balancedSampler: boolean;
 
   /** A name of the schedule registry; its options are the SchedulerOptions keys. */
   scheduler: SchedulerName;
@@ -137,6 +149,8 @@ export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
   nesterov: false,
   headLrMult: 1,
   labelSmoothing: 0,
+  classWeights: "none",
+  balancedSampler: false,
   scheduler: "none",
   ...schedulerDefaults(),
   epochs: 10,
@@ -198,6 +212,8 @@ export function validateConfig(c: TrainConfig): void {
   oneOf("augment", AUGMENTS);
   oneOf("normalize", NORMALIZE);
   oneOf("headInit", ["default", "xavier"]);
+  oneOf("classWeights", CLASS_WEIGHTS);
+  need("balancedSampler", typeof c.balancedSampler === "boolean", "true or false");
   num("valSplit", (x) => x >= 0 && x < 1, "a fraction in [0, 1) (0: no validation split)");
   num("testSplit", (x) => x > 0 && x < 1, "a fraction in (0, 1)");
   int("perClass", 0);

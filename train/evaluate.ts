@@ -1,10 +1,11 @@
-// Evaluation: loss and accuracy accumulated on the GPU (one readback at the end), and, when
-// asked, the confusion matrix (the predicted class of each sample is read back per batch).
+// Evaluation: loss, accuracy and the confusion matrix accumulated on the GPU (one readback
+// at the end). The loss is the plain mean cross-entropy (no class weights, no smoothing).
 
 import type { DataLoader } from "../data/loader.ts";
 import {
+  accumulateConfusion,
   accumulateMetrics,
-  argmax,
+  confusionAccumulator,
   crossEntropy,
   metricsAccumulator,
   readMetrics,
@@ -17,59 +18,45 @@ export interface EvalResult {
   loss: number;
   accuracy: number;
   samples: number;
-  /** confusion[true][predicted] counts, when requested. */
-  confusion?: number[][];
+  /** confusion[true][predicted] counts. */
+  confusion: number[][];
 }
 
 export async function evaluate(
   model: Module,
   loader: DataLoader,
-  options: { numClasses: number; confusion?: boolean; onBatch?: (done: number) => void } = {
-    numClasses: 0,
-  },
+  options: { numClasses: number; onBatch?: (done: number) => void },
 ): Promise<EvalResult> {
+  const k = options.numClasses;
   const wasTraining = model.training;
   model.eval();
   const acc = metricsAccumulator();
-  const k = options.numClasses;
-  const confusion = options.confusion
-    ? Array.from({ length: k }, () => new Array(k).fill(0))
-    : undefined;
+  const counts = confusionAccumulator(k);
   try {
     let done = 0;
     for await (const batch of loader.run(0)) {
-      let predicted: Tensor | null;
-      {
-        using _ = new Scope();
-        predicted = noGrad(() => {
-          const x = batchImages(batch);
-          const y = Tensor.fromArray(batch.labels, [batch.labels.length]);
-          const logits = model.forward(x);
-          accumulateMetrics(crossEntropy(logits, y), logits, y, acc);
-          return confusion ? argmax(logits).keep() : null;
-        });
-      }
-      if (confusion && predicted) {
-        const pred = await predicted.toInt32Array();
-        predicted.dispose();
-        batch.labels.forEach((t, i) => confusion[t][pred[i]]++);
-      }
+      using _ = new Scope();
+      noGrad(() => {
+        const x = batchImages(batch);
+        const y = Tensor.fromArray(batch.labels, [batch.labels.length]);
+        const logits = model.forward(x);
+        accumulateMetrics(crossEntropy(logits, y), logits, y, acc);
+        accumulateConfusion(logits, y, counts);
+      });
       options.onBatch?.(++done);
     }
     const m = await readMetrics(acc);
+    const flat = await counts.toInt32Array();
+    const confusion = Array.from(
+      { length: k },
+      (_, t) => Array.from(flat.subarray(t * k, (t + 1) * k)),
+    );
     return { loss: m.loss, accuracy: m.accuracy, samples: m.samples, confusion };
   } finally {
     acc.dispose();
+    counts.dispose();
     model.train(wasTraining);
   }
-}
-
-/** Accuracy of each true class from a confusion matrix (NaN for a class with no samples). */
-export function perClassAccuracy(confusion: number[][]): number[] {
-  return confusion.map((row, i) => {
-    const n = row.reduce((a, b) => a + b, 0);
-    return n > 0 ? row[i] / n : NaN;
-  });
 }
 
 /** The confusion matrix as aligned text, rows = true class, columns = predicted. */

@@ -8,12 +8,9 @@ import type { TrainMeta } from "./train_state.ts";
 import type { TrainConfig } from "./config.ts";
 import type { FitEventSink } from "./fit_events.ts";
 import { setBackboneFrozen } from "./backbone.ts";
-import { type AnyOptimizer, setLr } from "./optim.ts";
+import { type AnyOptimizer, PARAM_GROUP_NAMES, setLr } from "./optim.ts";
 import type { RunOutput } from "./run_output.ts";
 import type { EpochMetrics, Schedule } from "./schedulers/schedule.ts";
-
-/** The optimizer's parameter groups (train/optim.ts), as the log names them. */
-export const GROUP_NAMES = ["backbone", "head"];
 
 /** freeze-unfreeze: unfreezes the backbone at the start of epoch `freezeEpochs` (0-based);
  * returns whether the backbone is still frozen. */
@@ -52,7 +49,7 @@ export function stepSchedule(
       type: "lr-change",
       epoch: epoch + 1,
       group: r.group,
-      groupName: GROUP_NAMES[r.group] ?? `group ${r.group}`,
+      groupName: PARAM_GROUP_NAMES[r.group] ?? `group ${r.group}`,
       oldLr: r.oldLr,
       newLr: r.newLr,
       reason: "plateau",

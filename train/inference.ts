@@ -1,5 +1,5 @@
 // Using a trained checkpoint: rebuild its network and preprocessing, evaluate it on a
-// dataset (loss, accuracy, per-class accuracy, confusion matrix), or predict the top-k
+// dataset (loss, accuracy, per-class precision/recall/F1, confusion matrix), or predict the top-k
 // classes of image files.
 
 import { DataLoader, decodeImage, type Image } from "../data/mod.ts";
@@ -9,7 +9,8 @@ import { gpu } from "../kernels/device.ts";
 import { loadTrainState } from "./checkpoint.ts";
 import { ConfigError, type TrainConfig } from "./config.ts";
 import { openData } from "./data.ts";
-import { type EvalResult, evaluate, perClassAccuracy } from "./evaluate.ts";
+import { type EvalResult, evaluate } from "./evaluate.ts";
+import { type ClassificationReport, classificationReport } from "./metrics.ts";
 import { checkResourceLimits, thisMachine } from "./limits.ts";
 import { buildModel } from "./model.ts";
 import { predictImages, type Prediction, type Trained } from "./predict.ts";
@@ -40,8 +41,8 @@ export async function loadTrained(
 
 export interface EvalReport extends EvalResult {
   classes: string[];
-  perClass: number[];
-  confusion: number[][];
+  /** Precision, recall, F1 and support per class, with their averages. */
+  report: ClassificationReport;
   dataset: string;
   /** The part evaluated: "test", "train", or "validation" for data with no test split. */
   split: string;
@@ -117,13 +118,12 @@ export async function evaluateCheckpoint(
     transform,
     numWorkers: options.workers ?? (data.kind === "image-folder" ? 1 : 0),
   });
-  const r = await evaluate(t.model, loader, { numClasses: t.meta.classes.length, confusion: true });
+  const r = await evaluate(t.model, loader, { numClasses: t.meta.classes.length });
   loader.close();
   return {
     ...r,
     classes: t.meta.classes,
-    perClass: perClassAccuracy(r.confusion!),
-    confusion: r.confusion!,
+    report: classificationReport(r.confusion, t.meta.classes),
     dataset: config.data,
     split,
   };

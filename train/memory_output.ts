@@ -2,6 +2,7 @@
 // best checkpoints as safetensors bytes (what `cli.ts eval` / `predict` read once downloaded)
 // and the summary. No file is written.
 
+import type { ClassificationReport } from "./metrics.ts";
 import { serializeTrainState, type TrainState } from "./train_state.ts";
 import type {
   CheckpointSlot,
@@ -17,6 +18,8 @@ export class MemoryOutput implements RunOutput {
   readonly epochs: EpochRow[] = [];
   readonly checkpoints = new Map<CheckpointSlot, Uint8Array>();
   summary: RunSummary | null = null;
+  /** The latest test report and the epoch after which it was made. */
+  confusion: { epoch: number; report: ClassificationReport } | null = null;
 
   addIteration(row: IterationRow): Promise<void> {
     this.iterations.push(row);
@@ -30,6 +33,11 @@ export class MemoryOutput implements RunOutput {
 
   /** Nothing to draw: a page charts the rows itself. */
   writePlots(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  writeConfusion(epoch: number, report: ClassificationReport): Promise<void> {
+    this.confusion = { epoch, report };
     return Promise.resolve();
   }
 

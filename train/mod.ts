@@ -43,7 +43,13 @@ export { SCHEDULER_ENTRIES, type SchedulerOptions } from "./schedulers/mod.ts";
 export type { EpochMetrics, OptionSpec, Schedule, SchedulerEntry } from "./schedulers/schedule.ts";
 export { OPTIMIZER_ENTRIES, type OptimizerEntry } from "./optimizers.ts";
 export { loadTrainState, saveTrainState, type TrainMeta, type TrainState } from "./checkpoint.ts";
-export { type EvalResult, evaluate, formatConfusion, perClassAccuracy } from "./evaluate.ts";
+export { type EvalResult, evaluate, formatConfusion } from "./evaluate.ts";
+export {
+  type ClassificationReport,
+  classificationReport,
+  type ClassScores,
+  formatReport,
+} from "./metrics.ts";
 export {
   evaluateCheckpoint,
   loadTrained,

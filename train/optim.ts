@@ -12,6 +12,9 @@ import type { Schedule } from "./schedulers/schedule.ts";
 
 export type { AnyOptimizer } from "./optimizers.ts";
 
+/** The names of the parameter groups makeOptimizer builds, in order. */
+export const PARAM_GROUP_NAMES = ["backbone", "head"] as const;
+
 export function makeOptimizer(config: TrainConfig, model: ResNet): AnyOptimizer {
   const named = model.namedParameters();
   const isHead = (n: string) => n === HEAD || n.startsWith(HEAD + ".");

@@ -13,6 +13,8 @@ import { buildModel, loadBackbone, type ModelSpec, modelSpec, setBackboneFrozen 
 import { type AnyOptimizer, makeOptimizer, makeScheduler } from "./optim.ts";
 import { OptionError, type Schedule } from "./schedulers/schedule.ts";
 import { evalTransform, trainTransform } from "./transforms.ts";
+import { balancedClassWeights, balancedSampler } from "./class_balance.ts";
+import { Tensor } from "../nn/tensor.ts";
 import { resolvedWhy, smallInputWarning, type TrainedWith } from "./resolve.ts";
 
 export type DataKind = "image-folder" | "cifar10" | "idx";
@@ -63,6 +65,8 @@ export interface Prepared {
   valLoader: DataLoader | null;
   /** Null when the data has a validation but no test split. */
   testLoader: DataLoader | null;
+  /** f32 [classes]: the training loss's class weights (--class-weights), or null. */
+  classWeights: Tensor | null;
   start: StartPoint;
   /** Lines for the log describing the setup (data, weights, strategy). */
   notes: string[];
@@ -100,7 +104,9 @@ export function makeLoaders(
   const make = (ds: Dataset, train: boolean) =>
     new DataLoader(ds, {
       batchSize: b,
-      shuffle: train,
+      // --balanced-sampler replaces the shuffle (an epoch is still n samples long)
+      shuffle: train && !config.balancedSampler,
+      sampler: train && config.balancedSampler ? balancedSampler(ds, config.seed) : undefined,
       seed: config.seed,
       dropLast: train && dropLast,
       transform: train ? trainTransform(config, pipe) : evalTransform(config, pipe),
@@ -214,6 +220,22 @@ export function assemblePrepared(input: PreparedInput): Prepared {
       }
       optimizer.loadStateDict({ tensors: resume.optim, meta: resume.meta.optim });
     }
+    const lossWeights = config.classWeights === "balanced"
+      ? balancedClassWeights(data.train)
+      : null;
+    if (lossWeights) {
+      notes.push(
+        `class weights (balanced, n / (classes x count)): ${
+          data.classes.map((c, i) => `${c} ${lossWeights[i].toPrecision(3)}`).join(", ")
+        }`,
+      );
+    }
+    if (config.balancedSampler) {
+      notes.push(
+        "sampler: balanced (with replacement, weight 1 / class count; each epoch draws " +
+          `${data.train.length} samples)`,
+      );
+    }
     const { trainLoader, valLoader, testLoader } = makeLoaders(
       config,
       data,
@@ -247,6 +269,7 @@ export function assemblePrepared(input: PreparedInput): Prepared {
     const opt = optimizer;
     const resolveInput = { inChannels, trainedWith };
     const small = smallInputWarning(config, trainedWith);
+    const classWeights = lossWeights && Tensor.fromArray(Float32Array.from(lossWeights)).keep();
     return {
       config,
       given,
@@ -261,10 +284,12 @@ export function assemblePrepared(input: PreparedInput): Prepared {
       trainLoader,
       valLoader,
       testLoader,
+      classWeights,
       start,
       notes,
       warnings: small ? [small] : [],
       dispose() {
+        classWeights?.dispose();
         closeLoaders();
         closeData();
         opt.dispose();

@@ -1,4 +1,5 @@
-// A run's directory: config.json, metrics per iteration and per epoch (CSV), SVG plots,
+// A run's directory: config.json, metrics per iteration and per epoch (CSV), SVG plots (and
+// the test set's confusion matrix),
 // best and last checkpoints, summary.json. Created only once everything is validated,
 // exclusively, and locked while a process trains in it. Every write replaces a file by
 // rename from a freshly created temporary (or appends to a file this process created), so
@@ -6,7 +7,9 @@
 
 import { atomicWriteText, createTemp, isTempName } from "../nn/io/atomic.ts";
 import { saveTrainState, type TrainState } from "./checkpoint.ts";
-import { lineChart } from "./plot.ts";
+import { confusionMatrixSvg } from "./confusion_svg.ts";
+import type { ClassificationReport } from "./metrics.ts";
+import { type RunPlotOptions, runPlots } from "./run_plots.ts";
 import type {
   CheckpointSlot,
   EpochRow,
@@ -37,11 +40,16 @@ const EPOCH_COLUMNS: (keyof EpochRow)[] = [
   "lr",
   "seconds",
   "frozen",
+  "lrs",
 ];
 
+const csvNumber = (v: number) => String(Number(v.toPrecision(8)));
+
+/** A CSV line; a list of numbers (the groups' lrs) is one cell, its values space-separated. */
 function csvLine(values: unknown[]): string {
-  return values.map((v) => typeof v === "number" ? String(Number(v.toPrecision(8))) : String(v))
-    .join(",") + "\n";
+  return values.map((v) =>
+    typeof v === "number" ? csvNumber(v) : Array.isArray(v) ? v.map(csvNumber).join(" ") : String(v)
+  ).join(",") + "\n";
 }
 
 /** Rows of a metrics CSV by its header's column names (a column the file lacks, e.g. the
@@ -55,7 +63,13 @@ function parseCsv<T>(text: string, columns: (keyof T)[]): T[] {
     for (const c of columns) {
       const at = header.indexOf(c as string);
       const cell = at >= 0 ? cells[at] : "NaN";
-      row[c as string] = cell === "true" ? true : cell === "false" ? false : Number(cell);
+      row[c as string] = cell === "true"
+        ? true
+        : cell === "false"
+        ? false
+        : c === "lrs"
+        ? (cell ?? "").split(" ").filter((v) => v !== "").map(Number)
+        : Number(cell);
     }
     return row as T;
   });
@@ -92,11 +106,6 @@ class CsvFile {
   }
 }
 
-/** The series that have a value (a run without a validation or test set has none of it). */
-function present<S extends { points: readonly (readonly [number, number])[] }>(series: S[]): S[] {
-  return series.filter((s) => s.points.some(([, y]) => Number.isFinite(y)));
-}
-
 /** Reads a metrics CSV of an existing run ("" when absent); refuses a non-regular file. */
 async function readRunText(path: string): Promise<string> {
   let info: Deno.FileInfo;
@@ -128,7 +137,17 @@ export class RunDir implements RunOutput {
   private iterCsv: CsvFile | null = null;
   private epochCsv: CsvFile | null = null;
 
-  private constructor(readonly path: string, private readonly lock: RunLock) {}
+  /** How the plots are titled and marked; set from the run's config. */
+  private plotOptions: RunPlotOptions;
+
+  private constructor(readonly path: string, private readonly lock: RunLock, config: unknown) {
+    const scheduler = (config as { scheduler?: unknown } | null)?.scheduler;
+    this.plotOptions = {
+      run: path.slice(path.lastIndexOf("/") + 1),
+      // cosine schedules lower the lr every epoch: only step and plateau cuts are marked
+      markLrCuts: scheduler === "step" || scheduler === "plateau",
+    };
+  }
 
   get where(): string {
     return this.path;
@@ -161,7 +180,7 @@ export class RunDir implements RunOutput {
       }
       throw new Error(`cannot create the run directory ${path} (${(e as Error).message})`);
     }
-    const dir = new RunDir(path, await RunLock.acquire(path));
+    const dir = new RunDir(path, await RunLock.acquire(path), config);
     try {
       await atomicWriteText(dir.configFile, JSON.stringify(config, null, 2) + "\n");
       await dir.rewriteCsv();
@@ -177,7 +196,12 @@ export class RunDir implements RunOutput {
    * checkpoint's position (rows written after it, e.g. by a run killed later, are dropped).
    */
   static async reopen(path: string, upToIteration: number, upToEpoch: number): Promise<RunDir> {
-    const dir = new RunDir(path, await RunLock.acquire(path));
+    const lock = await RunLock.acquire(path);
+    let config: unknown = null;
+    try {
+      config = JSON.parse(await readRunText(`${path}/config.json`) || "null");
+    } catch { /* an unreadable config only loses the lr-cut markers */ }
+    const dir = new RunDir(path, lock, config);
     try {
       await removeStaleTemps(path);
       dir.iterations = parseCsv<IterationRow>(
@@ -185,7 +209,9 @@ export class RunDir implements RunOutput {
         ITER_COLUMNS,
       ).filter((r) => r.iteration <= upToIteration);
       dir.epochs = parseCsv<EpochRow>(await readRunText(`${path}/metrics_epoch.csv`), EPOCH_COLUMNS)
-        .filter((r) => r.epoch <= upToEpoch);
+        .filter((r) => r.epoch <= upToEpoch)
+        // rows written before the lrs column hold group 0's lr only
+        .map((r) => (r.lrs.length ? r : { ...r, lrs: [r.lr] }));
       await dir.rewriteCsv();
     } catch (e) {
       dir.close();
@@ -234,45 +260,21 @@ export class RunDir implements RunOutput {
     await this.writePlots();
   }
 
-  /** loss_iter.svg, loss_epoch.svg and accuracy_epoch.svg from the rows so far. */
+  /** loss_iter.svg, loss_epoch.svg, accuracy_epoch.svg and lr_epoch.svg from the rows so far. */
   async writePlots(): Promise<void> {
-    const it = this.iterations, ep = this.epochs;
+    for (const [file, svg] of runPlots(this.iterations, this.epochs, this.plotOptions)) {
+      await atomicWriteText(`${this.path}/${file}`, svg);
+    }
+  }
+
+  /** confusion_matrix.svg of the latest test evaluation. */
+  async writeConfusion(epoch: number, report: ClassificationReport): Promise<void> {
     await atomicWriteText(
-      `${this.path}/loss_iter.svg`,
-      lineChart({
-        title: "Training loss per iteration",
-        xLabel: "iteration",
-        yLabel: "loss",
-        series: [{ name: "train", points: it.map((r) => [r.iteration, r.loss]) }],
-      }),
-    );
-    await atomicWriteText(
-      `${this.path}/loss_epoch.svg`,
-      lineChart({
-        title: "Loss per epoch",
-        xLabel: "epoch",
-        xInteger: true,
-        yLabel: "loss",
-        series: present([
-          { name: "train", points: ep.map((r) => [r.epoch, r.trainLoss]) },
-          { name: "validation", points: ep.map((r) => [r.epoch, r.valLoss]) },
-          { name: "test", points: ep.map((r) => [r.epoch, r.testLoss]) },
-        ]),
-      }),
-    );
-    await atomicWriteText(
-      `${this.path}/accuracy_epoch.svg`,
-      lineChart({
-        title: "Accuracy per epoch",
-        xLabel: "epoch",
-        xInteger: true,
-        yLabel: "accuracy",
-        yRange: [0, 1],
-        series: present([
-          { name: "train", points: ep.map((r) => [r.epoch, r.trainAccuracy]) },
-          { name: "validation", points: ep.map((r) => [r.epoch, r.valAccuracy]) },
-          { name: "test", points: ep.map((r) => [r.epoch, r.testAccuracy]) },
-        ]),
+      `${this.path}/confusion_matrix.svg`,
+      confusionMatrixSvg({
+        confusion: report.confusion,
+        classes: report.classes,
+        title: `Confusion matrix — ${this.plotOptions.run}, test set after epoch ${epoch}`,
       }),
     );
   }

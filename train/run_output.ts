@@ -2,6 +2,7 @@
 // summary. fit() writes through this interface only, so the same loop serves the CLI (a run
 // directory on disk: train/run_dir.ts) and a page (memory: train/memory_output.ts).
 
+import type { ClassificationReport } from "./metrics.ts";
 import type { TrainMeta, TrainState } from "./train_state.ts";
 
 export interface IterationRow {
@@ -26,6 +27,8 @@ export interface EpochRow {
   lr: number;
   seconds: number;
   frozen: boolean;
+  /** The lr of each parameter group in this epoch (lr is group 0's). */
+  lrs: number[];
 }
 
 export interface RunSummary {
@@ -41,6 +44,8 @@ export interface RunSummary {
   /** Validation and test metrics of the last epoch (null: the run has no such set). */
   lastVal: { loss: number; accuracy: number } | null;
   lastTest: { loss: number; accuracy: number } | null;
+  /** Precision, recall, F1 and support per class of the last test evaluation. */
+  testReport: ClassificationReport | null;
   classes: string[];
   trainImages: number;
   valImages: number;
@@ -60,6 +65,8 @@ export interface RunOutput {
   addEpoch(row: EpochRow): Promise<void>;
   /** Brings the plots up to the rows so far (a run stopped mid-epoch). */
   writePlots(): Promise<void>;
+  /** The test set's per-class report after `epoch` (1-based): its confusion matrix. */
+  writeConfusion(epoch: number, report: ClassificationReport): Promise<void>;
   saveCheckpoint(slot: CheckpointSlot, state: TrainState): Promise<void>;
   writeSummary(summary: RunSummary): Promise<void>;
 }

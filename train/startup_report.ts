@@ -6,7 +6,7 @@
 
 import { flagOf, type TrainConfig } from "./config.ts";
 import { countPerClass } from "./data.ts";
-import { GROUP_NAMES } from "./fit_hooks.ts";
+import { PARAM_GROUP_NAMES } from "./optim.ts";
 import { formatLr } from "./fit_events.ts";
 import { RECIPES } from "./recipes.ts";
 import { SCHEDULER_ENTRIES } from "./schedulers/mod.ts";
@@ -67,7 +67,7 @@ function optimizerText(p: Prepared): string {
         })`
         : " (frozen)"
       : "";
-    return `${GROUP_NAMES[i] ?? `group ${i}`} ${formatLr(g.lr)}${frozen}`;
+    return `${PARAM_GROUP_NAMES[i] ?? `group ${i}`} ${formatLr(g.lr)}${frozen}`;
   });
   return `  optimizer: ${c.optimizer} (${extra.join(", ")}); lr: ${groups.join(", ")}`;
 }

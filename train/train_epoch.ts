@@ -4,7 +4,7 @@
 // step (per-iteration schedulers). A resumed epoch skips the batches already done.
 
 import type { DataLoader } from "../data/loader.ts";
-import { METRIC_SLOTS, metricsAccumulator } from "../nn/ops/loss.ts";
+import { type CrossEntropyOptions, METRIC_SLOTS, metricsAccumulator } from "../nn/ops/loss.ts";
 import type { ResNet } from "../nn/resnet.ts";
 import { Tensor } from "../nn/tensor.ts";
 import type { PartialEpoch } from "./train_state.ts";
@@ -26,7 +26,8 @@ export interface EpochInput {
   /** Iterations done before this epoch's first new step. */
   iteration: number;
   classes: number;
-  labelSmoothing: number;
+  /** The training loss's label smoothing and class weights. */
+  loss: CrossEntropyOptions;
   logEvery: number;
   output: RunOutput;
   emit: FitEventSink;
@@ -98,7 +99,7 @@ export async function trainEpoch(i: EpochInput): Promise<EpochOutcome> {
         done++;
         continue;
       }
-      trainStep(i.model, i.optimizer, batch, acc, i.labelSmoothing);
+      trainStep(i.model, i.optimizer, batch, acc, i.loss);
       done++;
       iteration++;
       if (done % i.logEvery === 0 || done === total || i.stopRequested()) {

@@ -3,7 +3,7 @@
 // end). Nothing is read back.
 
 import type { Batch } from "../data/collate.ts";
-import { accumulateMetrics, crossEntropy } from "../nn/ops/loss.ts";
+import { accumulateMetrics, crossEntropy, type CrossEntropyOptions } from "../nn/ops/loss.ts";
 import { batchImages } from "../nn/ops/normalize.ts";
 import type { ResNet } from "../nn/resnet.ts";
 import { Scope, Tensor } from "../nn/tensor.ts";
@@ -14,13 +14,13 @@ export function trainStep(
   optimizer: AnyOptimizer,
   batch: Batch,
   metrics: Tensor,
-  labelSmoothing: number,
+  lossOptions: CrossEntropyOptions,
 ): void {
   using _ = new Scope();
   const x = batchImages(batch);
   const y = Tensor.fromArray(batch.labels, [batch.labels.length]);
   const logits = model.forward(x);
-  const loss = crossEntropy(logits, y, { labelSmoothing });
+  const loss = crossEntropy(logits, y, lossOptions);
   accumulateMetrics(loss, logits, y, metrics);
   optimizer.zeroGrad();
   loss.backward();

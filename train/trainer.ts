@@ -20,7 +20,8 @@ import { TRAIN_STATE_KIND, type TrainMeta } from "./train_state.ts";
 import { TRAIN_META_VERSION } from "./checkpoint_schema.ts";
 import { DivergenceError } from "./divergence.ts";
 import type { DataLoader } from "../data/loader.ts";
-import { evaluate } from "./evaluate.ts";
+import { type EvalResult, evaluate } from "./evaluate.ts";
+import { type ClassificationReport, classificationReport } from "./metrics.ts";
 import { type FitEventSink, formatLr } from "./fit_events.ts";
 import { CheckpointWriter, stepSchedule, unfreezeIfDue } from "./fit_hooks.ts";
 import type { EpochRow, RunOutput } from "./run_output.ts";
@@ -74,6 +75,7 @@ export async function fit(p: Prepared, output: RunOutput, io: FitIO = {}): Promi
   const stop = io.stop ?? { requested: false };
   let { epoch, batch: skip, iteration, partial, best, frozen } = p.start;
   let lastTest: Metrics | null = null, lastVal: Metrics | null = null;
+  let testReport: ClassificationReport | null = null;
   const selectedBy = valLoader ? "validation" : "test";
   const started = performance.now();
   const classes = p.data.classes.length;
@@ -87,13 +89,13 @@ export async function fit(p: Prepared, output: RunOutput, io: FitIO = {}): Promi
     lastTest,
     seconds: (performance.now() - started) / 1000,
   });
-  const evaluated = async (loader: DataLoader | null, set: string): Promise<Metrics | null> => {
+  const evaluated = async (loader: DataLoader | null, set: string): Promise<EvalResult | null> => {
     if (!loader) return null;
     const r = await evaluate(model, loader, { numClasses: classes });
     if (!Number.isFinite(r.loss)) {
       throw diverged(`the ${set} loss`, r.loss, `the evaluation after epoch ${epoch + 1}`);
     }
-    return { loss: r.loss, accuracy: r.accuracy };
+    return r;
   };
 
   const meta = (extra: Partial<TrainMeta>): TrainMeta => ({
@@ -159,7 +161,7 @@ export async function fit(p: Prepared, output: RunOutput, io: FitIO = {}): Promi
       partial,
       iteration,
       classes,
-      labelSmoothing: config.labelSmoothing,
+      loss: { labelSmoothing: config.labelSmoothing, weight: p.classWeights ?? undefined },
       logEvery: config.logEvery,
       output,
       emit,
@@ -184,12 +186,18 @@ export async function fit(p: Prepared, output: RunOutput, io: FitIO = {}): Promi
     partial = null;
 
     const val = await evaluated(valLoader, "validation");
-    const test = await evaluated(testLoader, "test");
-    lastVal = val;
+    const testEval = await evaluated(testLoader, "test");
+    const test = testEval && { loss: testEval.loss, accuracy: testEval.accuracy };
+    lastVal = val && { loss: val.loss, accuracy: val.accuracy };
     lastTest = test;
-    const picked = (val ?? test)!;
+    if (testEval) {
+      testReport = classificationReport(testEval.confusion, p.data.classes);
+      await output.writeConfusion(epoch + 1, testReport);
+    }
+    const picked = (lastVal ?? test)!;
     const trainLoss = sums.lossSum / sums.samples, trainAcc = sums.correct / sums.samples;
     const lrUsed = optimizer.paramGroups[0].lr;
+    const lrsUsed = optimizer.paramGroups.map((g) => g.lr);
     const row: EpochRow = {
       epoch: epoch + 1,
       trainLoss,
@@ -201,6 +209,7 @@ export async function fit(p: Prepared, output: RunOutput, io: FitIO = {}): Promi
       lr: lrUsed,
       seconds: (performance.now() - epochStart) / 1000,
       frozen,
+      lrs: lrsUsed,
     };
     stepSchedule(scheduler, "epoch", row, epoch, emit);
     await output.addEpoch(row);
@@ -224,6 +233,7 @@ export async function fit(p: Prepared, output: RunOutput, io: FitIO = {}): Promi
     best,
     lastVal,
     lastTest,
+    testReport,
     classes: p.data.classes,
     trainImages: p.data.train.length,
     valImages: p.data.val?.length ?? 0,

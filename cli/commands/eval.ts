@@ -1,7 +1,11 @@
-// `eval`: a checkpoint on a dataset: loss, accuracy, per-class accuracy, confusion matrix.
+// `eval`: a checkpoint on a dataset: loss, accuracy, per-class precision, recall, F1 and
+// support (sklearn's classification_report), the confusion matrix (as text, and as an SVG
+// with --confusion-svg).
 
 import { initGpu } from "../../kernels/device.ts";
+import { confusionMatrixSvg } from "../../train/confusion_svg.ts";
 import { formatConfusion } from "../../train/evaluate.ts";
+import { formatReport } from "../../train/metrics.ts";
 import { evaluateCheckpoint, loadTrained } from "../../train/inference.ts";
 import { type CommandSpec, helpText, parseArgs, UsageError } from "../args.ts";
 import { atomicWriteText } from "../../nn/io/atomic.ts";
@@ -11,7 +15,8 @@ import { checkOutputNotInput } from "../outputs.ts";
 
 export const EVAL_SPEC: CommandSpec = {
   name: "eval",
-  summary: "evaluate a checkpoint: loss, accuracy, per-class accuracy and the confusion matrix",
+  summary:
+    "evaluate a checkpoint: loss, accuracy, per-class precision/recall/F1 and the confusion matrix",
   usage: ["eval --checkpoint runs/NAME/best.safetensors [--data PATH] [--split test|train]"],
   flags: [
     {
@@ -37,6 +42,12 @@ export const EVAL_SPEC: CommandSpec = {
     { name: "batch-size", type: "int", help: "batch size (default: the run's)" },
     { name: "workers", type: "int", help: "data loader worker threads" },
     { name: "json", type: "string", metavar: "FILE", help: "also write the results as JSON" },
+    {
+      name: "confusion-svg",
+      type: "string",
+      metavar: "FILE",
+      help: "also draw the confusion matrix as an SVG (cells coloured by share of the true class)",
+    },
     ...CHECKPOINT_SAFETY_FLAGS,
   ],
 };
@@ -56,12 +67,16 @@ export async function evalCommand(argv: readonly string[], io: CliIO): Promise<n
     throw new UsageError("--batch-size must be at least 1");
   }
   const json = parsed.values.get("json") as string | undefined;
+  const svg = parsed.values.get("confusion-svg") as string | undefined;
   const data = parsed.values.get("data") as string | undefined;
-  if (json) {
-    checkOutputNotInput({ flag: "--json", path: json }, [
-      { flag: "--checkpoint", path },
-      ...(data ? [{ flag: "--data", path: data }] : []),
-    ]);
+  const inputs = [
+    { flag: "--checkpoint", path },
+    ...(data ? [{ flag: "--data", path: data }] : []),
+  ];
+  if (json) checkOutputNotInput({ flag: "--json", path: json }, inputs);
+  if (svg) checkOutputNotInput({ flag: "--confusion-svg", path: svg }, inputs);
+  if (json && svg && json === svg) {
+    throw new UsageError(`--json and --confusion-svg name the same file "${json}"`);
   }
   await initGpu();
   const trained = await loadTrained(path, "--checkpoint", checkpointSafety(parsed));
@@ -76,16 +91,22 @@ export async function evalCommand(argv: readonly string[], io: CliIO): Promise<n
       `${path} on ${r.dataset} (${r.split}, ${r.samples} images)`,
     );
     io.out(`loss ${r.loss.toFixed(4)}  accuracy ${(100 * r.accuracy).toFixed(2)}%`);
-    io.out("per-class accuracy:");
-    const w = Math.max(...r.classes.map((c) => c.length));
-    r.classes.forEach((c, i) => {
-      const n = r.confusion[i].reduce((a, b) => a + b, 0);
-      const acc = Number.isFinite(r.perClass[i]) ? `${(100 * r.perClass[i]).toFixed(1)}%` : "n/a";
-      io.out(`  ${c.padEnd(w)}  ${acc.padStart(6)}  (${r.confusion[i][i]}/${n})`);
-    });
+    io.out("per class (recall is the class's accuracy):");
+    io.out(formatReport(r.report));
     io.out("confusion matrix (rows: true class):");
     io.out(formatConfusion(r.confusion, r.classes));
     if (json) await atomicWriteText(json, JSON.stringify(r, null, 2) + "\n");
+    if (svg) {
+      await atomicWriteText(
+        svg,
+        confusionMatrixSvg({
+          confusion: r.confusion,
+          classes: r.classes,
+          title: `Confusion matrix — ${path} on ${r.dataset} (${r.split})`,
+        }),
+      );
+      io.out(`confusion matrix drawn in ${svg}`);
+    }
     return 0;
   } finally {
     trained.model.dispose();

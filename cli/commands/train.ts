@@ -30,8 +30,8 @@ export const TRAIN_SPEC: CommandSpec = {
   flags: TRAIN_FLAGS,
   notes: [
     "A run directory (--out/--name) receives config.json (the settings used, automatic values resolved), metrics_iter.csv, metrics_epoch.csv, " +
-    "loss_iter.svg, loss_epoch.svg, accuracy_epoch.svg, best.safetensors, last.safetensors and " +
-    "summary.json. Ctrl-C stops after the current batch and writes last.safetensors; resume with --resume.",
+    "loss_iter.svg, loss_epoch.svg, accuracy_epoch.svg, lr_epoch.svg, confusion_matrix.svg, " +
+    "best.safetensors, last.safetensors and summary.json. Ctrl-C stops after the current batch and writes last.safetensors; resume with --resume.",
     "Examples:\n" +
     "  deno run -A cli.ts train --data hotdog.zip --weights resnet18-f37072fd.pth --recipe hotdog\n" +
     "  deno run -A cli.ts train --data cifar-10-binary.tar.gz --weights resnet18.safetensors --recipe cifar10\n" +

@@ -17,6 +17,12 @@ export const METRIC_SLOTS = k.METRIC_SLOTS;
 export interface CrossEntropyOptions {
   /** ε in [0, 1]: the target puts 1-ε on the label and ε/classes on every class. */
   labelSmoothing?: number;
+  /**
+   * f32 [classes]: a weight per class, as CrossEntropyLoss(weight=...): each row's loss is
+   * scaled by its label's weight (the smoothing term by each class's weight) and the mean
+   * divides by the sum of the labels' weights, as PyTorch 1.13 does.
+   */
+  weight?: Tensor;
 }
 
 /** [rows, classes] of f32 logits [N, C] with i32 labels [N] (labels optional). */
@@ -36,8 +42,8 @@ function classification(op: string, logits: Tensor, labels?: Tensor) {
 
 /**
  * Mean softmax cross-entropy of logits [N, C] against i32 class labels [N], as
- * torch.nn.functional.cross_entropy(logits, labels, label_smoothing=ε). Returns a scalar
- * (shape []) whose backward gives the logits' gradient.
+ * torch.nn.functional.cross_entropy(logits, labels, weight=w, label_smoothing=ε). Returns a
+ * scalar (shape []) whose backward gives the logits' gradient (no gradient for the weights).
  */
 export function crossEntropy(
   logits: Tensor,
@@ -49,9 +55,29 @@ export function crossEntropy(
   if (!(smoothing >= 0 && smoothing <= 1)) {
     throw new ArgumentError(`crossEntropy: labelSmoothing must be in [0, 1], got ${smoothing}`);
   }
+  const w = options.weight;
+  if (w && (w.dtype !== "f32" || w.shape.length !== 1 || w.shape[0] !== classes)) {
+    throw new ArgumentError(
+      `crossEntropy: weight must be f32 [${classes}] (one per class of logits ${logits}), got ${w}`,
+    );
+  }
+  const weighted = w
+    ? { weights: w.buffer, total: Tensor.empty([1]), sums: Tensor.empty([2]) }
+    : null;
+  const kernelWeights = weighted &&
+    { weights: weighted.weights, total: weighted.total.buffer, sums: weighted.sums.buffer };
   const g = gpu();
   const loss = Tensor.empty([]);
-  k.crossEntropyForward(g, logits.buffer, labels.buffer, loss.buffer, rows, classes, smoothing);
+  k.crossEntropyForward(
+    g,
+    logits.buffer,
+    labels.buffer,
+    loss.buffer,
+    rows,
+    classes,
+    smoothing,
+    kernelWeights,
+  );
   return record(loss, "crossEntropy", [logits, labels], (grad, needs) => {
     if (!needs[0]) return [null, null];
     const dLogits = Tensor.empty(logits.shape);
@@ -64,6 +90,7 @@ export function crossEntropy(
       rows,
       classes,
       smoothing,
+      kernelWeights,
     );
     return [dLogits, null];
   });
@@ -105,6 +132,30 @@ export function accumulateMetrics(
     );
   }
   k.accumulateMetrics(gpu(), loss.buffer, logits.buffer, labels.buffer, into.buffer, rows, classes);
+}
+
+/** A zeroed i32 [classes, classes] accumulator for accumulateConfusion (kept out of scopes). */
+export function confusionAccumulator(classes: number): Tensor {
+  if (!(Number.isInteger(classes) && classes > 0)) {
+    throw new ArgumentError(`confusionAccumulator: classes must be a positive integer`);
+  }
+  const t = Tensor.empty([classes, classes], "i32").keep();
+  fill(gpu(), t.buffer, classes * classes, 0); // f32 +0.0 and i32 0 have the same bits
+  return t;
+}
+
+/**
+ * Adds a batch to the confusion matrix `into` (from confusionAccumulator) on the GPU:
+ * into[label][argmax] += 1 for each row whose label is in [0, classes).
+ */
+export function accumulateConfusion(logits: Tensor, labels: Tensor, into: Tensor): void {
+  const { rows, classes } = classification("accumulateConfusion", logits, labels);
+  if (into.dtype !== "i32" || into.size !== classes * classes) {
+    throw new ArgumentError(
+      `accumulateConfusion: into must be i32 [${classes}, ${classes}] (confusionAccumulator)`,
+    );
+  }
+  k.confusionCounts(gpu(), logits.buffer, labels.buffer, into.buffer, rows, classes);
 }
 
 export interface Metrics {

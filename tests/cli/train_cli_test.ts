@@ -64,9 +64,11 @@ Deno.test("train CLI end-to-end on tiny image folders", async (t) => {
         "accuracy_epoch.svg",
         "best.safetensors",
         "config.json",
+        "confusion_matrix.svg",
         "last.safetensors",
         "loss_epoch.svg",
         "loss_iter.svg",
+        "lr_epoch.svg",
         "metrics_epoch.csv",
         "metrics_iter.csv",
         "summary.json",
@@ -217,8 +219,15 @@ Deno.test("train CLI end-to-end on tiny image folders", async (t) => {
         "1e-4",
       );
       assert.match(r.text, /done: 2 epochs/);
-      const lrs = csvRows(`${out}/options/metrics_epoch.csv`).map((e) => Number(e.lr));
-      assert.deepEqual(lrs, [0.01, 0.005]);
+      const rows = csvRows(`${out}/options/metrics_epoch.csv`);
+      assert.deepEqual(rows.map((e) => Number(e.lr)), [0.01, 0.005]);
+      // each group's lr used in the epoch (the head at 10x), space-separated in one cell
+      assert.deepEqual(rows.map((e) => e.lrs), ["0.01 0.1", "0.005 0.05"]);
+      // step cuts are marked on the plots (the legend and the title name what they show)
+      const accuracy = Deno.readTextFileSync(`${out}/options/accuracy_epoch.svg`);
+      assert.match(accuracy, />lr ×0\.5<\/text>/);
+      assert.match(accuracy, /Accuracy per epoch — options/);
+      assert.match(Deno.readTextFileSync(`${out}/options/lr_epoch.svg`), />head<\/text>/);
       const meta = (await loadCheckpoint(`${out}/options/last.safetensors`)).meta as {
         optim: { paramGroups: { lr: number }[] };
       };
@@ -227,10 +236,18 @@ Deno.test("train CLI end-to-end on tiny image folders", async (t) => {
   );
 
   await t.step(
-    "eval: the best checkpoint reproduces its test accuracy, with a confusion matrix",
+    "eval: the best checkpoint reproduces its test accuracy, with a per-class report and a confusion matrix",
     async () => {
-      const jsonPath = `${tmp}/eval.json`;
-      const r = await cli("eval", "--checkpoint", weights, "--json", jsonPath);
+      const jsonPath = `${tmp}/eval.json`, svgPath = `${tmp}/confusion.svg`;
+      const r = await cli(
+        "eval",
+        "--checkpoint",
+        weights,
+        "--json",
+        jsonPath,
+        "--confusion-svg",
+        svgPath,
+      );
       assert.equal(r.code, 0, r.text);
       const result = JSON.parse(Deno.readTextFileSync(jsonPath));
       const epochs = csvRows(`${out}/scratch/metrics_epoch.csv`);
@@ -244,8 +261,35 @@ Deno.test("train CLI end-to-end on tiny image folders", async (t) => {
         4,
         4,
       ]);
-      assert.match(r.text, /per-class accuracy:\n {2}a +[\d.]+% +\(\d\/4\)/);
+      // the report in the JSON is the one of the confusion matrix; recall is per-class accuracy
+      assert.deepEqual(result.report.confusion, result.confusion);
+      assert.deepEqual(result.report.perClass.map((s: { support: number }) => s.support), [
+        4,
+        4,
+        4,
+      ]);
+      result.report.perClass.forEach((s: { recall: number }, i: number) =>
+        assert.equal(s.recall, result.confusion[i][i] / 4)
+      );
+      assert.ok(Math.abs(result.report.accuracy - result.accuracy) < 1e-6);
+      assert.match(
+        r.text,
+        /precision +recall +f1-score +support\n +a +[\d.]+ +[\d.]+ +[\d.]+ +4\n/,
+      );
+      assert.match(r.text, /macro avg +[\d.]+ +[\d.]+ +[\d.]+ +12\n/);
+      assert.match(r.text, /weighted avg +[\d.]+ +[\d.]+ +[\d.]+ +12\n/);
       assert.match(r.text, /confusion matrix/);
+      const svg = Deno.readTextFileSync(svgPath);
+      assert.match(svg, /^<svg xmlns/);
+      for (const c of ["a", "b", "c"]) assert.match(svg, new RegExp(`>${c}</text>`));
+      // the run directory holds the last test evaluation's matrix too
+      assert.match(
+        Deno.readTextFileSync(`${out}/scratch/confusion_matrix.svg`),
+        /Confusion matrix/,
+      );
+      const summary = JSON.parse(Deno.readTextFileSync(`${out}/scratch/summary.json`));
+      assert.equal(summary.testReport.perClass.length, 3);
+      assert.equal(summary.testReport.macro.support, 12);
       const train = await cli("eval", "--checkpoint", weights, "--split", "train");
       assert.match(train.text, /\(train, 21 images\)/);
     },

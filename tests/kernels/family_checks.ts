@@ -26,6 +26,7 @@ import {
   refLogSumExp,
   refLoss,
   refSoftmax,
+  refWeightedLoss,
 } from "./loss_reference.ts";
 
 /**
@@ -222,7 +223,10 @@ export const LOSS_CASES: [number, number, number][] = [
   [5, 10, 80],
 ];
 
-/** Cross-entropy forward/backward, log-sum-exp, softmax, argmax and correct counts. */
+/**
+ * Cross-entropy forward/backward (unweighted and class-weighted), log-sum-exp, softmax,
+ * argmax and correct counts.
+ */
 export async function checkLoss(
   g: Gpu = gpu(),
   label = "",
@@ -245,13 +249,24 @@ export async function checkLoss(
     loss.softmaxRows(g, x, probs, rows, classes);
     loss.argmaxRows(g, x, index, rows, classes);
     loss.countCorrect(g, x, y, counts, rows, classes, true);
-    const [gLoss, gGrad, gLse, gProbs] = await b.f32(
+    // the class-weighted row pass (its gradient shares the element kernel checked in Deno)
+    const ws = Float32Array.from({ length: classes }, (_, c) => 0.25 + (c % 5) / 2);
+    const weighted = { weights: b.up(ws), total: b.out(1), sums: b.out(2) };
+    const weightedOut = b.out(1);
+    loss.crossEntropyForward(g, x, y, weightedOut, rows, classes, eps, weighted);
+    const [gLoss, gGrad, gLse, gProbs, gWeighted] = await b.f32(
       [lossOut, 1],
       [grad, rows * classes],
       [lse, rows],
       [probs, rows * classes],
+      [weightedOut, 1],
     );
     const what = `${label} loss ${rows}x${classes} ±${spread}`;
+    assertClose(gWeighted, [refWeightedLoss(xs, ys, classes, ws, eps)], {
+      atol: 2e-6 * spread,
+      rtol: 1e-5,
+      what: `${what}: weighted loss`,
+    });
     // f32 log-sum-exp of logits of size |x|: relative error ~1e-7·|x|·log(C)
     assertClose(gLoss, [refLoss(xs, ys, classes, eps)], {
       atol: 2e-6 * spread,

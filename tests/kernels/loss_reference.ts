@@ -48,6 +48,51 @@ export function refGrad(
   return g;
 }
 
+/**
+ * torch.nn.CrossEntropyLoss(weight=w, label_smoothing=eps) in PyTorch 1.13, written as its
+ * source computes it: (1-eps)·nll_loss(logp, y, weight=w) + eps/C·sum_r sum_c w[c]·(-logp[r,c])
+ * / sum_r w[y[r]], the nll part itself a weighted mean over the same denominator.
+ */
+export function refWeightedLoss(
+  x: ArrayLike<number>,
+  y: ArrayLike<number>,
+  classes: number,
+  w: ArrayLike<number>,
+  eps: number,
+): number {
+  let nll = 0, smooth = 0, denominator = 0;
+  for (let r = 0; r < y.length; r++) {
+    const lse = refLogSumExp(x, r, classes);
+    nll += w[y[r]] * (lse - x[r * classes + y[r]]);
+    for (let c = 0; c < classes; c++) smooth += w[c] * (lse - x[r * classes + c]);
+    denominator += w[y[r]];
+  }
+  return (1 - eps) * nll / denominator + (eps / classes) * smooth / denominator;
+}
+
+/** d refWeightedLoss / d x, by central finite differences in f64 (step 1e-5). */
+export function refWeightedGradNumeric(
+  x: ArrayLike<number>,
+  y: ArrayLike<number>,
+  classes: number,
+  w: ArrayLike<number>,
+  eps: number,
+): Float64Array {
+  const xs = Float64Array.from(x);
+  const g = new Float64Array(xs.length);
+  const h = 1e-5;
+  for (let i = 0; i < xs.length; i++) {
+    const v = xs[i];
+    xs[i] = v + h;
+    const up = refWeightedLoss(xs, y, classes, w, eps);
+    xs[i] = v - h;
+    const down = refWeightedLoss(xs, y, classes, w, eps);
+    xs[i] = v;
+    g[i] = (up - down) / (2 * h);
+  }
+  return g;
+}
+
 export function refSoftmax(x: ArrayLike<number>, rows: number, classes: number): Float64Array {
   const p = new Float64Array(rows * classes);
   for (let r = 0; r < rows; r++) {

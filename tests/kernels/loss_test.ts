@@ -2,9 +2,11 @@ import assert from "node:assert/strict";
 import { gpu } from "../../kernels/device.ts";
 import { scale } from "../../nn/ops/basic.ts";
 import {
+  accumulateConfusion,
   accumulateMetrics,
   argmax,
   checkLabels,
+  confusionAccumulator,
   countCorrect,
   crossEntropy,
   metricsAccumulator,
@@ -21,6 +23,8 @@ import {
   refGrad,
   refLoss,
   refSoftmax,
+  refWeightedGradNumeric,
+  refWeightedLoss,
 } from "./loss_reference.ts";
 
 await gpuReady;
@@ -340,5 +344,135 @@ Deno.test("crossEntropy matches torch.nn.functional.cross_entropy (fixtures)", a
     // f32 on the GPU: log-sum-exp error ~1e-7 relative to |logits| (up to 80 here)
     assertClose([got.loss], [t.loss], { atol: 2e-5, rtol: 1e-5, what: `${t.name}: loss` });
     assertClose(got.grad, t.grad, { atol: 1e-6, rtol: 1e-4, what: `${t.name}: grad` });
+  }
+});
+
+// ---- class weights -------------------------------------------------------------------------
+
+interface WeightedTorchCase extends TorchCase {
+  weight: number[];
+}
+
+async function gpuWeightedLossAndGrad(
+  x: Float32Array,
+  y: Int32Array,
+  classes: number,
+  weight: Float32Array,
+  eps: number,
+  upstream = 1,
+) {
+  const logits = Tensor.fromArray(x, [y.length, classes], { requiresGrad: true });
+  const loss = crossEntropy(logits, Tensor.fromArray(y), {
+    labelSmoothing: eps,
+    weight: Tensor.fromArray(weight),
+  });
+  scale(loss, upstream).backward();
+  return { loss: await loss.item(), grad: await logits.grad!.toArray() };
+}
+
+Deno.test("weighted crossEntropy matches torch.nn.CrossEntropyLoss(weight, label_smoothing) (fixtures)", async () => {
+  using _ = new Scope();
+  // made by tests/fixtures/loss/make_loss_fixtures.py
+  const url = new URL("../fixtures/loss/weighted_cross_entropy.json", import.meta.url);
+  const { cases } = JSON.parse(await Deno.readTextFile(url)) as { cases: WeightedTorchCase[] };
+  assert.ok(cases.length >= 6 && cases.some((t) => t.label_smoothing > 0));
+  for (const t of cases) {
+    const x = Float32Array.from(t.logits);
+    const y = Int32Array.from(t.labels);
+    const w = Float32Array.from(t.weight);
+    // the plain f64 reference (PyTorch's formula) agrees with PyTorch's float64 evaluation,
+    // and its finite differences with PyTorch's gradient (central differences: ~1e-10)
+    assertClose([refWeightedLoss(x, y, t.classes, w, t.label_smoothing)], [t.loss], {
+      atol: 1e-12,
+      rtol: 1e-12,
+      what: `${t.name}: reference`,
+    });
+    assertClose(refWeightedGradNumeric(x, y, t.classes, w, t.label_smoothing), t.grad, {
+      atol: 1e-8,
+      what: `${t.name}: numeric reference gradient`,
+    });
+    // the GPU kernels in f32; upstream 0.7 checks that the incoming gradient is applied
+    const got = await gpuWeightedLossAndGrad(x, y, t.classes, w, t.label_smoothing, 0.7);
+    // f32 log-sum-exp error ~1e-7 relative to |logits| (up to 80 here)
+    assertClose([got.loss], [t.loss], { atol: 2e-5, rtol: 1e-5, what: `${t.name}: loss` });
+    assertClose(got.grad, t.grad.map((v) => 0.7 * v), {
+      atol: 1e-6,
+      rtol: 1e-4,
+      what: `${t.name}: grad`,
+    });
+  }
+});
+
+Deno.test("weighted crossEntropy: all-ones weights give the unweighted loss; chunking; invalid labels; errors", async () => {
+  using _ = new Scope();
+  const g = gpu();
+  const rows = 150, classes = 1000;
+  const x = randomArray(rows * classes, 3, 4);
+  const y = randomLabels(rows, classes, 9);
+  const ones = new Float32Array(classes).fill(1);
+  const plain = await gpuLossAndGrad(x, y, classes, 0.1);
+  const weighted = await gpuWeightedLossAndGrad(x, y, classes, ones, 0.1);
+  assertClose([weighted.loss], [plain.loss], { atol: 1e-5, what: "ones: loss" });
+  assertClose(weighted.grad, plain.grad, { atol: 1e-8, rtol: 1e-5, what: "ones: grad" });
+  // the same numbers when the rows are split into binding-sized chunks
+  const w = Float32Array.from({ length: classes }, (_, c) => 0.5 + (c % 7) / 3);
+  const whole = await gpuWeightedLossAndGrad(x, y, classes, w, 0.1);
+  const limit = g.maxBindingBytes;
+  g.maxBindingBytes = 256_000;
+  let chunked;
+  try {
+    chunked = await gpuWeightedLossAndGrad(x, y, classes, w, 0.1);
+  } finally {
+    g.maxBindingBytes = limit;
+  }
+  assert.deepEqual(chunked, whole, "chunked and whole weighted results are identical");
+  assertClose([whole.loss], [refWeightedLoss(x, y, classes, w, 0.1)], {
+    atol: 1e-5,
+    what: "chunked: loss",
+  });
+  // an invalid label: NaN loss, a zero gradient row
+  const bad = await gpuWeightedLossAndGrad(
+    randomArray(6, 2),
+    new Int32Array([0, 3]),
+    3,
+    new Float32Array([1, 2, 3]),
+    0,
+  );
+  assert.ok(Number.isNaN(bad.loss));
+  assert.deepEqual(Array.from(bad.grad.subarray(3)), [0, 0, 0]);
+  const logits = Tensor.fromArray(randomArray(6, 1), [2, 3]);
+  assert.throws(
+    () =>
+      crossEntropy(logits, Tensor.fromArray(new Int32Array([0, 1])), {
+        weight: Tensor.fromArray(new Float32Array(2)),
+      }),
+    /crossEntropy: weight must be f32 \[3\]/,
+  );
+});
+
+Deno.test("accumulateConfusion counts label x argmax pairs over batches, leaving out invalid labels", async () => {
+  using _ = new Scope();
+  const classes = 5;
+  const acc = confusionAccumulator(classes);
+  try {
+    const want = Array.from({ length: classes }, () => new Array(classes).fill(0));
+    for (const [rows, seed] of [[37, 1], [64, 2]]) {
+      const xs = randomArray(rows * classes, seed, 3);
+      const ys = randomLabels(rows, classes, seed + 10);
+      ys[0] = -1; // invalid: not counted
+      const pred = refArgmax(xs, rows, classes);
+      ys.forEach((t, r) => t >= 0 && want[t][pred[r]]++);
+      accumulateConfusion(Tensor.fromArray(xs, [rows, classes]), Tensor.fromArray(ys), acc);
+    }
+    const got = await acc.toInt32Array();
+    assert.deepEqual(
+      Array.from(
+        { length: classes },
+        (_, t) => Array.from(got.subarray(t * classes, (t + 1) * classes)),
+      ),
+      want,
+    );
+  } finally {
+    acc.dispose();
   }
 });
