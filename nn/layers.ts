@@ -3,7 +3,8 @@
 
 import { ArgumentError } from "../base/errors.ts";
 import { type Pair, pair } from "../base/shape.ts";
-import { type HostTensor, hostTensor } from "./io/host_tensor.ts";
+import { gpu } from "../kernels/device.ts";
+import { incrementInt } from "../kernels/elementwise.ts";
 import { defaultBias, defaultWeight, xavierUniform } from "./init.ts";
 import { Module } from "./module.ts";
 import { relu } from "./ops/basic.ts";
@@ -50,13 +51,21 @@ export class Conv2d extends Module {
   }
 }
 
+/** Batch normalisation over N, H, W per channel (torch.nn.BatchNorm2d, affine, tracked stats). */
 export class BatchNorm2d extends Module {
+  /** Per-channel scale γ, initialised to 1. */
   weight: Tensor;
+  /** Per-channel shift β, initialised to 0. */
   bias: Tensor;
+  /** The running mean used in evaluation mode (a buffer). */
   running_mean: Tensor;
+  /** The running (unbiased) variance used in evaluation mode (a buffer). */
   running_var: Tensor;
-  /** Batches seen in training mode (PyTorch's num_batches_tracked). */
-  numBatchesTracked = 0;
+  /**
+   * Batches seen in training mode: a one-element i32 buffer, counted on the GPU with the
+   * step's launches, and an int64 scalar in state dicts (torchvision's dtype).
+   */
+  num_batches_tracked: Tensor;
   /**
    * Keep evaluation mode (running statistics, no updates) even under train(): how a frozen
    * backbone is fine-tuned without its statistics drifting. PyTorch has no flag for this;
@@ -64,6 +73,7 @@ export class BatchNorm2d extends Module {
    */
   lockedEval = false;
 
+  /** `numFeatures` channels; `eps` (default 1e-5) and `momentum` (0.1) as in PyTorch. */
   constructor(
     readonly numFeatures: number,
     readonly options: { eps?: number; momentum?: number } = {},
@@ -74,29 +84,24 @@ export class BatchNorm2d extends Module {
     this.bias = Tensor.parameter(new Float32Array(numFeatures), c);
     this.running_mean = Tensor.fromArray(new Float32Array(numFeatures), c).keep();
     this.running_var = Tensor.fromArray(new Float32Array(numFeatures).fill(1), c).keep();
+    this.num_batches_tracked = Tensor.fromArray(new Int32Array(1), []).keep();
   }
 
   protected override bufferNames(): readonly string[] {
-    return ["running_mean", "running_var"];
+    return ["running_mean", "running_var", "num_batches_tracked"];
+  }
+
+  protected override optionalBuffers(): readonly string[] {
+    return ["num_batches_tracked"];
   }
 
   protected override setTraining(mode: boolean): void {
     this.training = mode && !this.lockedEval;
   }
 
-  protected override extraState(): [string, HostTensor][] {
-    return [[
-      "num_batches_tracked",
-      hostTensor("i64", [], BigInt64Array.of(BigInt(this.numBatchesTracked))),
-    ]];
-  }
-
-  protected override loadExtraState(name: string, value: HostTensor): void {
-    if (name === "num_batches_tracked") this.numBatchesTracked = Number(value.data[0]);
-  }
-
+  /** Normalises `x` [N, C, H, W]: batch statistics (updating the running ones) in training. */
   forward(x: Tensor): Tensor {
-    if (this.training) this.numBatchesTracked++;
+    if (this.training) incrementInt(gpu(), this.num_batches_tracked.buffer);
     return batchNorm2d(x, this.weight, this.bias, this.running_mean, this.running_var, {
       training: this.training,
       momentum: this.options.momentum ?? 0.1,
