@@ -20,6 +20,7 @@ import { checkRegularFile, readRegularFileSync } from "./regular_file.ts";
 import type { ZipArchive } from "../base/zip.ts";
 import { openZipFile } from "./file_source.ts";
 
+/** Options of `ImageFolder`. */
 export interface ImageFolderOptions {
   /** Which split folder to use when the root has train/ and test/ (or val/) folders. */
   split?: string;
@@ -35,8 +36,11 @@ export interface ImageFolderOptions {
   warn?: (message: string) => void;
 }
 
+/** A file ImageFolder left out, and why. */
 export interface SkippedFile {
+  /** The file's path relative to the root. */
   file: string;
+  /** Why it could not be used. */
   reason: string;
 }
 
@@ -105,7 +109,9 @@ function byDirThenName(a: string, b: string): number {
   return d !== 0 ? d : compareCodePoints(a.slice(ia + 1), b.slice(ib + 1));
 }
 
+/** Images in one sub-folder per class, in a folder or a .zip (torchvision's ImageFolder). */
 export class ImageFolder implements Dataset {
+  /** The number of images kept. */
   readonly length: number;
   readonly classes: string[];
   readonly targets: Int32Array;
@@ -115,12 +121,15 @@ export class ImageFolder implements Dataset {
   readonly skipped: SkippedFile[];
   /** The split folder names found at the root ([] when there is no split layout). */
   readonly splits: string[];
+  /** The folder or .zip given. */
   readonly root: string;
+  /** Whether the images come from a folder or a zip archive. */
   readonly source: "dir" | "zip";
   private readonly channels: 1 | 3;
   private readonly maxPixels: number;
   private zip: ZipArchive | null = null;
 
+  /** Lists the classes and images under `root` (a folder or a .zip). */
   constructor(root: string, opts: ImageFolderOptions = {}) {
     this.root = root;
     this.channels = opts.channels ?? 3;
@@ -355,6 +364,10 @@ export class ImageFolder implements Dataset {
     };
   }
 
+  /**
+   * Internal: a plain description from which loader Workers rebuild this object.
+   * @ignore
+   */
   spec(): ImageFolderSpec {
     return {
       kind: "imageFolder",

@@ -16,7 +16,9 @@ import { byteToFloatTable, type Normalize } from "./transforms/tensor.ts";
 import type { Transform } from "./transforms/transform.ts";
 import { WorkerPool } from "./worker_pool.ts";
 
+/** Options of `DataLoader` (torch.utils.data.DataLoader's). */
 export interface DataLoaderOptions {
+  /** Samples per batch (default 1). */
   batchSize?: number;
   /** Reshuffle every epoch (default false: dataset order). */
   shuffle?: boolean;
@@ -42,7 +44,9 @@ export interface DataLoaderOptions {
   warn?: (message: string) => void;
 }
 
+/** Batches of a dataset, shuffled, transformed and collated, optionally decoded in Workers. */
 export class DataLoader implements AsyncIterable<Batch> {
+  /** Samples per batch. */
   readonly batchSize: number;
   /** The epoch the next iteration will run; advances after each iteration starts. */
   epoch = 0;
@@ -57,6 +61,7 @@ export class DataLoader implements AsyncIterable<Batch> {
   };
   private readonly tables = new Map<number, Float32Array>();
 
+  /** Batches of `dataset`; see DataLoaderOptions. */
   constructor(readonly dataset: Dataset, opts: DataLoaderOptions = {}) {
     this.opts = opts;
     this.batchSize = opts.batchSize ?? 1;
@@ -93,6 +98,7 @@ export class DataLoader implements AsyncIterable<Batch> {
     return o;
   }
 
+  /** @ignore */
   private batchIndices(epoch: number): Int32Array[] {
     const order = this.order(epoch);
     const out: Int32Array[] = [];
@@ -102,6 +108,7 @@ export class DataLoader implements AsyncIterable<Batch> {
     return out;
   }
 
+  /** One epoch's batches; each iteration is the next epoch. */
   [Symbol.asyncIterator](): AsyncIterator<Batch> {
     return this.run(this.epoch++);
   }
@@ -167,6 +174,7 @@ export class DataLoader implements AsyncIterable<Batch> {
     this.pool = null;
   }
 
+  /** Stops the loader's Workers. */
   [Symbol.dispose](): void {
     this.close();
   }

@@ -13,7 +13,7 @@ export { gunzip, isGzip, maybeGunzip } from "./gzip.ts";
 export type { Dataset, DatasetSpec, Sample } from "./dataset.ts";
 export { datasetFromSpec } from "./dataset_spec.ts";
 export { ArrayImageDataset } from "./array_dataset.ts";
-export { ImageFolder, type ImageFolderOptions } from "./image_folder.ts";
+export { ImageFolder, type ImageFolderOptions, type SkippedFile } from "./image_folder.ts";
 export {
   DecodedCache,
   type DecodedCacheOptions,
@@ -21,9 +21,16 @@ export {
   storedSize,
   withDecodedCache,
 } from "./decoded_cache.ts";
-export { CIFAR10_CLASSES, loadCifar10, MissingSplitError } from "./cifar10.ts";
-export { FASHION_MNIST_CLASSES, loadIdx, loadMnist, MNIST_CLASSES, parseIdx } from "./idx.ts";
+export { CIFAR10_CLASSES, type Cifar10Options, loadCifar10, MissingSplitError } from "./cifar10.ts";
+export {
+  FASHION_MNIST_CLASSES,
+  loadIdx,
+  loadMnist,
+  MNIST_CLASSES,
+  type MnistOptions,
+  parseIdx,
+} from "./idx.ts";
 export { randomSplit, Subset, subsetByClasses, subsetPerClass } from "./subset.ts";
-export { type Batch, bytesToFloats, makeBatch } from "./collate.ts";
+export { type Batch, bytesToFloats, makeBatch, type SkippedSample } from "./collate.ts";
 export { DataLoader, type DataLoaderOptions } from "./loader.ts";
 export * from "./transforms/index.ts";

@@ -11,6 +11,7 @@ import { Tensor } from "./tensor.ts";
 
 /** What loadStateDict did, by parameter name. */
 export interface LoadReport {
+  /** Entries copied from the state dict. */
   loaded: string[];
   /** In the model but not in the file. */
   missing: string[];
@@ -20,10 +21,12 @@ export interface LoadReport {
   mismatched: { name: string; expected: number[]; got: number[] }[];
 }
 
+/** The base of layers and networks (torch.nn.Module): parameters, buffers, state dicts, modes. */
 export abstract class Module {
   /** Training mode (batch statistics, dropout) or evaluation mode. */
   training = true;
 
+  /** The module's computation. */
   abstract forward(x: Tensor): Tensor;
 
   /** Field names of this module's tensors that are buffers, not parameters. */
@@ -50,6 +53,7 @@ export abstract class Module {
     return this.#collect((m) => m.#ownTensors().filter(([n]) => !m.bufferNames().includes(n)));
   }
 
+  /** Every parameter, in registration order (what an optimizer takes). */
   parameters(): Tensor[] {
     return this.namedParameters().map(([, t]) => t);
   }
@@ -65,6 +69,7 @@ export abstract class Module {
     return this;
   }
 
+  /** Sets evaluation mode here and below (running statistics, no dropout); returns this. */
   eval(): this {
     return this.train(false);
   }

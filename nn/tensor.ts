@@ -23,6 +23,7 @@ export type TensorData = ArrayLike<number> | BigInt64Array;
 export interface GradFn {
   /** The op's name, for error messages and debugging. */
   readonly op: string;
+  /** The op's inputs, in order. */
   readonly inputs: readonly Tensor[];
   /**
    * Gradients for each input (null where `needs[i]` is false, so frozen weights cost
@@ -52,6 +53,7 @@ export function noGrad<T>(fn: () => T): T {
   }
 }
 
+/** Whether ops record autograd history now (false inside `noGrad`). */
 export function isGradEnabled(): boolean {
   return gradEnabled;
 }
@@ -66,12 +68,14 @@ const scopes: Scope[] = [];
  * of leaves and optimizer state are kept automatically.
  */
 export class Scope {
+  /** The tensors this scope will dispose. */
   readonly tensors = new Set<Tensor>();
 
   constructor() {
     scopes.push(this);
   }
 
+  /** Closes the scope: disposes its tensors (those not kept). */
   [Symbol.dispose](): void {
     const i = scopes.lastIndexOf(this);
     if (i < 0) return;
@@ -100,9 +104,13 @@ function tensorsIn(value: unknown): Tensor[] {
 
 // ---- the tensor ------------------------------------------------------------------------
 
+/** An f32 or i32 array on the GPU with a shape, and reverse-mode autograd (torch.Tensor's role). */
 export class Tensor {
+  /** The dimensions, outermost first. */
   readonly shape: Shape;
+  /** The number of elements. */
   readonly size: number;
+  /** The element type. */
   readonly dtype: DType;
   /** Whether gradients flow to this tensor; set false on a parameter to freeze it. */
   requiresGrad = false;
@@ -154,16 +162,19 @@ export class Tensor {
     return t;
   }
 
+  /** A tensor of `shape` with every element `value`. */
   static full(shape: Shape, value: number): Tensor {
     const t = Tensor.empty(shape);
     ew.fill(gpu(), t.buffer, t.size, value);
     return t;
   }
 
+  /** A tensor of zeros. */
   static zeros(shape: Shape): Tensor {
     return Tensor.full(shape, 0);
   }
 
+  /** A tensor of ones. */
   static ones(shape: Shape): Tensor {
     return Tensor.full(shape, 1);
   }
@@ -205,6 +216,7 @@ export class Tensor {
     return this.#storage.buffer;
   }
 
+  /** Whether dispose() has run (the tensor may not be used). */
   get disposed(): boolean {
     return this.#storage === null;
   }
@@ -275,6 +287,7 @@ export class Tensor {
     runBackward(this, grad, Tensor);
   }
 
+  /** E.g. `Tensor(f32[2,3], requiresGrad)`. */
   toString(): string {
     return `Tensor(${this.dtype}[${this.shape}]${this.requiresGrad ? ", requiresGrad" : ""})`;
   }
