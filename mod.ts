@@ -1,7 +1,8 @@
 /**
  * A torchvision-exact ResNet18 on WebGPU, in the spirit of PyTorch: tensors with autograd, ops,
- * layers, resnet18, optimizers, schedulers, weight files and checkpoints, datasets, transforms,
- * a loader, and the training workflow the CLI runs (prepare, fit, evaluate, predict).
+ * layers, resnet18, optimizers, schedulers, weight files and checkpoints, datasets, transforms
+ * and a loader. The training workflow the CLI runs (prepare, fit, evaluate, predict) is
+ * `train/mod.ts`.
  *
  * ```ts
  * import { initGpu, resnet18, Tensor } from "./mod.ts";
@@ -10,7 +11,7 @@
  * const logits = model.forward(Tensor.randn([1, 3, 32, 32], { seed: 0 }));
  * ```
  *
- * Re-exports only: the code lives in kernels/, nn/, data/ and train/. What the CLI needs and a
+ * Re-exports only: the code lives in kernels/, nn/ and data/. What the CLI needs and a
  * user does not (flag names, plot ticks, error wording for flags) stays out of this module.
  *
  * @module
@@ -150,6 +151,3 @@ export {
   type Transform,
   type TransformSpec,
 } from "./data/transforms/index.ts";
-
-// training: the fit loop, recipes, run outputs, evaluation and prediction (what the CLI runs)
-export * from "./train/mod.ts";
