@@ -11,9 +11,9 @@ import { recipeConfig } from "../../train/recipes.ts";
 import { RunDir } from "../../train/run_dir.ts";
 import { prepareTraining } from "../../train/setup.ts";
 import { textReport } from "../../train/text_report.ts";
-import { fit, type StopFlag } from "../../train/trainer.ts";
+import { fit } from "../../train/trainer.ts";
 import { type CommandSpec, helpText, parseArgs, UsageError } from "../args.ts";
-import { withInterrupt } from "../interrupt.ts";
+import { interruptExitCode, signalStop, withInterrupt } from "../interrupt.ts";
 import type { CliIO } from "../io.ts";
 import { applyTrainFlags, checkResumeFlags, TRAIN_FLAGS } from "../train_flags.ts";
 
@@ -72,7 +72,7 @@ export async function trainCommand(argv: readonly string[], io: CliIO): Promise<
     io.out(helpText(TRAIN_SPEC));
     return 0;
   }
-  const stop: StopFlag = { requested: false };
+  const stop = signalStop();
   const guarded = <T>(fn: () => Promise<T>) =>
     io.handleSignals ? withInterrupt(stop, (l) => io.err(l), fn) : fn();
 
@@ -102,9 +102,10 @@ export async function trainCommand(argv: readonly string[], io: CliIO): Promise<
         );
       }
       await initGpu();
-      return await guarded(() =>
+      const code = await guarded(() =>
         runDefaultExperiment({ out: config.out, seed: config.seed, io, stop })
       );
+      return code === 130 ? interruptExitCode(stop) : code;
     }
   }
 
@@ -157,7 +158,7 @@ export async function trainCommand(argv: readonly string[], io: CliIO): Promise<
       io.out(
         `stopped: checkpoint written to ${run.lastCheckpoint}; continue with: deno run -A cli.ts train --resume ${run.path}`,
       );
-      return 130;
+      return interruptExitCode(stop);
     }
     const b = result.best;
     io.out(
