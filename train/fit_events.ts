@@ -19,8 +19,16 @@ export type FitEvent =
     imagesPerSecond: number;
     lr: number;
   }
+  /**
+   * The epoch's first training step is recorded: its batch loaded and, in a session's first
+   * epoch, the GPU kernels compiled (the long wait on a software driver). `seconds` since the
+   * epoch began.
+   */
+  | { type: "first-step"; epoch: number; seconds: number }
   /** The epoch's training batches are over (finished, stopped or failed). */
   | { type: "batches-end"; epoch: number }
+  /** Test batches evaluated so far after an epoch's training (`done` of `total`). */
+  | { type: "eval-progress"; epoch: number; done: number; total: number }
   /** The epoch's results, after the test evaluation; `improved`: a new best model. */
   | { type: "epoch-end"; epochs: number; row: EpochRow; improved: boolean }
   /** A scheduler cut one group's lr (ReduceLROnPlateau). */

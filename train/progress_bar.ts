@@ -27,6 +27,11 @@ export interface ProgressOptions {
   label: string;
   total: number;
   sink: ProgressSink;
+  /**
+   * Items already done when the bar starts (batches a resumed epoch skips): they took no time
+   * now, so the speed and ETA count only those done since (default 0).
+   */
+  start?: number;
   /** Seconds between plain lines when the sink is not a terminal (default 10). */
   lineInterval?: number;
   /** Clock in ms, for tests (default performance.now). */
@@ -40,7 +45,7 @@ export class ProgressBar {
   #drawn = false;
 
   constructor(options: ProgressOptions) {
-    this.#o = { lineInterval: 10, now: () => performance.now(), ...options };
+    this.#o = { lineInterval: 10, now: () => performance.now(), start: 0, ...options };
     this.#start = this.#o.now();
     this.#lastLine = this.#start;
   }
@@ -83,8 +88,9 @@ export class ProgressBar {
       parts.push(`${f.imagesPerSecond.toFixed(1)} img/s`);
     }
     const elapsed = (t - this.#start) / 1000;
-    if (done > 0 && done < total) {
-      parts.push(`ETA ${formatDuration(elapsed * (total - done) / done)}`);
+    const doneHere = done - this.#o.start;
+    if (doneHere > 0 && done < total) {
+      parts.push(`ETA ${formatDuration(elapsed * (total - done) / doneHere)}`);
     }
     return parts.join("  ");
   }

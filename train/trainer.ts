@@ -135,7 +135,11 @@ export async function fit(p: Prepared, output: RunOutput, io: FitIO = {}): Promi
     skip = 0;
     partial = null;
 
-    const test = await evaluate(model, testLoader, { numClasses: classes });
+    const test = await evaluate(model, testLoader, {
+      numClasses: classes,
+      onBatch: (done) =>
+        emit({ type: "eval-progress", epoch: epoch + 1, done, total: testLoader.length }),
+    });
     if (!Number.isFinite(test.loss)) {
       throw diverged("the test loss", test.loss, `the evaluation after epoch ${epoch + 1}`);
     }
