@@ -57,7 +57,14 @@ export interface EvalReport extends EvalResult {
  */
 export async function evaluateCheckpoint(
   t: Trained,
-  options: { data?: string; split?: "test" | "train"; batchSize?: number; workers?: number } = {},
+  options: {
+    data?: string;
+    split?: "test" | "train";
+    batchSize?: number;
+    workers?: number;
+    /** Called after each batch with the batches done and the total (a progress display). */
+    onBatch?: (done: number, total: number) => void;
+  } = {},
 ): Promise<EvalReport> {
   for (
     const [flag, v, min] of [["--batch-size", options.batchSize, 1], [
@@ -115,7 +122,11 @@ export async function evaluateCheckpoint(
     transform,
     numWorkers: options.workers ?? (data.kind === "image-folder" ? 1 : 0),
   });
-  const r = await evaluate(t.model, loader, { numClasses: t.meta.classes.length, confusion: true });
+  const r = await evaluate(t.model, loader, {
+    numClasses: t.meta.classes.length,
+    confusion: true,
+    onBatch: (done) => options.onBatch?.(done, loader.length),
+  });
   loader.close();
   return {
     ...r,
@@ -126,32 +137,67 @@ export async function evaluateCheckpoint(
   };
 }
 
+/** The top classes of one image file. */
 export interface Prediction {
+  /** The file, as given. */
   file: string;
+  /** The `topK` most probable classes, most probable first (ties: lower label first). */
   top: { label: number; className: string; probability: number }[];
 }
 
-/** Top-k classes of each image file, with softmax probabilities. */
+/** A file that could not be predicted: missing, not a regular file, or not a decodable image. */
+export interface PredictionFailure {
+  /** The file, as given. */
+  file: string;
+  /** What is wrong with it (the error's message, naming the file). */
+  error: string;
+}
+
+/** What predictFiles returns: a prediction per readable file, and the files that were not. */
+export interface PredictionResult {
+  /** In the order of the files given. */
+  predictions: Prediction[];
+  /** In the order of the files given. */
+  failures: PredictionFailure[];
+}
+
+/**
+ * Top-k classes of each image file, with softmax probabilities. A file that cannot be read
+ * or decoded does not stop the others: it is listed in `failures` with the reason.
+ */
 export async function predictFiles(
   t: Trained,
   files: string[],
   topK = 5,
   batchSize = 16,
   maxPixels = t.meta.config.maxImagePixels,
-): Promise<Prediction[]> {
+): Promise<PredictionResult> {
   const c = t.meta.model.inChannels;
   const transform = evalTransform(t.meta.config, { dataChannels: c, modelChannels: c });
   const k = Math.min(topK, t.meta.classes.length);
-  // decode everything first, so an unreadable file fails before any work
-  const images: Image[] = files.map((f) => {
-    const bytes = readRegularFileSync(f, { what: "image", maxBytes: maxImageFileBytes(maxPixels) });
-    return decodeImage(bytes, f, { channels: c as 1 | 3, maxPixels });
-  });
+  const failures: PredictionFailure[] = [];
+  // decoded a batch at a time, so a folder of many photos never sits decoded in memory at once
+  const decode = (file: string): Image | null => {
+    try {
+      const bytes = readRegularFileSync(file, {
+        what: "image",
+        maxBytes: maxImageFileBytes(maxPixels),
+      });
+      return decodeImage(bytes, file, { channels: c as 1 | 3, maxPixels });
+    } catch (e) {
+      failures.push({ file, error: e instanceof Error ? e.message : String(e) });
+      return null;
+    }
+  };
   const out: Prediction[] = [];
-  for (let s = 0; s < images.length; s += batchSize) {
-    const chunk = images.slice(s, s + batchSize);
-    const tensors = chunk.map((img, i) => {
-      const x = transform.apply(img, Rng.mixed(mixSeed(0, 0, s + i)));
+  for (let s = 0; s < files.length; s += batchSize) {
+    const chunk = files.slice(s, s + batchSize).flatMap((file) => {
+      const image = decode(file);
+      return image ? [{ file, image }] : [];
+    });
+    if (chunk.length === 0) continue;
+    const tensors = chunk.map(({ image }, i) => {
+      const x = transform.apply(image, Rng.mixed(mixSeed(0, 0, out.length + i)));
       if (!(x.data instanceof Float32Array)) {
         throw new Error("evaluation transform must end with ToTensor");
       }
@@ -173,7 +219,7 @@ export async function predictFiles(
       const row = Array.from(probs.subarray(i * n, (i + 1) * n), (p, label) => ({ label, p }));
       row.sort((a, b) => b.p - a.p || a.label - b.label);
       out.push({
-        file: files[s + i],
+        file: chunk[i].file,
         top: row.slice(0, k).map(({ label, p }) => ({
           label,
           className: t.meta.classes[label],
@@ -182,5 +228,5 @@ export async function predictFiles(
       });
     });
   }
-  return out;
+  return { predictions: out, failures };
 }
