@@ -19,4 +19,13 @@ export class DatasetError extends Error {
   }
 }
 
+/** Class folders that hold no readable images (ImageFolder without allowEmptyClasses). */
+export class EmptyClassError extends DatasetError {
+  /** `classes`: the empty classes' folder names; the message names their paths. */
+  constructor(message: string, readonly classes: string[]) {
+    super(message);
+    this.name = "EmptyClassError";
+  }
+}
+
 export { ArchiveError } from "../base/errors.ts";

@@ -14,6 +14,7 @@ import { mixSeed, Rng } from "../base/rng.ts";
 import { splitTensorTail } from "./transforms/compose.ts";
 import { byteToFloatTable, type Normalize } from "./transforms/tensor.ts";
 import type { Transform } from "./transforms/transform.ts";
+import { skipWarning } from "./skip_report.ts";
 import { WorkerPool } from "./worker_pool.ts";
 
 /** Options of `DataLoader` (torch.utils.data.DataLoader's). */
@@ -40,7 +41,7 @@ export interface DataLoaderOptions {
   prefetch?: number;
   /** Keep the Workers between epochs; then call close() when done (default false). */
   persistentWorkers?: boolean;
-  /** Receives the once-per-epoch report of skipped unreadable samples (default console.warn). */
+  /** Receives the once-per-epoch report of skipped samples, the first 10 listed (default console.warn). */
   warn?: (message: string) => void;
 }
 
@@ -159,11 +160,13 @@ export class DataLoader implements AsyncIterable<Batch> {
       if (!this.opts.persistentWorkers) this.close();
       if (skippedThisEpoch.length > 0) {
         this.skipped.push(...skippedThisEpoch);
-        (this.opts.warn ?? console.warn)(
+        (this.opts.warn ?? console.warn)(skipWarning(
           `DataLoader: skipped ${skippedThisEpoch.length} unreadable sample${
             skippedThisEpoch.length > 1 ? "s" : ""
-          } in epoch ${epoch} (first: ${skippedThisEpoch[0].message})`,
-        );
+          } in epoch ${epoch}:`,
+          skippedThisEpoch.map((s) => s.message),
+          " (all of them in DataLoader.skipped)",
+        ));
       }
     }
   }

@@ -1,7 +1,7 @@
 // The public surface of data/: datasets, decoders, archives, transforms, the loader.
 
 export { mixSeed, Rng } from "../base/rng.ts";
-export { ArchiveError, DatasetError, DecodeError } from "./errors.ts";
+export { ArchiveError, DatasetError, DecodeError, EmptyClassError } from "./errors.ts";
 export { grayToRgb, type Image, rgbToGray, type TensorImage } from "./image.ts";
 export { decodeImage, type DecodeOptions, probeImage } from "./decode.ts";
 export { decodeJpeg, readJpegHeader } from "./jpeg.ts";

@@ -7,11 +7,13 @@ import {
   type Dataset,
   DatasetError,
   DecodedCache,
+  EmptyClassError,
   ImageFolder,
   loadCifar10,
   loadMnist,
   MissingSplitError,
   randomSplit,
+  type SkippedFile,
   subsetByClasses,
   subsetPerClass,
   withDecodedCache,
@@ -31,6 +33,8 @@ export interface OpenedData {
   knownSize?: [number, number];
   /** Where the test data came from, for the log. */
   testSource: string;
+  /** Image files left out because they could not be read (paths relative to the data). */
+  skipped: SkippedFile[];
 }
 
 function stat(path: string): Deno.FileInfo | null {
@@ -81,6 +85,13 @@ function hasIdxSplit(dir: string, prefix: "train" | "t10k"): boolean {
 /** Wraps data-layer errors so the message says which flag to fix. */
 function asDataError(e: unknown): never {
   if (e instanceof ConfigError) throw e;
+  if (e instanceof EmptyClassError) {
+    throw new ConfigError(
+      "data",
+      `--data: ${e.message.replace(/, or pass allowEmptyClasses: true$/, "")}, or leave ` +
+        `${e.classes.length > 1 ? "them" : "it"} out by naming the classes to train with --classes`,
+    );
+  }
   if (e instanceof DatasetError || e instanceof Error) {
     throw new ConfigError("data", `--data: ${e.message}`);
   }
@@ -92,6 +103,7 @@ function openRaw(
   path: string,
   channels: 1 | 3,
   maxPixels: number,
+  allowEmptyClasses: boolean,
 ): Omit<OpenedData, "classes" | "test" | "testSource"> & {
   test: Dataset | null;
   testName: string;
@@ -107,6 +119,7 @@ function openRaw(
         train,
         test,
         testName: "t10k files",
+        skipped: [],
         channels: 1,
         knownSize: [train.height, train.width],
       };
@@ -121,22 +134,33 @@ function openRaw(
       } catch (e) {
         if (!(e instanceof MissingSplitError)) throw e;
       }
-      return { kind, train, test, testName: "test_batch.bin", channels: 3, knownSize: [32, 32] };
+      return {
+        kind,
+        train,
+        test,
+        testName: "test_batch.bin",
+        skipped: [],
+        channels: 3,
+        knownSize: [32, 32],
+      };
     }
     // image folder: with a train/test (or val) layout when it has one
     let train: ImageFolder;
     let test: ImageFolder | null = null;
     let testName = "";
+    // an empty class folder is refused unless --classes may leave it out (checked in openData)
+    const options = { channels, maxPixels, allowEmptyClasses };
     try {
-      train = new ImageFolder(path, { split: "train", channels, maxPixels });
+      train = new ImageFolder(path, { split: "train", ...options });
       const other = train.splits.find((s) => s !== "train")!;
-      test = new ImageFolder(path, { split: other, channels, maxPixels });
+      test = new ImageFolder(path, { split: other, ...options });
       testName = `the ${other}/ folder`;
     } catch (e) {
       if (!(e instanceof DatasetError && /no train\/test folders/.test(e.message))) throw e;
-      train = new ImageFolder(path, { channels, maxPixels });
+      train = new ImageFolder(path, options);
     }
-    return { kind, train, test, testName, channels };
+    const skipped = [...train.skipped, ...(test?.skipped ?? [])];
+    return { kind, train, test, testName, skipped, channels };
   } catch (e) {
     asDataError(e);
   }
@@ -145,7 +169,7 @@ function openRaw(
 /** Opens --data with the config's class selection, splits and per-class caps. */
 export function openData(config: TrainConfig, imageChannels: 1 | 3 = 3): OpenedData {
   if (!config.data) throw new ConfigError("data", "--data: no dataset given");
-  const raw = openRaw(config.data, imageChannels, config.maxImagePixels);
+  const raw = openRaw(config.data, imageChannels, config.maxImagePixels, config.classes.length > 0);
   let train: Dataset = raw.train;
   let test: Dataset | null = raw.test;
   if (test && test.classes.join("\n") !== train.classes.join("\n")) {
@@ -190,11 +214,16 @@ export function openData(config: TrainConfig, imageChannels: 1 | 3 = 3): OpenedD
   const counts = countPerClass(train);
   const empty = classes.filter((_, k) => counts[k] === 0);
   if (empty.length) {
-    throw new ConfigError(
-      "data",
-      `--data: class${empty.length > 1 ? "es" : ""} ${empty.map((c) => `"${c}"`).join(", ")} ` +
-        `of "${config.data}" ha${empty.length > 1 ? "ve" : "s"} no training images`,
-    );
+    const named = `class${empty.length > 1 ? "es" : ""} ${empty.map((c) => `"${c}"`).join(", ")}`;
+    const have = `ha${empty.length > 1 ? "ve" : "s"}`;
+    throw config.classes.length > 0
+      ? new ConfigError(
+        "classes",
+        `--classes: ${named} of "${config.data}" ${have} no readable training images; ` +
+          `add .jpg/.jpeg/.png images to ${empty.length > 1 ? "their folders" : "its folder"} ` +
+          `or leave ${empty.length > 1 ? "them" : "it"} out of --classes`,
+      )
+      : new ConfigError("data", `--data: ${named} of "${config.data}" ${have} no training images`);
   }
   if (config.perClass > 0) {
     const few = classes.filter((_, k) => counts[k] < config.perClass);
@@ -227,6 +256,7 @@ export function openData(config: TrainConfig, imageChannels: 1 | 3 = 3): OpenedD
     channels: raw.channels,
     knownSize: raw.knownSize,
     testSource,
+    skipped: raw.skipped,
   };
 }
 

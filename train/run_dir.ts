@@ -268,6 +268,13 @@ export class RunDir implements RunOutput {
     await saveTrainState(slot === "last" ? this.lastCheckpoint : this.bestCheckpoint, state);
   }
 
+  /** skipped_images.txt: every image file the data left out, and why (one per line). */
+  async writeSkipped(files: readonly { file: string; reason: string }[]): Promise<string> {
+    const path = `${this.path}/skipped_images.txt`;
+    await atomicWriteText(path, files.map((f) => `${f.file}\t${f.reason}\n`).join(""));
+    return path;
+  }
+
   async writeSummary(summary: RunSummary): Promise<void> {
     await atomicWriteText(`${this.path}/summary.json`, JSON.stringify(summary, null, 2) + "\n");
   }

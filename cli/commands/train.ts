@@ -135,6 +135,10 @@ export async function trainCommand(argv: readonly string[], io: CliIO): Promise<
       io.out(`run directory: ${path}`);
     }
     using _run = run; // closes the metric files and releases the run's lock at the end
+    if (prepared.data.skipped.length > 0) {
+      const list = await run.writeSkipped(prepared.data.skipped);
+      io.err(`all ${prepared.data.skipped.length} skipped image file(s) are listed in ${list}`);
+    }
     for (const note of prepared.notes) io.out(note);
     if (await enableAutotune(gpu())) {
       const c = prepared.config;
