@@ -1,8 +1,7 @@
 /**
  * A torchvision-exact ResNet18 on WebGPU, in the spirit of PyTorch: tensors with autograd, ops,
- * layers, resnet18, optimizers, schedulers, weight files and checkpoints, datasets, transforms
- * and a loader. The training workflow the CLI runs (prepare, fit, evaluate, predict) is
- * `train/mod.ts`.
+ * layers, resnet18, optimizers, schedulers, weight files and checkpoints, datasets, transforms,
+ * a loader, and the training workflow the CLI runs (prepare, fit, evaluate, predict).
  *
  * ```ts
  * import { initGpu, resnet18, Tensor } from "./mod.ts";
@@ -11,7 +10,7 @@
  * const logits = model.forward(Tensor.randn([1, 3, 32, 32], { seed: 0 }));
  * ```
  *
- * Re-exports only: the code lives in kernels/, nn/ and data/. What the CLI needs and a
+ * Re-exports only: the code lives in kernels/, nn/, data/ and train/. What the CLI needs and a
  * user does not (flag names, plot ticks, error wording for flags) stays out of this module.
  *
  * @module
@@ -151,3 +150,6 @@ export {
   type Transform,
   type TransformSpec,
 } from "./data/transforms/index.ts";
+
+// the training workflow: what `cli.ts train/eval/predict` run (prepare, fit, evaluate, predict)
+export * from "./train/mod.ts";

@@ -11,7 +11,10 @@ export interface Sample {
   label: number;
 }
 
-/** What DataLoader reads: indexed labelled images with class names (torch.utils.data.Dataset's role). */
+/**
+ * What DataLoader reads: indexed labelled images with class names (torch.utils.data.Dataset's
+ * role).
+ */
 export interface Dataset {
   /** The number of samples. */
   readonly length: number;

@@ -41,7 +41,10 @@ export interface DataLoaderOptions {
   prefetch?: number;
   /** Keep the Workers between epochs; then call close() when done (default false). */
   persistentWorkers?: boolean;
-  /** Receives the once-per-epoch report of skipped samples, the first 10 listed (default console.warn). */
+  /**
+   * Receives the once-per-epoch report of skipped samples, the first 10 listed (default
+   * console.warn).
+   */
   warn?: (message: string) => void;
 }
 

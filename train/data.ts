@@ -20,12 +20,20 @@ import {
 } from "../data/mod.ts";
 import { ConfigError, type TrainConfig } from "./config.ts";
 
+/** What --data turned out to be: a folder (or .zip) of class folders, CIFAR-10, or IDX files. */
 export type DataKind = "image-folder" | "cifar10" | "idx";
 
+/**
+ * The data of a run, opened: training and test sets with the class selection and splits applied.
+ */
 export interface OpenedData {
+  /** What kind of data it is. */
   kind: DataKind;
+  /** The training samples. */
   train: Dataset;
+  /** The test samples (the data's test split, or a held-out part of the training data). */
   test: Dataset;
+  /** Class names in label order. */
   classes: string[];
   /** Channels the images decode to. */
   channels: 1 | 3;

@@ -4,6 +4,7 @@
 
 import type { EpochRow } from "./run_output.ts";
 
+/** What fit() reports while it runs, one event at a time. */
 export type FitEvent =
   /** An epoch's training batches begin (`batches` in all, `skipped` of them already done). */
   | { type: "epoch-start"; epoch: number; epochs: number; batches: number; skipped: number }
@@ -44,6 +45,7 @@ export type FitEvent =
   /** The backbone was unfrozen; `lr` is the new lr, if it changed. */
   | { type: "unfreeze"; epoch: number; lr: number | null };
 
+/** Receives fit()'s events. */
 export type FitEventSink = (event: FitEvent) => void;
 
 /** The lr as the log writes it: 0.001 → "1e-3", 0.00025 → "2.5e-4". */

@@ -17,8 +17,11 @@ import { checkResourceLimits, thisMachine } from "./limits.ts";
 import { buildModel } from "./model.ts";
 import { evalTransform } from "./transforms.ts";
 
+/** A trained network rebuilt from a checkpoint, with the checkpoint's metadata. */
 export interface Trained {
+  /** The network, in eval mode. */
   model: ResNet;
+  /** The checkpoint's metadata (classes, config, metrics). */
   meta: TrainMeta;
 }
 
@@ -43,10 +46,15 @@ export async function loadTrained(
   return { model, meta: state.meta };
 }
 
+/** What evaluateCheckpoint returns: loss, accuracy and the per-class view. */
 export interface EvalReport extends EvalResult {
+  /** Class names in label order. */
   classes: string[];
+  /** Accuracy of each true class (NaN without samples). */
   perClass: number[];
+  /** confusion[true][predicted] counts. */
   confusion: number[][];
+  /** The dataset evaluated. */
   dataset: string;
 }
 

@@ -1,7 +1,37 @@
 // The training workflow as a library: what `cli.ts train/eval/predict` do, callable from code.
 // What only the CLI needs (flag names, plot ticks, progress rendering helpers) is not here.
 
-export { ConfigError, DEFAULT_CONFIG, type TrainConfig, validateConfig } from "./config.ts";
+export {
+  type AugmentName,
+  ConfigError,
+  type CoreConfig,
+  DEFAULT_CONFIG,
+  NORMALIZE,
+  type NormalizeName,
+  type OptimizerName,
+  PLATEAU_METRICS,
+  type PlateauMetric,
+  type SchedulerName,
+  STRATEGIES,
+  type Strategy,
+  type TrainConfig,
+  validateConfig,
+} from "./config.ts";
+export type { SchedulerOptions } from "./schedulers/mod.ts";
+export type { PlateauOptions } from "./schedulers/plateau.ts";
+export type { StepOptions } from "./schedulers/step.ts";
+export type { CosineOptions } from "./schedulers/cosine.ts";
+export type { WarmupCosineOptions } from "./schedulers/warmup_cosine.ts";
+export type { ModelSpec } from "./model.ts";
+export type { DataKind, OpenedData } from "./data.ts";
+export type { AnyOptimizer } from "./optimizers.ts";
+export {
+  type PartialEpoch,
+  TRAIN_STATE_KIND,
+  type TrainMeta,
+  type TrainState,
+} from "./train_state.ts";
+export type { ProgressSink } from "./progress_bar.ts";
 export { type Recipe, recipeConfig, RECIPES } from "./recipes.ts";
 export { type Prepared, prepareTraining } from "./setup.ts";
 export { fit, type FitIO, type FitResult, type StopFlag } from "./trainer.ts";
@@ -23,5 +53,7 @@ export {
   loadTrained,
   predictFiles,
   type Prediction,
+  type PredictionFailure,
+  type PredictionResult,
   type Trained,
 } from "./inference.ts";

@@ -2,6 +2,7 @@
 // a file or a pipe (CI logs), a plain line every few seconds so logs stay readable. Text only,
 // no Deno: train/text_report.ts draws it from fit's events; cli/progress.ts gives it stdout.
 
+/** Where a progress bar is drawn: a terminal or a log. */
 export interface ProgressSink {
   /** Writes text as is (no newline added). */
   write(text: string): void;

@@ -4,49 +4,77 @@
 
 import type { TrainMeta, TrainState } from "./train_state.ts";
 
+/** One row of metrics_iter.csv: the training metrics at a readback. */
 export interface IterationRow {
+  /** Optimizer steps done in the run. */
   iteration: number;
+  /** The epoch (1-based). */
   epoch: number;
   /** Mean training loss over the steps since the previous row. */
   loss: number;
+  /** Training accuracy over the steps since the previous row. */
   accuracy: number;
+  /** The lr of the first parameter group. */
   lr: number;
+  /** Training speed since the previous row. */
   imagesPerSecond: number;
 }
 
+/** One row of metrics_epoch.csv. */
 export interface EpochRow {
+  /** The epoch (1-based). */
   epoch: number;
+  /** Mean training loss of the epoch. */
   trainLoss: number;
+  /** Training accuracy of the epoch. */
   trainAccuracy: number;
+  /** Test loss after the epoch. */
   testLoss: number;
+  /** Test accuracy after the epoch. */
   testAccuracy: number;
+  /** The lr the epoch trained with (first parameter group). */
   lr: number;
+  /** Seconds the epoch took, evaluation included. */
   seconds: number;
+  /** Whether the backbone was frozen. */
   frozen: boolean;
 }
 
+/** What summary.json holds, written when a run finishes. */
 export interface RunSummary {
+  /** Epochs done. */
   epochs: number;
+  /** Optimizer steps done. */
   iterations: number;
+  /** The best epoch and its test metrics. */
   best: TrainMeta["best"];
+  /** Test metrics of the last epoch. */
   lastTest: { loss: number; accuracy: number } | null;
+  /** Class names in head order. */
   classes: string[];
+  /** Training images. */
   trainImages: number;
+  /** Test images. */
   testImages: number;
+  /** Seconds of this session (a resumed run counts from the resume). */
   secondsThisSession: number;
 }
 
 /** "last": everything a resume needs; "best": the best model so far (by test accuracy). */
 export type CheckpointSlot = "last" | "best";
 
+/** Where a run's results go: a directory (RunDir) or memory (MemoryOutput). */
 export interface RunOutput {
   /** Where the results are, for messages (a directory, or "memory"). */
   readonly where: string;
+  /** Adds an iteration row. */
   addIteration(row: IterationRow): Promise<void>;
   /** An epoch's row; the plots include it. */
   addEpoch(row: EpochRow): Promise<void>;
   /** Brings the plots up to the rows so far (a run stopped mid-epoch). */
   writePlots(): Promise<void>;
+  /** Writes the last or best checkpoint. */
   saveCheckpoint(slot: CheckpointSlot, state: TrainState): Promise<void>;
+  /** Writes the summary at the end of the run. */
   writeSummary(summary: RunSummary): Promise<void>;
 }

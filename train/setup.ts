@@ -32,15 +32,31 @@ export interface StartPoint {
   frozen: boolean;
 }
 
+/** A run ready to train: what `prepareTraining` builds and `fit` runs. */
 export interface Prepared {
+  /** The run's settings, as validated. */
   config: TrainConfig;
+  /** The opened data. */
   data: OpenedData;
+  /** The network's architecture, as checkpoints record it. */
   spec: ModelSpec;
+  /** The network, with its weights loaded and its frozen layers set. */
   model: ResNet;
+  /** The optimizer over the model's parameter groups (backbone and head). */
   optimizer: AnyOptimizer;
+  /**
+   * Internal: the learning-rate schedule fit steps.
+   * @ignore
+   */
   scheduler: Schedule | null;
+  /** Batches of the training data (shuffled, augmented). */
   trainLoader: DataLoader;
+  /** Batches of the test data. */
   testLoader: DataLoader;
+  /**
+   * Internal: where fit starts (epoch, batch, best so far; from a resumed checkpoint).
+   * @ignore
+   */
   start: StartPoint;
   /** Lines for the log describing the setup (data, weights, strategy). */
   notes: string[];

@@ -26,26 +26,38 @@ export { formatLr } from "./fit_events.ts";
 
 /** Set `requested` (e.g. from a SIGINT handler) to stop after the current batch. */
 export interface StopFlag {
+  /** Whether a stop was asked for. */
   requested: boolean;
 }
 
+/** What fit reports to and listens to while it runs. */
 export interface FitIO {
   /** Receives what happens (default: nothing); train/text_report.ts renders it as text. */
   onEvent?: FitEventSink;
+  /** Set its `requested` to stop after the current batch (a checkpoint is written). */
   stop?: StopFlag;
 }
 
+/** What fit returns. */
 export interface FitResult {
   /** True when stopped by the stop flag before the last epoch ended. */
   interrupted: boolean;
+  /** Epochs finished. */
   epochsDone: number;
+  /** Optimizer steps done in the run. */
   iterations: number;
+  /** The best epoch and its test metrics. */
   best: TrainMeta["best"];
   /** Test metrics of the last finished epoch. */
   lastTest: { loss: number; accuracy: number } | null;
+  /** Seconds of this session. */
   seconds: number;
 }
 
+/**
+ * Trains `p` from its start point to `p.config.epochs`, writing rows, plots, checkpoints and the
+ * summary to `output`.
+ */
 export async function fit(p: Prepared, output: RunOutput, io: FitIO = {}): Promise<FitResult> {
   const { config, model, optimizer, scheduler, trainLoader, testLoader } = p;
   const emit = io.onEvent ?? (() => {});

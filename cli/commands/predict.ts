@@ -11,7 +11,8 @@ import type { CliIO } from "../io.ts";
 export const PREDICT_SPEC: CommandSpec = {
   name: "predict",
   summary:
-    "classify image files (JPEG/PNG; a folder: its images, recursively, sorted) with a trained checkpoint: top-k classes and probabilities",
+    "classify image files (JPEG/PNG; a folder: its images, recursively, sorted) with a trained " +
+    "checkpoint: top-k classes and probabilities",
   usage: ["predict --checkpoint runs/NAME/best.safetensors [--top-k 3] IMAGE|FOLDER..."],
   positionals: "IMAGE|FOLDER...",
   flags: [

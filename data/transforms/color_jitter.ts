@@ -99,7 +99,10 @@ export function adjustHue(img: Image, shift: number): void {
   }
 }
 
-/** Random brightness, contrast, saturation and hue changes in random order (torchvision's ColorJitter). */
+/**
+ * Random brightness, contrast, saturation and hue changes in random order (torchvision's
+ * ColorJitter).
+ */
 export class ColorJitter implements Transform {
   private readonly b: [number, number] | null;
   private readonly c: [number, number] | null;

@@ -80,7 +80,9 @@ export function resizedCrop(
   return resizeRegion(img, box.top, box.left, box.height, box.width, outH, outW, antialias);
 }
 
-/** Crops a random area and aspect ratio, then resizes to `size` (torchvision's RandomResizedCrop). */
+/**
+ * Crops a random area and aspect ratio, then resizes to `size` (torchvision's RandomResizedCrop).
+ */
 export class RandomResizedCrop implements Transform {
   private readonly hw: [number, number];
   private readonly scale: [number, number];

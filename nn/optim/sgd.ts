@@ -25,7 +25,10 @@ export type SGDOptions = Partial<SGDHyper>;
 
 const KEYS = ["lr", "momentum", "dampening", "weightDecay", "nesterov"] as const;
 
-/** Stochastic gradient descent with momentum, dampening, Nesterov and weight decay (torch.optim.SGD). */
+/**
+ * Stochastic gradient descent with momentum, dampening, Nesterov and weight decay
+ * (torch.optim.SGD).
+ */
 export class SGD extends Optimizer<SGDHyper> {
   /** SGD over `params` (tensors or groups); defaults lr 1e-3, no momentum. */
   constructor(params: ParamsArg<SGDHyper>, options: SGDOptions = {}) {

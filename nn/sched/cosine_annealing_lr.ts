@@ -38,7 +38,10 @@ export interface CosineAnnealingLRState extends EpochSchedulerState {
 
 const KIND = "CosineAnnealingLR";
 
-/** Cosine annealing of the lr from its initial value to `etaMin` over `tMax` steps (torch.optim.lr_scheduler.CosineAnnealingLR). */
+/**
+ * Cosine annealing of the lr from its initial value to `etaMin` over `tMax` steps
+ * (torch.optim.lr_scheduler.CosineAnnealingLR).
+ */
 export class CosineAnnealingLR extends EpochLRScheduler {
   /** @ignore */
   protected readonly kind = KIND;

@@ -26,7 +26,10 @@ export interface EpochSchedulerState {
   lastLr: number[];
 }
 
-/** The base of StepLR, CosineAnnealingLR and LinearLR (PyTorch's LRScheduler): step(), getLastLr(), state dicts. */
+/**
+ * The base of StepLR, CosineAnnealingLR and LinearLR (PyTorch's LRScheduler): step(), getLastLr(),
+ * state dicts.
+ */
 export abstract class EpochLRScheduler {
   /** The optimizer whose groups' lr this scheduler sets. */
   readonly optimizer: HasParamGroups;

@@ -46,7 +46,10 @@ function checkFactors(start: number, end: number, where: string): void {
   }
 }
 
-/** A linear change of the lr factor from `startFactor` to `endFactor` over `totalIters` steps (torch.optim.lr_scheduler.LinearLR). */
+/**
+ * A linear change of the lr factor from `startFactor` to `endFactor` over `totalIters` steps
+ * (torch.optim.lr_scheduler.LinearLR).
+ */
 export class LinearLR extends EpochLRScheduler {
   /** @ignore */
   protected readonly kind = KIND;

@@ -109,7 +109,10 @@ function checkFactor(factor: unknown): number {
   return f;
 }
 
-/** Cuts the lr by `factor` when a metric stops improving for `patience` steps (torch.optim.lr_scheduler.ReduceLROnPlateau). */
+/**
+ * Cuts the lr by `factor` when a metric stops improving for `patience` steps
+ * (torch.optim.lr_scheduler.ReduceLROnPlateau).
+ */
 export class ReduceLROnPlateau {
   /** The optimizer whose groups' lr this scheduler cuts. */
   readonly optimizer: HasParamGroups;

@@ -36,7 +36,10 @@ function bisectRight(sorted: readonly number[], x: number): number {
   return i;
 }
 
-/** Runs schedulers one after another, switching at `milestones` (torch.optim.lr_scheduler.SequentialLR). */
+/**
+ * Runs schedulers one after another, switching at `milestones`
+ * (torch.optim.lr_scheduler.SequentialLR).
+ */
 export class SequentialLR {
   /** The optimizer whose groups' lr the schedulers set. */
   readonly optimizer: HasParamGroups;
