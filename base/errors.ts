@@ -2,6 +2,7 @@
 
 /** An archive (zip, tar, gzip) that is malformed or uses an unsupported feature. */
 export class ArchiveError extends Error {
+  /** `file` names the archive, `reason` says what is wrong with it. */
   constructor(readonly file: string, readonly reason: string) {
     super(`cannot read archive "${file}": ${reason}`);
     this.name = "ArchiveError";

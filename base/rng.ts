@@ -31,6 +31,7 @@ export function mixSeed(...parts: number[]): number {
   return h;
 }
 
+/** A seeded pseudo-random generator (uniform, normal, integers, shuffles): `new Rng(seed)`. */
 export class Rng {
   #state: number;
 

@@ -3,6 +3,7 @@
 
 import { ArgumentError } from "./errors.ts";
 
+/** A tensor's dimensions, outermost first. */
 export type Shape = readonly number[];
 
 /** One value for both spatial dimensions, or [height, width]. */

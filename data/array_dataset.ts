@@ -11,12 +11,17 @@ export interface ArrayDatasetOptions {
   classes: string[];
 }
 
+/** A dataset of same-sized uint8 images held in memory (MNIST, CIFAR-10). */
 export class ArrayImageDataset implements Dataset {
+  /** The number of images. */
   readonly length: number;
   readonly classes: string[];
   readonly targets: Int32Array;
+  /** Image width in pixels. */
   readonly width: number;
+  /** Image height in pixels. */
   readonly height: number;
+  /** Channels per pixel (1 or 3). */
   readonly channels: number;
   private readonly pixels: Uint8Array;
 
@@ -72,6 +77,10 @@ export class ArrayImageDataset implements Dataset {
     };
   }
 
+  /**
+   * Internal: a plain description from which loader Workers rebuild this object.
+   * @ignore
+   */
   spec(): ArrayDatasetSpec {
     return {
       kind: "array",

@@ -7,6 +7,7 @@ import { DatasetError } from "./errors.ts";
 import { readRegularFileSync } from "./regular_file.ts";
 import { readTar } from "./tar.ts";
 
+/** CIFAR-10's class names, in label order. */
 export const CIFAR10_CLASSES = [
   "airplane",
   "automobile",
@@ -26,6 +27,7 @@ const TEST_FILES = ["test_batch.bin"];
 /** Largest archive or batch file read (the real .tar.gz is 163 MB, 185 MB unpacked). */
 const MAX_ARCHIVE = 1 << 30;
 
+/** Options of `loadCifar10`. */
 export interface Cifar10Options {
   /** "train" (50 000 images) or "test" (10 000). Default "train". */
   split?: "train" | "test";
@@ -78,6 +80,7 @@ function readBatches(
 
 /** A split whose batch files are absent (not damaged: those are DatasetErrors of their own). */
 export class MissingSplitError extends DatasetError {
+  /** Always "MissingSplitError". */
   override name = "MissingSplitError";
 }
 

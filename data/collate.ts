@@ -8,6 +8,7 @@ import { mixSeed, Rng } from "../base/rng.ts";
 import { toTensor } from "./transforms/tensor.ts";
 import type { Transform } from "./transforms/transform.ts";
 
+/** A batch as the DataLoader yields it. */
 export interface Batch {
   /**
    * N*C*H*W floats, NCHW. When the loader deferred ToTensor/Normalize (`pixels` is set),
@@ -22,6 +23,7 @@ export interface Batch {
   pixels?: Uint8Array;
   /** Float of byte v in channel c at [c * 256 + v] (see byteToFloatTable). */
   pixelTable?: Float32Array;
+  /** The class index of each image. */
   labels: Int32Array;
   /** [N, C, H, W]; N can be below the batch size when samples were skipped. */
   shape: [number, number, number, number];
@@ -29,8 +31,11 @@ export interface Batch {
   indices: Int32Array;
 }
 
+/** A sample the loader skipped because its file could not be decoded. */
 export interface SkippedSample {
+  /** The sample's index in the dataset. */
   index: number;
+  /** Why it could not be read. */
   message: string;
 }
 

@@ -3,12 +3,20 @@
 
 import type { Image } from "./image.ts";
 
+/** One labelled image. */
 export interface Sample {
+  /** The decoded image. */
   image: Image;
+  /** Its class index (into `classes`). */
   label: number;
 }
 
+/**
+ * What DataLoader reads: indexed labelled images with class names (torch.utils.data.Dataset's
+ * role).
+ */
 export interface Dataset {
+  /** The number of samples. */
   readonly length: number;
   /** Class names; label k is classes[k]. */
   readonly classes: string[];
@@ -16,7 +24,11 @@ export interface Dataset {
   readonly targets: Int32Array;
   /** The undecoded-then-decoded sample i; throws DecodeError naming the file when unreadable. */
   get(i: number): Sample;
-  /** A structured-clonable description that datasetFromSpec turns back into this dataset. */
+  /**
+   * A structured-clonable description that datasetFromSpec turns back into this dataset
+   * (how loader Workers rebuild it; internal).
+   * @ignore
+   */
   spec(): DatasetSpec;
 }
 

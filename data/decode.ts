@@ -9,6 +9,7 @@ import { decodePng, isPng, pngMinBytes, readPngHeader } from "./png.ts";
 
 export { DEFAULT_MAX_PIXELS };
 
+/** Options of `decodeImage`. */
 export interface DecodeOptions {
   /** Refuse images with more pixels than this (default DEFAULT_MAX_PIXELS, 64 Mpx). */
   maxPixels?: number;
@@ -29,6 +30,7 @@ export const UNSUPPORTED_IMAGE_EXTENSIONS = [
   ".gif",
 ];
 
+/** Decodes a JPEG or PNG (judged by content) into uint8 pixels; `name` is used in errors. */
 export function decodeImage(bytes: Uint8Array, name = "<bytes>", opts: DecodeOptions = {}): Image {
   const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
   if (bytes.length === 0) throw new DecodeError(name, "the file is empty (0 bytes)");

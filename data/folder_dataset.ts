@@ -16,7 +16,8 @@ import {
   UNSUPPORTED_IMAGE_EXTENSIONS,
 } from "./decode.ts";
 import { compareCodePoints, type Dataset, type ImageFolderSpec, type Sample } from "./dataset.ts";
-import { DatasetError, DecodeError } from "./errors.ts";
+import { DatasetError, DecodeError, EmptyClassError } from "./errors.ts";
+import { skipWarning } from "./skip_report.ts";
 import type { FileTree } from "./file_tree.ts";
 import { DEFAULT_MAX_PIXELS, maxImageFileBytes } from "./limits.ts";
 
@@ -31,7 +32,7 @@ export interface ImageFolderOptions {
   validate?: boolean;
   /** Keep class folders that hold no images instead of raising (default false). */
   allowEmptyClasses?: boolean;
-  /** Where the one-line skip report goes (default console.warn). */
+  /** Where the skip report (the files and why, the first 10) goes (default console.warn). */
   warn?: (message: string) => void;
 }
 
@@ -196,20 +197,22 @@ export class FolderDataset implements Dataset {
       if (kept === 0) emptyClasses.push(cls);
     });
     if (skipped.length > 0) {
-      const first = skipped[0];
-      (opts.warn ?? console.warn)(
+      (opts.warn ?? console.warn)(skipWarning(
         `ImageFolder: skipped ${skipped.length} unreadable image${
           skipped.length > 1 ? "s" : ""
-        } of ${files.length + skipped.length} in "${base}" (first: ${first.file}: ${first.reason})`,
-      );
+        } of ${files.length + skipped.length} in "${base}":`,
+        skipped.map((f) => `${f.file}: ${f.reason}`),
+        " (all of them in ImageFolder.skipped)",
+      ));
     }
     if (emptyClasses.length > 0 && !opts.allowEmptyClasses) {
-      throw new DatasetError(
+      throw new EmptyClassError(
         `ImageFolder: class folder${emptyClasses.length > 1 ? "s" : ""} ${
           emptyClasses.map((c) => `"${base}${c}"`).join(", ")
         } hold${
           emptyClasses.length > 1 ? "" : "s"
         } no readable .jpg/.jpeg/.png images; add images, remove the folder, or pass allowEmptyClasses: true`,
+        emptyClasses,
       );
     }
     this.classes = classes;

@@ -6,7 +6,9 @@ import { DatasetError } from "./errors.ts";
 import { MAX_GUNZIP_BYTES, maybeGunzip } from "./gzip.ts";
 import { readRegularFileSync } from "./regular_file.ts";
 
+/** MNIST's class names (the digits), in label order. */
 export const MNIST_CLASSES = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+/** Fashion-MNIST's class names, in label order. */
 export const FASHION_MNIST_CLASSES = [
   "T-shirt/top",
   "Trouser",
@@ -96,7 +98,9 @@ export function loadIdx(
   return new ArrayImageDataset(p, l, { width: w, height: h, channels: 1, classes });
 }
 
+/** Options of `loadMnist`. */
 export interface MnistOptions {
+  /** "train" or "test" (default "train"). */
   split?: "train" | "test";
   /** Class names; default: Fashion-MNIST names when the folder name mentions "fashion". */
   classes?: string[];

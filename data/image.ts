@@ -5,17 +5,25 @@
 
 /** Interleaved (HWC) 8-bit image; channels is 1 (gray) or 3 (RGB). */
 export interface Image {
+  /** Width in pixels. */
   width: number;
+  /** Height in pixels. */
   height: number;
+  /** Channels per pixel (1 or 3). */
   channels: number;
+  /** Pixels, row-major, channels interleaved (HWC). */
   data: Uint8Array;
 }
 
 /** Planar (CHW) float image, one sample of a batch. */
 export interface TensorImage {
+  /** Channels. */
   channels: number;
+  /** Height in pixels. */
   height: number;
+  /** Width in pixels. */
   width: number;
+  /** Values, channel-major (CHW). */
   data: Float32Array;
 }
 

@@ -17,9 +17,12 @@ import { splitTensorTail } from "./transforms/compose.ts";
 import { byteToFloatTable, type Normalize } from "./transforms/tensor.ts";
 import type { Transform } from "./transforms/transform.ts";
 import type { Sampler } from "./weighted_sampler.ts";
+import { skipWarning } from "./skip_report.ts";
 import { WorkerPool } from "./worker_pool.ts";
 
+/** Options of `DataLoader` (torch.utils.data.DataLoader's). */
 export interface DataLoaderOptions {
+  /** Samples per batch (default 1). */
   batchSize?: number;
   /** Reshuffle every epoch (default false: dataset order). */
   shuffle?: boolean;
@@ -46,11 +49,16 @@ export interface DataLoaderOptions {
   prefetch?: number;
   /** Keep the Workers between epochs; then call close() when done (default false). */
   persistentWorkers?: boolean;
-  /** Receives the once-per-epoch report of skipped unreadable samples (default console.warn). */
+  /**
+   * Receives the once-per-epoch report of skipped samples, the first 10 listed (default
+   * console.warn).
+   */
   warn?: (message: string) => void;
 }
 
+/** Batches of a dataset, shuffled, transformed and collated, optionally decoded in Workers. */
 export class DataLoader implements AsyncIterable<Batch> {
+  /** Samples per batch. */
   readonly batchSize: number;
   /** The epoch the next iteration will run; advances after each iteration starts. */
   epoch = 0;
@@ -65,6 +73,7 @@ export class DataLoader implements AsyncIterable<Batch> {
   };
   private readonly tables = new Map<number, Float32Array>();
 
+  /** Batches of `dataset`; see DataLoaderOptions. */
   constructor(readonly dataset: Dataset, opts: DataLoaderOptions = {}) {
     this.opts = opts;
     this.batchSize = opts.batchSize ?? 1;
@@ -116,7 +125,8 @@ export class DataLoader implements AsyncIterable<Batch> {
     return o;
   }
 
-  /** The epoch's batches: dataset indices and each one's earlier draws in the epoch. */
+  /** The epoch's batches: dataset indices and each one's earlier draws in the epoch.
+   * @ignore */
   private batchIndices(epoch: number): { indices: Int32Array; draws: Int32Array }[] {
     const order = this.order(epoch);
     const seen = new Int32Array(this.dataset.length);
@@ -129,6 +139,7 @@ export class DataLoader implements AsyncIterable<Batch> {
     return out;
   }
 
+  /** One epoch's batches; each iteration is the next epoch. */
   [Symbol.asyncIterator](): AsyncIterator<Batch> {
     return this.run(this.epoch++);
   }
@@ -179,11 +190,13 @@ export class DataLoader implements AsyncIterable<Batch> {
       if (!this.opts.persistentWorkers) this.close();
       if (skippedThisEpoch.length > 0) {
         this.skipped.push(...skippedThisEpoch);
-        (this.opts.warn ?? console.warn)(
+        (this.opts.warn ?? console.warn)(skipWarning(
           `DataLoader: skipped ${skippedThisEpoch.length} unreadable sample${
             skippedThisEpoch.length > 1 ? "s" : ""
-          } in epoch ${epoch} (first: ${skippedThisEpoch[0].message})`,
-        );
+          } in epoch ${epoch}:`,
+          skippedThisEpoch.map((s) => s.message),
+          " (all of them in DataLoader.skipped)",
+        ));
       }
     }
   }
@@ -194,6 +207,7 @@ export class DataLoader implements AsyncIterable<Batch> {
     this.pool = null;
   }
 
+  /** Stops the loader's Workers. */
   [Symbol.dispose](): void {
     this.close();
   }

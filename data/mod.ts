@@ -1,7 +1,7 @@
 // The public surface of data/: datasets, decoders, archives, transforms, the loader.
 
 export { mixSeed, Rng } from "../base/rng.ts";
-export { ArchiveError, DatasetError, DecodeError } from "./errors.ts";
+export { ArchiveError, DatasetError, DecodeError, EmptyClassError } from "./errors.ts";
 export { grayToRgb, type Image, rgbToGray, type TensorImage } from "./image.ts";
 export { decodeImage, type DecodeOptions, probeImage } from "./decode.ts";
 export { decodeJpeg, readJpegHeader } from "./jpeg.ts";
@@ -13,7 +13,7 @@ export { gunzip, isGzip, maybeGunzip } from "./gzip.ts";
 export type { Dataset, DatasetSpec, Sample } from "./dataset.ts";
 export { datasetFromSpec } from "./dataset_spec.ts";
 export { ArrayImageDataset } from "./array_dataset.ts";
-export { ImageFolder, type ImageFolderOptions } from "./image_folder.ts";
+export { ImageFolder, type ImageFolderOptions, type SkippedFile } from "./image_folder.ts";
 export {
   DecodedCache,
   type DecodedCacheOptions,
@@ -21,10 +21,17 @@ export {
   storedSize,
   withDecodedCache,
 } from "./decoded_cache.ts";
-export { CIFAR10_CLASSES, loadCifar10, MissingSplitError } from "./cifar10.ts";
-export { FASHION_MNIST_CLASSES, loadIdx, loadMnist, MNIST_CLASSES, parseIdx } from "./idx.ts";
+export { CIFAR10_CLASSES, type Cifar10Options, loadCifar10, MissingSplitError } from "./cifar10.ts";
+export {
+  FASHION_MNIST_CLASSES,
+  loadIdx,
+  loadMnist,
+  MNIST_CLASSES,
+  type MnistOptions,
+  parseIdx,
+} from "./idx.ts";
 export { randomSplit, stratifiedSplit, Subset, subsetByClasses, subsetPerClass } from "./subset.ts";
-export { type Batch, bytesToFloats, makeBatch } from "./collate.ts";
+export { type Batch, bytesToFloats, makeBatch, type SkippedSample } from "./collate.ts";
 export { DataLoader, type DataLoaderOptions } from "./loader.ts";
 export { balancedSampleWeights, type Sampler, WeightedRandomSampler } from "./weighted_sampler.ts";
 export * from "./transforms/index.ts";

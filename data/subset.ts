@@ -5,7 +5,9 @@ import type { Dataset, Sample, SubsetSpec } from "./dataset.ts";
 import { DatasetError } from "./errors.ts";
 import { Rng } from "../base/rng.ts";
 
+/** A dataset made of some samples of another, by index (torch.utils.data.Subset). */
 export class Subset implements Dataset {
+  /** The number of samples. */
   readonly length: number;
   readonly classes: string[];
   readonly targets: Int32Array;
@@ -42,6 +44,10 @@ export class Subset implements Dataset {
     return { image: s.image, label: this.targets[i] };
   }
 
+  /**
+   * Internal: a plain description from which loader Workers rebuild this object.
+   * @ignore
+   */
   spec(): SubsetSpec {
     return {
       kind: "subset",

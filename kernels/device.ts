@@ -37,19 +37,27 @@ const WANTED_FEATURES: GPUFeatureName[] = ["timestamp-query", "shader-f16", "sub
 // Uniform parameters of all launches in one submit share one buffer, written once at submit.
 const UNIFORM_ARENA_BYTES = 1 << 18;
 
+/** The WebGPU device the engine runs on; `await initGpu()` creates it once. */
 export class Gpu {
+  /** @ignore */
   readonly pool: BufferPool;
   /** Largest storage binding in bytes; kernels split work into chunks to stay under it. */
   maxBindingBytes: number;
+  /** Largest buffer the device can allocate, in bytes. */
   readonly maxBufferBytes: number;
+  /** Most workgroups a dispatch may have per dimension. */
   readonly maxWorkgroupsPerDim: number;
   /**
    * minStorageBufferOffsetAlignment. Any larger power of two is valid too: tests raise it to
    * 256 (the WebGPU default, common on GPUs) to run chunked launches as such adapters do.
    */
   storageAlign: number;
+  /** The optional WebGPU features the device was created with. */
   readonly features: ReadonlySet<string>;
-  /** What the adapter is; every variant and tile choice is made from it (tuning.ts). */
+  /**
+   * What the adapter is; every variant and tile choice is made from it (tuning.ts).
+   * @ignore
+   */
   readonly profile: AdapterProfile;
   /** Compiled kernels by family name and variant key (kernel.ts owns the entries). */
   readonly kernelCache = new Map<string, unknown>();
@@ -63,7 +71,9 @@ export class Gpu {
   #uniformCpu = new ArrayBuffer(UNIFORM_ARENA_BYTES);
   /** The uniform arena as words: kernel.ts packs parameters straight into it. */
   readonly uniformU32 = new Uint32Array(this.#uniformCpu);
+  /** @ignore */
   readonly uniformI32 = new Int32Array(this.#uniformCpu);
+  /** @ignore */
   readonly uniformF32 = new Float32Array(this.#uniformCpu);
   #uniformUsed = 0;
   #uniformGpu: GPUBuffer;
@@ -246,7 +256,9 @@ export class Gpu {
   }
 
   /** Reads byte ranges back to the CPU in one round trip (a round trip costs ~ms). */
-  async read(ranges: readonly { buffer: GPUBuffer; offset?: number; size: number }[]) {
+  async read(
+    ranges: readonly { buffer: GPUBuffer; offset?: number; size: number }[],
+  ): Promise<ArrayBuffer[]> {
     this.#checkAlive("read");
     const total = ranges.reduce((s, r) => s + align4(r.size), 0);
     const staging = this.device.createBuffer({

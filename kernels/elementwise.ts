@@ -1,5 +1,6 @@
 // Elementwise kernels: one WGSL template for "out[i] = f(a[i], b[i], scalars)", and the
-// launchers built on it (fill, copy, add, accumulate, scale, relu forward and backward).
+// launchers built on it (fill, copy, add, accumulate, scale, relu forward and backward), and
+// the increment of an i32 counter (BatchNorm's num_batches_tracked).
 // Large tensors are processed in chunks so no binding exceeds the adapter's limit.
 
 import { type Gpu, grid1d, WGSL_FLAT_INDEX } from "./device.ts";
@@ -170,4 +171,21 @@ export function dropout(
 /** dx = dy where y > 0, else 0 (y is relu's output). */
 export function reluBackward(g: Gpu, dy: GPUBuffer, y: GPUBuffer, dx: GPUBuffer, n: number): void {
   runMap(g, RELU_BACKWARD, [dy, y], dx, n);
+}
+
+// An integer counter on the GPU, bumped in submission order with the step's launches (so it
+// needs no CPU mirror and no readback).
+const INCREMENT = defineKernel({
+  name: "increment_i32",
+  key: () => "",
+  bindings: [{ name: "counter", type: "i32", access: "read_write" }],
+  params: { by: "i32" },
+  body: () => /* wgsl */ `
+@compute @workgroup_size(1)
+fn main() { counter[0] = counter[0] + p.by; }`,
+});
+
+/** counter[0] += by, for a one-element i32 buffer. */
+export function incrementInt(g: Gpu, counter: GPUBuffer, by = 1): void {
+  INCREMENT.get(g, undefined).dispatch([counter], { by }, [1, 1], "increment_i32");
 }

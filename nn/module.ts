@@ -5,12 +5,13 @@
 
 import { ArgumentError } from "../base/errors.ts";
 import { sameShape } from "../base/shape.ts";
-import { type HostTensor, hostTensor, type StateDict, toFloat32 } from "./io/host_tensor.ts";
+import { hostTensor, type StateDict, toFloat32 } from "./io/host_tensor.ts";
 import { gpu } from "../kernels/device.ts";
 import { Tensor } from "./tensor.ts";
 
 /** What loadStateDict did, by parameter name. */
 export interface LoadReport {
+  /** Entries copied from the state dict. */
   loaded: string[];
   /** In the model but not in the file. */
   missing: string[];
@@ -20,10 +21,12 @@ export interface LoadReport {
   mismatched: { name: string; expected: number[]; got: number[] }[];
 }
 
+/** The base of layers and networks (torch.nn.Module): parameters, buffers, state dicts, modes. */
 export abstract class Module {
   /** Training mode (batch statistics, dropout) or evaluation mode. */
   training = true;
 
+  /** The module's computation. */
   abstract forward(x: Tensor): Tensor;
 
   /** Field names of this module's tensors that are buffers, not parameters. */
@@ -50,11 +53,12 @@ export abstract class Module {
     return this.#collect((m) => m.#ownTensors().filter(([n]) => !m.bufferNames().includes(n)));
   }
 
+  /** Every parameter, in registration order (what an optimizer takes). */
   parameters(): Tensor[] {
     return this.namedParameters().map(([, t]) => t);
   }
 
-  /** Buffers (running statistics) with their full names. */
+  /** Buffers (BatchNorm's running statistics and batch counter) with their full names. */
   namedBuffers(): [string, Tensor][] {
     return this.#collect((m) => m.#ownTensors().filter(([n]) => m.bufferNames().includes(n)));
   }
@@ -65,6 +69,7 @@ export abstract class Module {
     return this;
   }
 
+  /** Sets evaluation mode here and below (running statistics, no dropout); returns this. */
   eval(): this {
     return this.train(false);
   }
@@ -111,33 +116,36 @@ export abstract class Module {
   }
 
   /**
-   * Parameters, buffers and extra state (BatchNorm's num_batches_tracked), read back in one
-   * GPU round trip.
+   * Parameters and buffers by name, read back in one GPU round trip: f32 tensors as f32,
+   * integer buffers (num_batches_tracked) as int64, the dtype PyTorch gives them.
    */
   async stateDict(): Promise<StateDict> {
-    const entries: [string, Tensor | HostTensor][] = [];
+    const entries: [string, Tensor][] = [];
     for (const [prefix, m] of this.namedModules()) {
       const dotted = prefix ? `${prefix}.` : "";
       for (const [name, t] of m.#ownTensors()) entries.push([dotted + name, t]);
-      for (const [name, h] of m.extraState()) entries.push([dotted + name, h]);
     }
-    const tensors = entries.map(([, v]) => v).filter((v): v is Tensor => v instanceof Tensor);
-    const bytes = await gpu().read(tensors.map((t) => ({ buffer: t.buffer, size: t.size * 4 })));
+    const bytes = await gpu().read(
+      entries.map(([, t]) => ({ buffer: t.buffer, size: t.size * 4 })),
+    );
     const out: StateDict = new Map();
-    let next = 0; // the readbacks come in the order of `tensors`
-    for (const [name, v] of entries) {
+    entries.forEach(([name, t], i) => {
       out.set(
         name,
-        v instanceof Tensor ? hostTensor("f32", [...v.shape], new Float32Array(bytes[next++])) : v,
+        t.dtype === "i32"
+          ? hostTensor("i64", [...t.shape], BigInt64Array.from(new Int32Array(bytes[i]), BigInt))
+          : hostTensor("f32", [...t.shape], new Float32Array(bytes[i])),
       );
-    }
+    });
     return out;
   }
 
   /**
-   * Copies values by name (any float dtype converted to f32). With `strict` (the default)
-   * anything missing, unexpected or of the wrong shape throws, listing every problem, and
-   * nothing is loaded; otherwise only matching entries load and the report says what.
+   * Copies values by name (any float dtype converted to f32, integer buffers kept integer).
+   * With `strict` (the default) anything missing, unexpected or of the wrong shape throws,
+   * listing every problem, and nothing is loaded; otherwise only matching entries load and
+   * the report says what. A missing num_batches_tracked is not a problem (files older than
+   * the counter lack it; PyTorch starts it at 0 too).
    */
   loadStateDict(dict: StateDict, options: { strict?: boolean } = {}): LoadReport {
     const strict = options.strict ?? true;
@@ -150,23 +158,18 @@ export abstract class Module {
         const key = dotted + name;
         known.add(key);
         const h = dict.get(key);
-        if (!h) report.missing.push(key);
-        else if (!sameShape(h.shape, t.shape)) {
+        if (!h) {
+          if (!m.optionalBuffers().includes(name)) report.missing.push(key);
+        } else if (!sameShape(h.shape, t.shape)) {
           report.mismatched.push({ name: key, expected: [...t.shape], got: [...h.shape] });
         } else {
-          plan.push(() => m.#assign(name, Tensor.fromArray(toFloat32(h), t.shape), t));
+          const integer = t.dtype === "i32" && (h.dtype === "i64" || h.dtype === "i32");
+          const values = integer ? h.data as BigInt64Array | Int32Array : toFloat32(h);
+          plan.push(() =>
+            m.#assign(name, Tensor.fromArray(values, t.shape, { dtype: t.dtype }), t)
+          );
           report.loaded.push(key);
         }
-      }
-      for (const [name] of m.extraState()) {
-        const key = dotted + name;
-        known.add(key);
-        const h = dict.get(key);
-        if (h) {
-          plan.push(() => m.loadExtraState(name, h));
-          report.loaded.push(key);
-        }
-        // a missing counter is harmless (older files lack it), as in PyTorch
       }
     }
     for (const key of dict.keys()) if (!known.has(key)) report.unexpected.push(key);
@@ -177,12 +180,10 @@ export abstract class Module {
     return report;
   }
 
-  /** Non-tensor state saved with the parameters (BatchNorm's batch counter). */
-  protected extraState(): [string, HostTensor][] {
+  /** Buffers that a state dict may leave out (they keep their current value). */
+  protected optionalBuffers(): readonly string[] {
     return [];
   }
-
-  protected loadExtraState(_name: string, _value: HostTensor): void {}
 
   /** Frees the GPU memory of every parameter, buffer and gradient. */
   dispose(): void {

@@ -20,13 +20,20 @@ import { Tensor } from "./tensor.ts";
 
 /** torchvision's BasicBlock: two 3x3 convs with BN, and a residual connection. */
 export class BasicBlock extends Module {
+  /** First 3×3 convolution (stride 1 or 2). */
   conv1: Conv2d;
+  /** BatchNorm after conv1. */
   bn1: BatchNorm2d;
+  /** The block's ReLU. */
   relu = new ReLU();
+  /** Second 3×3 convolution. */
   conv2: Conv2d;
+  /** BatchNorm after conv2. */
   bn2: BatchNorm2d;
+  /** 1×1 convolution and BatchNorm on the shortcut when the shape changes, else null. */
   downsample: Sequential | null;
 
+  /** A block from `inPlanes` to `planes` channels; `rng` seeds its weights. */
   constructor(inPlanes: number, planes: number, stride: number, rng: Rng) {
     super();
     this.conv1 = new Conv2d(inPlanes, planes, 3, { stride, padding: 1, bias: false, rng });
@@ -41,6 +48,7 @@ export class BasicBlock extends Module {
       : null;
   }
 
+  /** conv-bn-relu-conv-bn, plus the shortcut, then ReLU. */
   forward(x: Tensor): Tensor {
     const out = this.bn2.forward(this.conv2.forward(relu(this.bn1.forward(this.conv1.forward(x)))));
     const identity = this.downsample ? this.downsample.forward(x) : x;
@@ -48,6 +56,7 @@ export class BasicBlock extends Module {
   }
 }
 
+/** Options of `resnet18`. */
 export interface ResNet18Options {
   /** Outputs of the classifier head (torchvision's num_classes), default 1000. */
   numClasses?: number;
@@ -61,18 +70,30 @@ export interface ResNet18Options {
 
 const PLANES = [64, 128, 256, 512];
 
+/** torchvision's ResNet (BasicBlock, [2, 2, 2, 2]), with its state-dict names. */
 export class ResNet extends Module {
+  /** The 7×7 stride-2 stem convolution. */
   conv1: Conv2d;
+  /** BatchNorm after the stem. */
   bn1: BatchNorm2d;
+  /** The stem's ReLU. */
   relu = new ReLU();
+  /** 3×3 stride-2 max pooling after the stem. */
   maxpool = new MaxPool2d(3, 2, 1);
+  /** Stage 1 (64 channels). */
   layer1?: Sequential;
+  /** Stage 2 (128 channels); absent when `stages` < 2. */
   layer2?: Sequential;
+  /** Stage 3 (256 channels); absent when `stages` < 3. */
   layer3?: Sequential;
+  /** Stage 4 (512 channels); absent when `stages` < 4. */
   layer4?: Sequential;
+  /** Global average pooling. */
   avgpool = new AdaptiveAvgPool2d(1);
+  /** The classifier head; replace it (`model.fc = new Linear(512, n)`) for other classes. */
   fc: Linear;
 
+  /** A network with freshly initialised weights (use `resnet18(options)`). */
   constructor(options: ResNet18Options = {}) {
     super();
     const stages = options.stages ?? 4;
@@ -136,6 +157,7 @@ export class ResNet extends Module {
     return pooled.reshape([pooled.shape[0], -1]);
   }
 
+  /** Logits [N, numClasses] of images `x` [N, inChannels, H, W]. */
   forward(x: Tensor): Tensor {
     return this.fc.forward(this.features(x));
   }

@@ -9,13 +9,21 @@ import * as ew from "../kernels/elementwise.ts";
 import { runBackward } from "./autograd.ts";
 import { Rng } from "../base/rng.ts";
 
+/** Element types on the GPU: f32 for values, i32 for labels and counts. */
 export type DType = "f32" | "i32";
 export { type Shape, sizeOf } from "../base/shape.ts";
+
+/**
+ * What `Tensor.fromArray` uploads: numbers, or PyTorch's int64 labels as a BigInt64Array
+ * (stored as i32, so every value must lie in the int32 range).
+ */
+export type TensorData = ArrayLike<number> | BigInt64Array;
 
 /** How an op pushes the gradient of its output back to its inputs. */
 export interface GradFn {
   /** The op's name, for error messages and debugging. */
   readonly op: string;
+  /** The op's inputs, in order. */
   readonly inputs: readonly Tensor[];
   /**
    * Gradients for each input (null where `needs[i]` is false, so frozen weights cost
@@ -45,6 +53,7 @@ export function noGrad<T>(fn: () => T): T {
   }
 }
 
+/** Whether ops record autograd history now (false inside `noGrad`). */
 export function isGradEnabled(): boolean {
   return gradEnabled;
 }
@@ -59,12 +68,14 @@ const scopes: Scope[] = [];
  * of leaves and optimizer state are kept automatically.
  */
 export class Scope {
+  /** The tensors this scope will dispose. */
   readonly tensors = new Set<Tensor>();
 
   constructor() {
     scopes.push(this);
   }
 
+  /** Closes the scope: disposes its tensors (those not kept). */
   [Symbol.dispose](): void {
     const i = scopes.lastIndexOf(this);
     if (i < 0) return;
@@ -93,9 +104,13 @@ function tensorsIn(value: unknown): Tensor[] {
 
 // ---- the tensor ------------------------------------------------------------------------
 
+/** An f32 or i32 array on the GPU with a shape, and reverse-mode autograd (torch.Tensor's role). */
 export class Tensor {
+  /** The dimensions, outermost first. */
   readonly shape: Shape;
+  /** The number of elements. */
   readonly size: number;
+  /** The element type. */
   readonly dtype: DType;
   /** Whether gradients flow to this tensor; set false on a parameter to freeze it. */
   requiresGrad = false;
@@ -121,36 +136,45 @@ export class Tensor {
     return new Tensor(new Storage(gpu().pool.acquire(bytes, `tensor[${shape}]`)), shape, dtype);
   }
 
-  /** Uploads `data` (row-major) as a tensor of `shape` (default: 1-D). */
+  /**
+   * Uploads `data` (row-major) as a tensor of `shape` (default: 1-D). The dtype defaults to
+   * i32 for an Int32Array or a BigInt64Array (int64 labels, which must fit in int32) and to
+   * f32 otherwise.
+   */
   static fromArray(
-    data: ArrayLike<number>,
+    data: TensorData,
     shape: Shape = [data.length],
     options: { dtype?: DType; requiresGrad?: boolean } = {},
   ): Tensor {
-    const dtype = options.dtype ?? (data instanceof Int32Array ? "i32" : "f32");
+    const isInt = data instanceof Int32Array || data instanceof BigInt64Array;
+    const dtype = options.dtype ?? (isInt ? "i32" : "f32");
     if (sizeOf(shape) !== data.length) {
       throw new ArgumentError(
         `Tensor.fromArray: ${data.length} values do not fill shape [${shape}]`,
       );
     }
+    const values = data instanceof BigInt64Array ? int64ToNumbers(data) : data;
     const typed = dtype === "i32"
-      ? (data instanceof Int32Array ? data : Int32Array.from(data))
-      : (data instanceof Float32Array ? data : Float32Array.from(data));
+      ? (values instanceof Int32Array ? values : Int32Array.from(values))
+      : (values instanceof Float32Array ? values : Float32Array.from(values));
     const t = new Tensor(new Storage(gpu().upload(typed, `tensor[${shape}]`)), shape, dtype);
     t.requiresGrad = options.requiresGrad ?? false;
     return t;
   }
 
+  /** A tensor of `shape` with every element `value`. */
   static full(shape: Shape, value: number): Tensor {
     const t = Tensor.empty(shape);
     ew.fill(gpu(), t.buffer, t.size, value);
     return t;
   }
 
+  /** A tensor of zeros. */
   static zeros(shape: Shape): Tensor {
     return Tensor.full(shape, 0);
   }
 
+  /** A tensor of ones. */
   static ones(shape: Shape): Tensor {
     return Tensor.full(shape, 1);
   }
@@ -192,6 +216,7 @@ export class Tensor {
     return this.#storage.buffer;
   }
 
+  /** Whether dispose() has run (the tensor may not be used). */
   get disposed(): boolean {
     return this.#storage === null;
   }
@@ -262,9 +287,26 @@ export class Tensor {
     runBackward(this, grad, Tensor);
   }
 
+  /** E.g. `Tensor(f32[2,3], requiresGrad)`. */
   toString(): string {
     return `Tensor(${this.dtype}[${this.shape}]${this.requiresGrad ? ", requiresGrad" : ""})`;
   }
+}
+
+// The GPU has no int64: values are narrowed to int32, refusing any that would change.
+function int64ToNumbers(data: BigInt64Array): Int32Array {
+  const out = new Int32Array(data.length);
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (v < -2147483648n || v > 2147483647n) {
+      throw new ArgumentError(
+        `Tensor.fromArray: BigInt64Array value ${v} at index ${i} is outside the int32 range ` +
+          `[-2147483648, 2147483647] that the GPU stores; labels and indices must fit in int32`,
+      );
+    }
+    out[i] = Number(v);
+  }
+  return out;
 }
 
 function resolveShape(shape: Shape, size: number): number[] {

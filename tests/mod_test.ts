@@ -24,6 +24,21 @@ Deno.test("mod.ts exposes the library's pieces", () => {
   }
 });
 
+Deno.test("mod.ts keeps CLI internals out and exports the workflow and option types", () => {
+  for (const name of ["prepareTraining", "fit", "evaluateCheckpoint", "predictFiles", "RunDir"]) {
+    assert.ok(name in lib, `mod.ts exports ${name}`);
+  }
+  for (const name of ["flagOf", "niceTicks", "readWeights", "lineChart", "formatLr", "mixSeed"]) {
+    assert.ok(!(name in lib), `mod.ts does not export the CLI internal ${name}`);
+  }
+  // type-level: these compile only if the types are exported and there is one Rng
+  const options: lib.CrossEntropyOptions = { labelSmoothing: 0.1 };
+  const image: lib.Image = { width: 2, height: 1, channels: 1, data: Uint8Array.of(1, 2) };
+  const flipped = new lib.RandomHorizontalFlip({ p: 1 }).apply(image, new lib.Rng(1));
+  assert.deepEqual([...(flipped as lib.Image).data], [2, 1]);
+  assert.equal(options.labelSmoothing, 0.1);
+});
+
 Deno.test("mod.ts works from a script outside the project (no config): one training step", async () => {
   const dir = await Deno.makeTempDir();
   try {

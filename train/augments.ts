@@ -1,7 +1,9 @@
 // The registry of augmentation sets: the values of --augment, in --help order, each with the
 // transforms it puts between the channel conversion and ToTensor. config.ts's list and the
-// flag's choices and help derive from it. Adding one: an entry here and its test.
+// flag's choices and help derive from it. Adding one: an entry here, its name in AugmentName
+// (a type check holds the two equal) and its test.
 
+import type { Same } from "../base/same_type.ts";
 import {
   ColorJitter,
   RandomCrop,
@@ -61,7 +63,10 @@ export const AUGMENT_ENTRIES = [
   },
 ] as const satisfies readonly AugmentEntry[];
 
-export type AugmentName = typeof AUGMENT_ENTRIES[number]["name"];
+/** The values of --augment (spelled out for the docs; checked against the entries above). */
+export type AugmentName = "none" | "flip" | "crop-flip" | "resized-crop" | "cifar";
+// a type error here: AugmentName and the registry's names differ
+const _AUGMENT_NAMES_MATCH: Same<AugmentName, typeof AUGMENT_ENTRIES[number]["name"]> = true;
 export const AUGMENT_NAMES: readonly AugmentName[] = AUGMENT_ENTRIES.map((e) => e.name);
 
 /** --augment's help text. */

@@ -12,6 +12,7 @@ import {
   type SchedulerOptions,
 } from "./schedulers/mod.ts";
 
+/** The values of --strategy: how a pretrained network is adapted. */
 export const STRATEGIES = [
   "finetune",
   "feature-extract",
@@ -19,17 +20,21 @@ export const STRATEGIES = [
   "truncate",
   "scratch",
 ] as const;
+/** One of STRATEGIES. */
 export type Strategy = typeof STRATEGIES[number];
 /** The values of --optimizer, from the registry (train/optimizers.ts). */
 export const OPTIMIZERS = OPTIMIZER_NAMES;
 export type { OptimizerName };
 /** The values of --scheduler, from the registry (train/schedulers/mod.ts). */
 export const SCHEDULERS = SCHEDULER_NAMES;
+/** A schedule's name (a key of the schedule registry, or "none"). */
 export type SchedulerName = string;
 /** The values of --augment, from the registry (train/augments.ts). */
 export const AUGMENTS = AUGMENT_NAMES;
 export type { AugmentName };
+/** The values of --normalize ("auto": the weights' or the dataset's own statistics). */
 export const NORMALIZE = ["auto", "none", "imagenet", "cifar10", "mnist", "fashion-mnist"] as const;
+/** One of NORMALIZE. */
 export type NormalizeName = typeof NORMALIZE[number];
 export const CLASS_WEIGHTS = ["none", "balanced"] as const;
 export type ClassWeightsName = typeof CLASS_WEIGHTS[number];
@@ -39,6 +44,7 @@ export { PLATEAU_METRICS, type PlateauMetric } from "./schedulers/plateau.ts";
  * registry in train/schedulers/mod.ts. */
 export type TrainConfig = CoreConfig & SchedulerOptions;
 
+/** The settings of a run other than the schedules' options (the flags of `cli.ts train`). */
 export interface CoreConfig {
   /** Recipe the config started from (informational). */
   recipe: string;
@@ -62,6 +68,7 @@ export interface CoreConfig {
   weights: string;
   /** Load --weights even when they hold NaN or infinity (refused by default). */
   allowNonFiniteWeights: boolean;
+  /** How the network is adapted (finetune, feature-extract, freeze-unfreeze, truncate, scratch). */
   strategy: Strategy;
   /** freeze-unfreeze: epochs with the backbone frozen. */
   freezeEpochs: number;
@@ -71,17 +78,24 @@ export interface CoreConfig {
   keepStages: number;
   /** Input channels of the model: 0 (auto) picks the weights' channels, else the data's. */
   inChannels: number;
+  /** Initialisation of the new head: PyTorch's default or xavier_uniform_. */
   headInit: "default" | "xavier";
   /** Keep BatchNorm in eval mode (running statistics frozen) while its layer is frozen. */
   freezeBatchNorm: boolean;
 
+  /** The optimizer. */
   optimizer: OptimizerName;
+  /** Learning rate (of the backbone group; the head's is lr × headLrMult). */
   lr: number;
+  /** SGD momentum. */
   momentum: number;
+  /** Weight decay (AdamW: decoupled). */
   weightDecay: number;
+  /** SGD Nesterov momentum. */
   nesterov: boolean;
   /** The head's lr is lr × this (a second parameter group). */
   headLrMult: number;
+  /** Label smoothing ε of the cross-entropy. */
   labelSmoothing: number;
   /**
    * "balanced": the training loss weights class c by n_samples / (n_classes × count_c) of the
@@ -97,9 +111,11 @@ export interface CoreConfig {
   /** A name of the schedule registry; its options are the SchedulerOptions keys. */
   scheduler: SchedulerName;
 
+  /** Epochs to train. */
   epochs: number;
   /** Stop after this many epochs without a better validation accuracy (0: never). */
   earlyStop: number;
+  /** Images per batch. */
   batchSize: number;
   /** Training crop / input size (0, auto: what pretrained --weights were trained at, 224 for
    * torchvision's; 32 without weights). */
@@ -109,9 +125,11 @@ export interface CoreConfig {
   /** Evaluation resize of the shorter side before the centre crop (0, auto: see
    * train/resolve.ts, round(imageSize x 256/224) for resized-crop, else imageSize). */
   evalResize: number;
+  /** The augmentation set of the training transform. */
   augment: AugmentName;
-  /** "auto": imagenet for 3-channel input, fashion-mnist for 1. */
+  /** Input normalisation ("auto": imagenet for 3-channel input, fashion-mnist for 1). */
   normalize: NormalizeName;
+  /** Seeds the weights, the data order, the splits and the augmentations. */
   seed: number;
   /** DataLoader worker threads (-1: 1 for image files, 0 for in-memory arrays). */
   workers: number;
@@ -125,6 +143,7 @@ export interface CoreConfig {
   name: string;
 }
 
+/** The defaults of every setting (what `cli.ts train --help` shows). */
 export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
   recipe: "none",
   data: "",
@@ -171,7 +190,9 @@ export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
 
 /** A config error that names the setting (the CLI turns the key into its flag). */
 export class ConfigError extends Error {
+  /** Always "ConfigError". */
   override name = "ConfigError";
+  /** `key` names the setting (and so the flag) that is wrong; the message says how. */
   constructor(readonly key: keyof TrainConfig, message: string) {
     super(message);
   }

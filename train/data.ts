@@ -12,15 +12,11 @@ import {
   type Dataset,
   DatasetError,
   DecodedCache,
+  EmptyClassError,
   ImageFolder,
   loadCifar10,
   loadMnist,
   MissingSplitError,
-  randomSplit,
-  stratifiedSplit,
-  Subset,
-  subsetByClasses,
-  subsetPerClass,
   withDecodedCache,
 } from "../data/mod.ts";
 import { ConfigError, type TrainConfig } from "./config.ts";
@@ -80,6 +76,13 @@ function hasIdxSplit(dir: string, prefix: "train" | "t10k"): boolean {
 /** Wraps data-layer errors so the message says which flag to fix. */
 function asDataError(e: unknown): never {
   if (e instanceof ConfigError) throw e;
+  if (e instanceof EmptyClassError) {
+    throw new ConfigError(
+      "data",
+      `--data: ${e.message.replace(/, or pass allowEmptyClasses: true$/, "")}, or leave ` +
+        `${e.classes.length > 1 ? "them" : "it"} out by naming the classes to train with --classes`,
+    );
+  }
   if (e instanceof DatasetError || e instanceof Error) {
     throw new ConfigError("data", `--data: ${e.message}`);
   }
@@ -91,6 +94,7 @@ function openRaw(
   path: string,
   channels: 1 | 3,
   maxPixels: number,
+  allowEmptyClasses: boolean,
 ): RawData {
   const kind = detectKind(path);
   try {
@@ -105,6 +109,7 @@ function openRaw(
         test,
         testName: "t10k files",
         valName: "",
+        skipped: [],
         channels: 1,
         knownSize: [train.height, train.width],
       };
@@ -126,6 +131,7 @@ function openRaw(
         test,
         testName: "test_batch.bin",
         valName: "",
+        skipped: [],
         channels: 3,
         knownSize: [32, 32],
       };
@@ -134,22 +140,25 @@ function openRaw(
     let train: ImageFolder;
     let test: ImageFolder | null = null, val: ImageFolder | null = null;
     let testName = "", valName = "";
+    // an empty class folder is refused unless --classes may leave it out (checked in splitData)
+    const options = { channels, maxPixels, allowEmptyClasses };
     try {
-      train = new ImageFolder(path, { split: "train", channels, maxPixels });
+      train = new ImageFolder(path, { split: "train", ...options });
       const valFolder = train.splits.find((s) => VAL_FOLDERS.includes(s));
       if (train.splits.includes("test")) {
-        test = new ImageFolder(path, { split: "test", channels, maxPixels });
+        test = new ImageFolder(path, { split: "test", ...options });
         testName = "the test/ folder";
       }
       if (valFolder) {
-        val = new ImageFolder(path, { split: valFolder, channels, maxPixels });
+        val = new ImageFolder(path, { split: valFolder, ...options });
         valName = `the ${valFolder}/ folder`;
       }
     } catch (e) {
       if (!(e instanceof DatasetError && /no train\/test folders/.test(e.message))) throw e;
-      train = new ImageFolder(path, { channels, maxPixels });
+      train = new ImageFolder(path, options);
     }
-    return { kind, train, val, test, testName, valName, channels };
+    const skipped = [train, val, test].flatMap((ds) => ds?.skipped ?? []);
+    return { kind, train, val, test, testName, valName, skipped, channels };
   } catch (e) {
     asDataError(e);
   }
@@ -158,7 +167,13 @@ function openRaw(
 /** Opens --data with the config's class selection, splits and per-class caps. */
 export function openData(config: TrainConfig, imageChannels: 1 | 3 = 3): OpenedData {
   if (!config.data) throw new ConfigError("data", "--data: no dataset given");
-  return splitData(openRaw(config.data, imageChannels, config.maxImagePixels), config);
+  const raw = openRaw(
+    config.data,
+    imageChannels,
+    config.maxImagePixels,
+    config.classes.length > 0,
+  );
+  return splitData(raw, config);
 }
 
 /** Where decoded images are cached: the project's .cache/ (WEBGPU_RESNET_DECODE_CACHE overrides). */

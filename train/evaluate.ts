@@ -14,14 +14,22 @@ import type { Module } from "../nn/module.ts";
 import { noGrad, Scope, Tensor } from "../nn/tensor.ts";
 import { batchImages } from "../nn/ops/normalize.ts";
 
+/** Loss and accuracy of a model on a dataset. */
 export interface EvalResult {
+  /** Mean cross-entropy. */
   loss: number;
+  /** Fraction of correct top-1 predictions. */
   accuracy: number;
+  /** Samples evaluated. */
   samples: number;
   /** confusion[true][predicted] counts. */
   confusion: number[][];
 }
 
+/**
+ * Evaluates `model` in eval mode without autograd over `loader`'s batches; `onBatch` sees the
+ * batches done.
+ */
 export async function evaluate(
   model: Module,
   loader: DataLoader,

@@ -4,6 +4,7 @@
 
 import type { EpochRow } from "./run_output.ts";
 
+/** What fit() reports while it runs, one event at a time. */
 export type FitEvent =
   /** An epoch's training batches begin (`batches` in all, `skipped` of them already done). */
   | { type: "epoch-start"; epoch: number; epochs: number; batches: number; skipped: number }
@@ -19,8 +20,22 @@ export type FitEvent =
     imagesPerSecond: number;
     lr: number;
   }
+  /**
+   * The epoch's first training step is recorded: its batch loaded and, in a session's first
+   * epoch, the GPU kernels compiled (the long wait on a software driver). `seconds` since the
+   * epoch began.
+   */
+  | { type: "first-step"; epoch: number; seconds: number }
   /** The epoch's training batches are over (finished, stopped or failed). */
   | { type: "batches-end"; epoch: number }
+  /** Validation or test batches evaluated so far after an epoch's training (`done` of `total`). */
+  | {
+    type: "eval-progress";
+    epoch: number;
+    set: "validation" | "test";
+    done: number;
+    total: number;
+  }
   /** The epoch's results, after the test evaluation; `improved`: a new best model. */
   | { type: "epoch-end"; epochs: number; row: EpochRow; improved: boolean }
   /** A scheduler cut one group's lr (ReduceLROnPlateau). */
@@ -46,6 +61,7 @@ export type FitEvent =
     bestAccuracy: number;
   };
 
+/** Receives fit()'s events. */
 export type FitEventSink = (event: FitEvent) => void;
 
 /** The lr as the log writes it: 0.001 → "1e-3", 0.00025 → "2.5e-4". */

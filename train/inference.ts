@@ -39,10 +39,13 @@ export async function loadTrained(
   return { model, meta: state.meta };
 }
 
+/** What evaluateCheckpoint returns: loss, accuracy and the per-class view. */
 export interface EvalReport extends EvalResult {
+  /** Class names in label order. */
   classes: string[];
   /** Precision, recall, F1 and support per class, with their averages. */
   report: ClassificationReport;
+  /** The dataset evaluated. */
   dataset: string;
   /** The part evaluated: "test", "train", or "validation" for data with no test split. */
   split: string;
@@ -55,7 +58,14 @@ export interface EvalReport extends EvalResult {
  */
 export async function evaluateCheckpoint(
   t: Trained,
-  options: { data?: string; split?: "test" | "train"; batchSize?: number; workers?: number } = {},
+  options: {
+    data?: string;
+    split?: "test" | "train";
+    batchSize?: number;
+    workers?: number;
+    /** Called after each batch with the batches done and the total (a progress display). */
+    onBatch?: (done: number, total: number) => void;
+  } = {},
 ): Promise<EvalReport> {
   for (
     const [flag, v, min] of [["--batch-size", options.batchSize, 1], [
@@ -118,7 +128,10 @@ export async function evaluateCheckpoint(
     transform,
     numWorkers: options.workers ?? (data.kind === "image-folder" ? 1 : 0),
   });
-  const r = await evaluate(t.model, loader, { numClasses: t.meta.classes.length });
+  const r = await evaluate(t.model, loader, {
+    numClasses: t.meta.classes.length,
+    onBatch: (done) => options.onBatch?.(done, loader.length),
+  });
   loader.close();
   return {
     ...r,
@@ -129,19 +142,63 @@ export async function evaluateCheckpoint(
   };
 }
 
-/** Top-k classes of each image file, with softmax probabilities. */
+/** A file that could not be predicted: missing, not a regular file, or not a decodable image. */
+export interface PredictionFailure {
+  /** The file, as given. */
+  file: string;
+  /** What is wrong with it (the error's message, naming the file). */
+  error: string;
+}
+
+/** What predictFiles returns: a prediction per readable file, and the files that were not. */
+export interface PredictionResult {
+  /** In the order of the files given. */
+  predictions: Prediction[];
+  /** In the order of the files given. */
+  failures: PredictionFailure[];
+}
+
+/**
+ * Top-k classes of each image file, with softmax probabilities. A file that cannot be read
+ * or decoded does not stop the others: it is listed in `failures` with the reason.
+ */
 export async function predictFiles(
   t: Trained,
   files: string[],
   topK = 5,
   batchSize = 16,
   maxPixels = t.meta.config.maxImagePixels,
-): Promise<Prediction[]> {
+): Promise<PredictionResult> {
   const c = t.meta.model.inChannels;
-  // decode everything first, so an unreadable file fails before any work
-  const images: Image[] = files.map((f) => {
-    const bytes = readRegularFileSync(f, { what: "image", maxBytes: maxImageFileBytes(maxPixels) });
-    return decodeImage(bytes, f, { channels: c as 1 | 3, maxPixels });
-  });
-  return await predictImages(t, images, files, topK, batchSize);
+  const failures: PredictionFailure[] = [];
+  // decoded a batch at a time, so a folder of many photos never sits decoded in memory at once
+  const decode = (file: string): Image[] => {
+    try {
+      const bytes = readRegularFileSync(file, {
+        what: "image",
+        maxBytes: maxImageFileBytes(maxPixels),
+      });
+      return [decodeImage(bytes, file, { channels: c as 1 | 3, maxPixels })];
+    } catch (e) {
+      failures.push({ file, error: e instanceof Error ? e.message : String(e) });
+      return [];
+    }
+  };
+  const predictions: Prediction[] = [];
+  for (let s = 0; s < files.length; s += batchSize) {
+    const chunk = files.slice(s, s + batchSize).flatMap((file) =>
+      decode(file).map((image) => ({ file, image }))
+    );
+    if (chunk.length === 0) continue;
+    predictions.push(
+      ...await predictImages(
+        t,
+        chunk.map((x) => x.image),
+        chunk.map((x) => x.file),
+        topK,
+        batchSize,
+      ),
+    );
+  }
+  return { predictions, failures };
 }

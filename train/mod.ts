@@ -1,35 +1,42 @@
 // The training workflow as a library: what `cli.ts train/eval/predict` do, callable from code.
+// What only the CLI needs (flag names, plot ticks, progress rendering helpers) is not here.
 
 export {
+  type AugmentName,
   ConfigError,
+  type CoreConfig,
   DEFAULT_CONFIG,
-  flagOf,
+  NORMALIZE,
+  type NormalizeName,
+  type OptimizerName,
+  PLATEAU_METRICS,
+  type PlateauMetric,
+  type SchedulerName,
+  STRATEGIES,
   type Strategy,
   type TrainConfig,
   validateConfig,
 } from "./config.ts";
-export { type Recipe, recipeConfig, RECIPES } from "./recipes.ts";
+export type { SchedulerOptions } from "./schedulers/mod.ts";
+export type { PlateauOptions } from "./schedulers/plateau.ts";
+export type { StepOptions } from "./schedulers/step.ts";
+export type { CosineOptions } from "./schedulers/cosine.ts";
+export type { WarmupCosineOptions } from "./schedulers/warmup_cosine.ts";
+export type { ModelSpec } from "./model.ts";
+export type { DataKind, OpenedData } from "./data.ts";
+export type { AnyOptimizer } from "./optimizers.ts";
 export {
-  cacheDecoded,
-  countPerClass,
-  type DataKind,
-  decodeCacheRoot,
-  detectKind,
-  openData,
-  type OpenedData,
-  storedShortSide,
-} from "./data.ts";
-export { evalTransform, normalization, trainTransform } from "./transforms.ts";
-export { buildModel, loadBackbone, type ModelSpec, setBackboneFrozen } from "./model.ts";
-export { readWeights } from "./weights.ts";
-export { makeOptimizer, makeScheduler, setLr } from "./optim.ts";
+  type PartialEpoch,
+  TRAIN_STATE_KIND,
+  type TrainMeta,
+  type TrainState,
+} from "./train_state.ts";
+export type { ProgressSink } from "./progress_bar.ts";
+export { type Recipe, recipeConfig, RECIPES } from "./recipes.ts";
 export { type Prepared, prepareTraining } from "./setup.ts";
-export { resolveConfig } from "./resolve.ts";
-export { startupReport } from "./startup_report.ts";
 export { fit, type FitIO, type FitResult, type StopFlag } from "./trainer.ts";
-export { type FitEvent, type FitEventSink, formatLr } from "./fit_events.ts";
+export type { FitEvent, FitEventSink } from "./fit_events.ts";
 export { textReport } from "./text_report.ts";
-export { formatDuration, memorySink, ProgressBar, type ProgressSink } from "./progress_bar.ts";
 export type {
   CheckpointSlot,
   EpochRow,
@@ -39,11 +46,7 @@ export type {
 } from "./run_output.ts";
 export { RunDir } from "./run_dir.ts";
 export { MemoryOutput } from "./memory_output.ts";
-export { SCHEDULER_ENTRIES, type SchedulerOptions } from "./schedulers/mod.ts";
-export type { EpochMetrics, OptionSpec, Schedule, SchedulerEntry } from "./schedulers/schedule.ts";
-export { OPTIMIZER_ENTRIES, type OptimizerEntry } from "./optimizers.ts";
-export { loadTrainState, saveTrainState, type TrainMeta, type TrainState } from "./checkpoint.ts";
-export { type EvalResult, evaluate, formatConfusion } from "./evaluate.ts";
+export { type EvalResult, evaluate } from "./evaluate.ts";
 export {
   type ClassificationReport,
   classificationReport,
@@ -51,11 +54,12 @@ export {
   formatReport,
 } from "./metrics.ts";
 export {
+  type EvalReport,
   evaluateCheckpoint,
   loadTrained,
   predictFiles,
   type Prediction,
+  type PredictionFailure,
+  type PredictionResult,
   type Trained,
 } from "./inference.ts";
-export { lineChart, niceTicks, type Series } from "./plot.ts";
-export { DEFAULT_SIZES, runDefaultExperiment } from "./default_experiment.ts";

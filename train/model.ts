@@ -10,9 +10,13 @@ export { HEAD, setBackboneFrozen } from "./backbone.ts";
 
 /** What a checkpoint needs to rebuild the same network. */
 export interface ModelSpec {
+  /** The architecture (torchvision's resnet18). */
   arch: "resnet18";
+  /** Outputs of the head. */
   numClasses: number;
+  /** Input channels of the stem. */
   inChannels: 1 | 3;
+  /** Residual stages kept (4: the whole network). */
   stages: number;
 }
 

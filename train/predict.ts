@@ -9,14 +9,19 @@ import { noGrad, Scope, Tensor } from "../nn/tensor.ts";
 import type { TrainMeta } from "./train_state.ts";
 import { evalTransform } from "./transforms.ts";
 
-/** A trained network (in eval mode) and what its checkpoint says about it. */
+/** A trained network rebuilt from a checkpoint, with the checkpoint's metadata. */
 export interface Trained {
+  /** The network, in eval mode. */
   model: ResNet;
+  /** The checkpoint's metadata (classes, config, metrics). */
   meta: TrainMeta;
 }
 
+/** The top classes of one image. */
 export interface Prediction {
+  /** The image's name (a file, as given). */
   file: string;
+  /** The `topK` most probable classes, most probable first (ties: lower label first). */
   top: { label: number; className: string; probability: number }[];
 }
 

@@ -4,6 +4,7 @@
 // the user picked, and both build the run with assemblePrepared.
 
 import type { Dataset } from "../data/dataset.ts";
+import type { SkippedFile } from "../data/folder_dataset.ts";
 import { DataLoader } from "../data/loader.ts";
 import type { StateDict } from "../nn/io/host_tensor.ts";
 import type { ResNet } from "../nn/resnet.ts";
@@ -35,6 +36,8 @@ export interface OpenedData {
   /** Where the validation and the test data came from, for the log. */
   valSource: string;
   testSource: string;
+  /** Image files left out because they could not be read (paths relative to the data). */
+  skipped: SkippedFile[];
 }
 
 export interface StartPoint {

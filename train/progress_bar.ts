@@ -2,6 +2,7 @@
 // a file or a pipe (CI logs), a plain line every few seconds so logs stay readable. Text only,
 // no Deno: train/text_report.ts draws it from fit's events; cli/progress.ts gives it stdout.
 
+/** Where a progress bar is drawn: a terminal or a log. */
 export interface ProgressSink {
   /** Writes text as is (no newline added). */
   write(text: string): void;
@@ -27,6 +28,11 @@ export interface ProgressOptions {
   label: string;
   total: number;
   sink: ProgressSink;
+  /**
+   * Items already done when the bar starts (batches a resumed epoch skips): they took no time
+   * now, so the speed and ETA count only those done since (default 0).
+   */
+  start?: number;
   /** Seconds between plain lines when the sink is not a terminal (default 10). */
   lineInterval?: number;
   /** Clock in ms, for tests (default performance.now). */
@@ -34,14 +40,17 @@ export interface ProgressOptions {
 }
 
 export class ProgressBar {
+  /** What the bar counts ("epoch 2/8"). */
+  readonly label: string;
   readonly #o: Required<ProgressOptions>;
   readonly #start: number;
   #lastLine: number;
   #drawn = false;
 
   constructor(options: ProgressOptions) {
-    this.#o = { lineInterval: 10, now: () => performance.now(), ...options };
+    this.#o = { lineInterval: 10, now: () => performance.now(), start: 0, ...options };
     this.#start = this.#o.now();
+    this.label = options.label;
     this.#lastLine = this.#start;
   }
 
@@ -83,8 +92,9 @@ export class ProgressBar {
       parts.push(`${f.imagesPerSecond.toFixed(1)} img/s`);
     }
     const elapsed = (t - this.#start) / 1000;
-    if (done > 0 && done < total) {
-      parts.push(`ETA ${formatDuration(elapsed * (total - done) / done)}`);
+    const doneHere = done - this.#o.start;
+    if (doneHere > 0 && done < total) {
+      parts.push(`ETA ${formatDuration(elapsed * (total - done) / doneHere)}`);
     }
     return parts.join("  ");
   }

@@ -5,11 +5,15 @@
 
 import { DEFAULT_CONFIG, type TrainConfig } from "./config.ts";
 
+/** A named set of settings (a partial config that flags override). */
 export interface Recipe {
+  /** What the recipe is for, for --help. */
   description: string;
+  /** The settings it changes. */
   config: Partial<TrainConfig>;
 }
 
+/** The recipes by name (--recipe): hotdog, cifar10, fashion. */
 export const RECIPES: Record<string, Recipe> = {
   hotdog: {
     description: "ImageNet-pretrained fine-tuning of a small photo dataset (the hotdog archive): " +

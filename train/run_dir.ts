@@ -132,7 +132,9 @@ async function removeStaleTemps(dir: string): Promise<void> {
 
 /** The CLI's RunOutput: a directory on disk. */
 export class RunDir implements RunOutput {
+  /** The iteration rows so far (this session and, on resume, before). */
   iterations: IterationRow[] = [];
+  /** The epoch rows so far. */
   epochs: EpochRow[] = [];
   private iterCsv: CsvFile | null = null;
   private epochCsv: CsvFile | null = null;
@@ -152,12 +154,15 @@ export class RunDir implements RunOutput {
   get where(): string {
     return this.path;
   }
+  /** The path of last.safetensors. */
   get lastCheckpoint(): string {
     return `${this.path}/last.safetensors`;
   }
+  /** The path of best.safetensors. */
   get bestCheckpoint(): string {
     return `${this.path}/best.safetensors`;
   }
+  /** The path of config.json. */
   get configFile(): string {
     return `${this.path}/config.json`;
   }
@@ -228,10 +233,12 @@ export class RunDir implements RunOutput {
     this.lock.release();
   }
 
+  /** Closes the metric files and releases the run's lock. */
   [Symbol.dispose](): void {
     this.close();
   }
 
+  /** @ignore */
   private async rewriteCsv(): Promise<void> {
     const iter = csvLine(ITER_COLUMNS) +
       this.iterations.map((r) => csvLine(ITER_COLUMNS.map((c) => r[c]))).join("");
@@ -243,12 +250,14 @@ export class RunDir implements RunOutput {
     this.epochCsv = await CsvFile.create(`${this.path}/metrics_epoch.csv`, epoch);
   }
 
+  /** @ignore */
   private csv(which: "iter" | "epoch"): CsvFile {
     const f = which === "iter" ? this.iterCsv : this.epochCsv;
     if (!f) throw new Error(`run directory ${this.path} is closed`);
     return f;
   }
 
+  /** Appends the row to metrics_iter.csv. */
   async addIteration(row: IterationRow): Promise<void> {
     this.iterations.push(row);
     await this.csv("iter").append(csvLine(ITER_COLUMNS.map((c) => row[c])));
@@ -279,10 +288,19 @@ export class RunDir implements RunOutput {
     );
   }
 
+  /** Writes best.safetensors or last.safetensors atomically. */
   async saveCheckpoint(slot: CheckpointSlot, state: TrainState): Promise<void> {
     await saveTrainState(slot === "last" ? this.lastCheckpoint : this.bestCheckpoint, state);
   }
 
+  /** skipped_images.txt: every image file the data left out, and why (one per line). */
+  async writeSkipped(files: readonly { file: string; reason: string }[]): Promise<string> {
+    const path = `${this.path}/skipped_images.txt`;
+    await atomicWriteText(path, files.map((f) => `${f.file}\t${f.reason}\n`).join(""));
+    return path;
+  }
+
+  /** Writes summary.json. */
   async writeSummary(summary: RunSummary): Promise<void> {
     await atomicWriteText(`${this.path}/summary.json`, JSON.stringify(summary, null, 2) + "\n");
   }

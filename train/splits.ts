@@ -6,6 +6,7 @@
 // paths, a page (web/open_data.ts) opens the files picked, and both split here.
 
 import type { Dataset } from "../data/dataset.ts";
+import type { SkippedFile } from "../data/folder_dataset.ts";
 import {
   randomSplit,
   stratifiedSplit,
@@ -34,6 +35,8 @@ export interface RawData {
   channels: 1 | 3;
   /** Size of every image when fixed (CIFAR, IDX). */
   knownSize?: [number, number];
+  /** Image files left out because they could not be read (paths relative to the data). */
+  skipped: SkippedFile[];
 }
 
 /**
@@ -94,11 +97,16 @@ export function splitData(raw: RawData, config: TrainConfig): OpenedData {
   const counts = countPerClass(train);
   const empty = classes.filter((_, k) => counts[k] === 0);
   if (empty.length) {
-    throw new ConfigError(
-      "data",
-      `--data: class${empty.length > 1 ? "es" : ""} ${empty.map((c) => `"${c}"`).join(", ")} ` +
-        `of "${config.data}" ha${empty.length > 1 ? "ve" : "s"} no training images`,
-    );
+    const named = `class${empty.length > 1 ? "es" : ""} ${empty.map((c) => `"${c}"`).join(", ")}`;
+    const have = `ha${empty.length > 1 ? "ve" : "s"}`;
+    throw config.classes.length > 0
+      ? new ConfigError(
+        "classes",
+        `--classes: ${named} of "${config.data}" ${have} no readable training images; ` +
+          `add .jpg/.jpeg/.png images to ${empty.length > 1 ? "their folders" : "its folder"} ` +
+          `or leave ${empty.length > 1 ? "them" : "it"} out of --classes`,
+      )
+      : new ConfigError("data", `--data: ${named} of "${config.data}" ${have} no training images`);
   }
   if (config.perClass > 0) {
     const few = classes.filter((_, k) => counts[k] < config.perClass);
@@ -142,6 +150,7 @@ export function splitData(raw: RawData, config: TrainConfig): OpenedData {
     knownSize: raw.knownSize,
     valSource,
     testSource,
+    skipped: raw.skipped,
   };
 }
 

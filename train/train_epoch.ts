@@ -79,6 +79,7 @@ function checkSums(sums: PartialEpoch, classes: number, diverged: () => Error): 
 export async function trainEpoch(i: EpochInput): Promise<EpochOutcome> {
   const { epoch, skip } = i;
   let iteration = i.iteration;
+  const began = performance.now();
   const acc = accumulatorFrom(i.partial);
   const total = i.loader.length;
   i.emit({
@@ -102,6 +103,13 @@ export async function trainEpoch(i: EpochInput): Promise<EpochOutcome> {
       trainStep(i.model, i.optimizer, batch, acc, i.loss);
       done++;
       iteration++;
+      if (done === skip + 1) {
+        i.emit({
+          type: "first-step",
+          epoch: epoch + 1,
+          seconds: (performance.now() - began) / 1000,
+        });
+      }
       if (done % i.logEvery === 0 || done === total || i.stopRequested()) {
         sums = await readSums(acc);
         checkSums(sums, i.classes, () =>

@@ -16,22 +16,32 @@ import type { OptimizerMeta } from "../nn/optim/optimizer.ts";
 import type { TrainConfig } from "./config.ts";
 import type { ModelSpec } from "./model.ts";
 
+/** The `kind` of a train state's metadata. */
 export const TRAIN_STATE_KIND = "webgpu-resnet/train-state";
 
 /** Metric sums of an epoch in progress (so that a mid-epoch resume reports the same epoch). */
 export interface PartialEpoch {
+  /** Sum of the losses so far. */
   lossSum: number;
+  /** Correct predictions so far. */
   correct: number;
+  /** Samples so far. */
   samples: number;
+  /** Samples with a label outside the classes. */
   invalid: number;
 }
 
+/** A training checkpoint's metadata: where the run is, what it was trained on, with what. */
 export interface TrainMeta {
+  /** Always TRAIN_STATE_KIND. */
   kind: typeof TRAIN_STATE_KIND;
   /** Version of this layout (checkpoint_schema.ts). */
   schema: number;
+  /** The network's architecture. */
   model: ModelSpec;
+  /** Class names in head order. */
   classes: string[];
+  /** The run's settings. */
   config: TrainConfig;
   /** Epochs fully done. */
   epoch: number;
@@ -39,6 +49,7 @@ export interface TrainMeta {
   batch: number;
   /** Optimizer steps done in the whole run. */
   iteration: number;
+  /** Metric sums of the epoch in progress, when written mid-epoch. */
   partial: PartialEpoch | null;
   /** The best epoch (1-based) so far by the accuracy on `set`, the validation set when the run
    * has one, else the test set (null before the first epoch); with that epoch's test metrics.
@@ -58,15 +69,21 @@ export interface TrainMeta {
   test: { loss: number; accuracy: number } | null;
   /** Which images each split holds (train/data.ts's splitFingerprint; absent in schema 1). */
   splits?: string;
+  /** The optimizer's state (its tensors are TrainState.optim), in last checkpoints. */
   optim: OptimizerMeta | null;
+  /** The schedule's state. */
   scheduler: Record<string, unknown> | null;
   /** True when written by Ctrl-C in the middle of an epoch. */
   interrupted: boolean;
 }
 
+/** A training checkpoint in memory: model, optimizer state, metadata. */
 export interface TrainState {
+  /** The model's state dict. */
   model: StateDict;
+  /** The optimizer's state tensors (null in best checkpoints). */
   optim: StateDict | null;
+  /** The metadata. */
   meta: TrainMeta;
 }
 

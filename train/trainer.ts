@@ -32,27 +32,35 @@ export { formatLr } from "./fit_events.ts";
 
 /** Set `requested` (e.g. from a SIGINT handler) to stop after the current batch. */
 export interface StopFlag {
+  /** Whether a stop was asked for. */
   requested: boolean;
 }
 
+/** What fit reports to and listens to while it runs. */
 export interface FitIO {
   /** Receives what happens (default: nothing); train/text_report.ts renders it as text. */
   onEvent?: FitEventSink;
+  /** Set its `requested` to stop after the current batch (a checkpoint is written). */
   stop?: StopFlag;
 }
 
+/** What fit returns. */
 export interface FitResult {
   /** True when stopped by the stop flag before the last epoch ended. */
   interrupted: boolean;
   /** True when early stopping ended the run before --epochs. */
   stoppedEarly: boolean;
+  /** Epochs finished. */
   epochsDone: number;
+  /** Optimizer steps done in the run. */
   iterations: number;
   /** The best epoch by the selection set (`best.set`), with its test metrics. */
   best: TrainMeta["best"];
   /** Validation and test metrics of the last finished epoch (null: no such set). */
   lastVal: Metrics | null;
+  /** Test metrics of the last finished epoch (null: no test set). */
   lastTest: Metrics | null;
+  /** Seconds of this session. */
   seconds: number;
 }
 
@@ -65,10 +73,18 @@ export function improves(m: Metrics, best: Metrics | null): boolean {
 }
 
 /** Early stopping: true once `patience` epochs after the best one have not improved on it. */
-export function earlyStopDue(epochsDone: number, best: { epoch: number } | null, patience: number) {
+export function earlyStopDue(
+  epochsDone: number,
+  best: { epoch: number } | null,
+  patience: number,
+): boolean {
   return patience > 0 && best !== null && epochsDone - best.epoch >= patience;
 }
 
+/**
+ * Trains `p` from its start point to `p.config.epochs`, writing rows, plots, checkpoints and the
+ * summary to `output`.
+ */
 export async function fit(p: Prepared, output: RunOutput, io: FitIO = {}): Promise<FitResult> {
   const { config, model, optimizer, scheduler, trainLoader, valLoader, testLoader } = p;
   const emit = io.onEvent ?? (() => {});
@@ -89,9 +105,16 @@ export async function fit(p: Prepared, output: RunOutput, io: FitIO = {}): Promi
     lastTest,
     seconds: (performance.now() - started) / 1000,
   });
-  const evaluated = async (loader: DataLoader | null, set: string): Promise<EvalResult | null> => {
+  const evaluated = async (
+    loader: DataLoader | null,
+    set: "validation" | "test",
+  ): Promise<EvalResult | null> => {
     if (!loader) return null;
-    const r = await evaluate(model, loader, { numClasses: classes });
+    const r = await evaluate(model, loader, {
+      numClasses: classes,
+      onBatch: (done) =>
+        emit({ type: "eval-progress", epoch: epoch + 1, set, done, total: loader.length }),
+    });
     if (!Number.isFinite(r.loss)) {
       throw diverged(`the ${set} loss`, r.loss, `the evaluation after epoch ${epoch + 1}`);
     }

@@ -49,27 +49,16 @@ export function openTree(tree: FileTree, config: TrainConfig, channels: 1 | 3 = 
     return ds;
   };
   const splits = treeSplits(tree);
-  const raw: RawData = splits.length > 0
-    ? (() => {
-      const valFolder = splits.find((s) => VAL_FOLDERS.includes(s));
-      return {
-        kind: "image-folder",
-        train: open("train"),
-        test: splits.includes("test") ? open("test") : null,
-        val: valFolder ? open(valFolder) : null,
-        testName: "the test/ folder",
-        valName: valFolder ? `the ${valFolder}/ folder` : "",
-        channels,
-      };
-    })()
-    : {
-      kind: "image-folder",
-      train: open(),
-      test: null,
-      val: null,
-      testName: "",
-      valName: "",
-      channels,
-    };
+  const valFolder = splits.find((s) => VAL_FOLDERS.includes(s));
+  const raw: RawData = {
+    kind: "image-folder",
+    train: open(splits.length > 0 ? "train" : undefined),
+    test: splits.includes("test") ? open("test") : null,
+    val: valFolder ? open(valFolder) : null,
+    testName: "the test/ folder",
+    valName: valFolder ? `the ${valFolder}/ folder` : "",
+    skipped,
+    channels,
+  };
   return { data: splitData(raw, { ...config, data: tree.root }), skipped };
 }

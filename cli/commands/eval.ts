@@ -7,6 +7,7 @@ import { confusionMatrixSvg } from "../../train/confusion_svg.ts";
 import { formatConfusion } from "../../train/evaluate.ts";
 import { formatReport } from "../../train/metrics.ts";
 import { evaluateCheckpoint, loadTrained } from "../../train/inference.ts";
+import { ProgressBar } from "../../train/progress_bar.ts";
 import { type CommandSpec, helpText, parseArgs, UsageError } from "../args.ts";
 import { atomicWriteText } from "../../nn/io/atomic.ts";
 import { CHECKPOINT_SAFETY_FLAGS, checkpointSafety } from "../checkpoint_flags.ts";
@@ -81,12 +82,18 @@ export async function evalCommand(argv: readonly string[], io: CliIO): Promise<n
   await initGpu();
   const trained = await loadTrained(path, "--checkpoint", checkpointSafety(parsed));
   try {
+    let bar: ProgressBar | null = null;
     const r = await evaluateCheckpoint(trained, {
       data,
       split: (parsed.values.get("split") as "test" | "train" | undefined) ?? "test",
       batchSize,
       workers: parsed.values.get("workers") as number | undefined,
+      onBatch: (done, total) => {
+        bar ??= new ProgressBar({ label: "evaluating", total, sink: io.sink });
+        bar.update(done);
+      },
     });
+    (bar as ProgressBar | null)?.finish();
     io.out(
       `${path} on ${r.dataset} (${r.split}, ${r.samples} images)`,
     );

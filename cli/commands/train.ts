@@ -12,9 +12,9 @@ import { RunDir } from "../../train/run_dir.ts";
 import { prepareTraining } from "../../train/setup.ts";
 import { startupReport } from "../../train/startup_report.ts";
 import { textReport } from "../../train/text_report.ts";
-import { fit, type FitResult, type StopFlag } from "../../train/trainer.ts";
+import { fit, type FitResult } from "../../train/trainer.ts";
 import { type CommandSpec, helpText, parseArgs, UsageError } from "../args.ts";
-import { withInterrupt } from "../interrupt.ts";
+import { interruptExitCode, signalStop, withInterrupt } from "../interrupt.ts";
 import type { CliIO } from "../io.ts";
 import { applyTrainFlags, checkResumeFlags, TRAIN_FLAGS } from "../train_flags.ts";
 
@@ -92,7 +92,7 @@ export async function trainCommand(argv: readonly string[], io: CliIO): Promise<
     io.out(helpText(TRAIN_SPEC));
     return 0;
   }
-  const stop: StopFlag = { requested: false };
+  const stop = signalStop();
   const guarded = <T>(fn: () => Promise<T>) =>
     io.handleSignals ? withInterrupt(stop, (l) => io.err(l), fn) : fn();
 
@@ -122,9 +122,10 @@ export async function trainCommand(argv: readonly string[], io: CliIO): Promise<
         );
       }
       await initGpu();
-      return await guarded(() =>
+      const code = await guarded(() =>
         runDefaultExperiment({ out: config.out, seed: config.seed, io, stop })
       );
+      return code === 130 ? interruptExitCode(stop) : code;
     }
   }
 
@@ -154,6 +155,10 @@ export async function trainCommand(argv: readonly string[], io: CliIO): Promise<
       io.out(`run directory: ${path}`);
     }
     using _run = run; // closes the metric files and releases the run's lock at the end
+    if (prepared.data.skipped.length > 0) {
+      const list = await run.writeSkipped(prepared.data.skipped);
+      io.err(`all ${prepared.data.skipped.length} skipped image file(s) are listed in ${list}`);
+    }
     for (const line of startupReport(prepared)) io.out(line);
     if (await enableAutotune(gpu())) {
       const c = prepared.config;
@@ -177,7 +182,7 @@ export async function trainCommand(argv: readonly string[], io: CliIO): Promise<
       io.out(
         `stopped: checkpoint written to ${run.lastCheckpoint}; continue with: deno run -A cli.ts train --resume ${run.path}`,
       );
-      return 130;
+      return interruptExitCode(stop);
     }
     io.out(doneLine(result, run.path));
     return 0;

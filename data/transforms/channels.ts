@@ -7,21 +7,32 @@ import { grayToRgb, rgbToGray } from "../image.ts";
 import type { Rng } from "../../base/rng.ts";
 import { expectImage, type Pixels, type Transform, type TransformSpec } from "./transform.ts";
 
+/** Converts to grayscale with ITU-R 601-2 luma (torchvision's Grayscale). */
 export class Grayscale implements Transform {
+  /** `numOutputChannels`: 1 (default) or 3 (the gray value repeated). */
   constructor(readonly options: { numOutputChannels?: 1 | 3 } = {}) {}
   apply(x: Pixels, _rng: Rng): Pixels {
     const gray = rgbToGray(expectImage(x, "Grayscale"));
     return (this.options.numOutputChannels ?? 1) === 3 ? grayToRgb(gray) : gray;
   }
+  /**
+   * Internal: a plain description from which loader Workers rebuild this object.
+   * @ignore
+   */
   spec(): TransformSpec {
     return { name: "Grayscale", ...this.options };
   }
 }
 
+/** Repeats a single channel three times (for RGB weights on grayscale data). */
 export class GrayToRgb implements Transform {
   apply(x: Pixels, _rng: Rng): Pixels {
     return grayToRgb(expectImage(x, "GrayToRgb"));
   }
+  /**
+   * Internal: a plain description from which loader Workers rebuild this object.
+   * @ignore
+   */
   spec(): TransformSpec {
     return { name: "GrayToRgb" };
   }

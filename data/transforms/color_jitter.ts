@@ -8,10 +8,13 @@ import type { Image } from "../image.ts";
 import type { Rng } from "../../base/rng.ts";
 import { expectImage, type Pixels, type Transform, type TransformSpec } from "./transform.ts";
 
+/** Options of `ColorJitter`: each a factor range, or a number b for [max(0, 1-b), 1+b]. */
 export interface ColorJitterOptions {
   /** Factor range [max(0, 1-b), 1+b] for a number b, or an explicit [lo, hi]. */
   brightness?: number | [number, number];
+  /** Contrast factor range. */
   contrast?: number | [number, number];
+  /** Saturation factor range. */
   saturation?: number | [number, number];
   /** Shift range [-h, h] (h <= 0.5) in fractions of the hue circle, or [lo, hi]. */
   hue?: number | [number, number];
@@ -96,11 +99,16 @@ export function adjustHue(img: Image, shift: number): void {
   }
 }
 
+/**
+ * Random brightness, contrast, saturation and hue changes in random order (torchvision's
+ * ColorJitter).
+ */
 export class ColorJitter implements Transform {
   private readonly b: [number, number] | null;
   private readonly c: [number, number] | null;
   private readonly s: [number, number] | null;
   private readonly h: [number, number] | null;
+  /** Ranges as torchvision's; an option left out is not applied. */
   constructor(readonly options: ColorJitterOptions = {}) {
     this.b = factorRange(options.brightness, "brightness");
     this.c = factorRange(options.contrast, "contrast");
@@ -125,6 +133,10 @@ export class ColorJitter implements Transform {
     return img;
   }
 
+  /**
+   * Internal: a plain description from which loader Workers rebuild this object.
+   * @ignore
+   */
   spec(): TransformSpec {
     return { name: "ColorJitter", ...this.options };
   }

@@ -12,12 +12,18 @@ import { RandomRotation } from "./rotation.ts";
 import { Normalize, ToTensor } from "./tensor.ts";
 import type { Pixels, Transform, TransformSpec } from "./transform.ts";
 
+/** Applies transforms one after another (torchvision's Compose). */
 export class Compose implements Transform {
+  /** The transforms, in order. */
   constructor(readonly transforms: Transform[]) {}
   apply(x: Pixels, rng: Rng): Pixels {
     for (const t of this.transforms) x = t.apply(x, rng);
     return x;
   }
+  /**
+   * Internal: a plain description from which loader Workers rebuild this object.
+   * @ignore
+   */
   spec(): TransformSpec {
     return { name: "Compose", transforms: this.transforms.map((t) => t.spec()) };
   }

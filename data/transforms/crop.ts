@@ -13,6 +13,7 @@ import {
   type TransformSpec,
 } from "./transform.ts";
 
+/** How RandomCrop pads: constant fill, edge, reflect or symmetric (as torchvision). */
 export type PaddingMode = "constant" | "edge" | "reflect" | "symmetric";
 
 /** Maps a coordinate outside [0, n) back inside per mode; -1 means "use the fill value". */
@@ -74,32 +75,44 @@ export function centerCrop(img: Image, h: number, w: number): Image {
   return cropPadded(img, top, left, h, w, "constant", 0);
 }
 
+/** Crops the centre (torchvision's CenterCrop), padding with zeros when the image is smaller. */
 export class CenterCrop implements Transform {
   private readonly hw: [number, number];
+  /** `size`: one number (square) or [height, width]. */
   constructor(readonly options: { size: number | [number, number] }) {
     this.hw = sizePair(options.size, "CenterCrop");
   }
   apply(x: Pixels, _rng: Rng): Pixels {
     return centerCrop(expectImage(x, "CenterCrop"), this.hw[0], this.hw[1]);
   }
+  /**
+   * Internal: a plain description from which loader Workers rebuild this object.
+   * @ignore
+   */
   spec(): TransformSpec {
     return { name: "CenterCrop", ...this.options };
   }
 }
 
+/** Options of `RandomCrop` (torchvision's). */
 export interface RandomCropOptions {
+  /** One number (square) or [height, width]. */
   size: number | [number, number];
   /** Border added first: one number, [left/right, top/bottom], or [left, top, right, bottom]. */
   padding?: number | [number, number] | [number, number, number, number];
   /** Pad further when the (padded) image is smaller than the crop. */
   padIfNeeded?: boolean;
+  /** The fill value of constant padding (default 0). */
   fill?: number;
+  /** How the border is padded (default "constant"). */
   paddingMode?: PaddingMode;
 }
 
+/** Crops at a random position, after optional padding (torchvision's RandomCrop). */
 export class RandomCrop implements Transform {
   private readonly hw: [number, number];
   private readonly pad: [number, number, number, number];
+  /** See RandomCropOptions. */
   constructor(readonly options: RandomCropOptions) {
     this.hw = sizePair(options.size, "RandomCrop");
     const p = options.padding ?? 0;
@@ -133,6 +146,10 @@ export class RandomCrop implements Transform {
     );
   }
 
+  /**
+   * Internal: a plain description from which loader Workers rebuild this object.
+   * @ignore
+   */
   spec(): TransformSpec {
     return { name: "RandomCrop", ...this.options };
   }

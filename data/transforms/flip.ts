@@ -27,23 +27,35 @@ export function vflip(img: Image): Image {
   return out;
 }
 
+/** Mirrors left-right with probability `p` (torchvision's RandomHorizontalFlip). */
 export class RandomHorizontalFlip implements Transform {
+  /** `p`: the flip probability (default 0.5). */
   constructor(readonly options: { p?: number } = {}) {}
   apply(x: Pixels, rng: Rng): Pixels {
     const img = expectImage(x, "RandomHorizontalFlip");
     return rng.chance(this.options.p ?? 0.5) ? hflip(img) : img;
   }
+  /**
+   * Internal: a plain description from which loader Workers rebuild this object.
+   * @ignore
+   */
   spec(): TransformSpec {
     return { name: "RandomHorizontalFlip", ...this.options };
   }
 }
 
+/** Mirrors top-bottom with probability `p` (torchvision's RandomVerticalFlip). */
 export class RandomVerticalFlip implements Transform {
+  /** `p`: the flip probability (default 0.5). */
   constructor(readonly options: { p?: number } = {}) {}
   apply(x: Pixels, rng: Rng): Pixels {
     const img = expectImage(x, "RandomVerticalFlip");
     return rng.chance(this.options.p ?? 0.5) ? vflip(img) : img;
   }
+  /**
+   * Internal: a plain description from which loader Workers rebuild this object.
+   * @ignore
+   */
   spec(): TransformSpec {
     return { name: "RandomVerticalFlip", ...this.options };
   }

@@ -2,9 +2,21 @@
 
 export type { Pixels, Transform, TransformSpec } from "./transform.ts";
 export { Compose, splitTensorTail, transformFromSpec } from "./compose.ts";
-export { Resize, resize, resizeOutputSize } from "./resize.ts";
-export { CenterCrop, centerCrop, cropPadded, RandomCrop } from "./crop.ts";
-export { RandomResizedCrop, randomResizedCropBox, resizedCrop } from "./random_resized_crop.ts";
+export { Resize, resize, type ResizeOptions, resizeOutputSize } from "./resize.ts";
+export {
+  CenterCrop,
+  centerCrop,
+  cropPadded,
+  type PaddingMode,
+  RandomCrop,
+  type RandomCropOptions,
+} from "./crop.ts";
+export {
+  RandomResizedCrop,
+  randomResizedCropBox,
+  type RandomResizedCropOptions,
+  resizedCrop,
+} from "./random_resized_crop.ts";
 export { hflip, RandomHorizontalFlip, RandomVerticalFlip, vflip } from "./flip.ts";
 export {
   adjustBrightness,
@@ -12,8 +24,9 @@ export {
   adjustHue,
   adjustSaturation,
   ColorJitter,
+  type ColorJitterOptions,
 } from "./color_jitter.ts";
-export { RandomRotation, rotate } from "./rotation.ts";
+export { RandomRotation, type RandomRotationOptions, rotate } from "./rotation.ts";
 export { Grayscale, GrayToRgb } from "./channels.ts";
 export {
   byteToFloatTable,
@@ -27,6 +40,7 @@ export {
   MNIST_STD,
   Normalize,
   NORMALIZE_PRESETS,
+  type NormalizeOptions,
   ToTensor,
   toTensor,
 } from "./tensor.ts";

@@ -14,10 +14,15 @@ import {
   type TransformSpec,
 } from "./transform.ts";
 
+/** Options of `RandomResizedCrop` (torchvision's). */
 export interface RandomResizedCropOptions {
+  /** Output size: one number (square) or [height, width]. */
   size: number | [number, number];
+  /** Range of the crop's area relative to the image (default [0.08, 1]). */
   scale?: [number, number];
+  /** Range of the crop's aspect ratio (default [3/4, 4/3]). */
   ratio?: [number, number];
+  /** Antialias when shrinking (default true). */
   antialias?: boolean;
 }
 
@@ -75,10 +80,14 @@ export function resizedCrop(
   return resizeRegion(img, box.top, box.left, box.height, box.width, outH, outW, antialias);
 }
 
+/**
+ * Crops a random area and aspect ratio, then resizes to `size` (torchvision's RandomResizedCrop).
+ */
 export class RandomResizedCrop implements Transform {
   private readonly hw: [number, number];
   private readonly scale: [number, number];
   private readonly ratio: [number, number];
+  /** See RandomResizedCropOptions. */
   constructor(readonly options: RandomResizedCropOptions) {
     this.hw = sizePair(options.size, "RandomResizedCrop");
     this.scale = options.scale ?? [0.08, 1];
@@ -97,6 +106,10 @@ export class RandomResizedCrop implements Transform {
     return resizedCrop(img, box, this.hw[0], this.hw[1], this.options.antialias ?? true);
   }
 
+  /**
+   * Internal: a plain description from which loader Workers rebuild this object.
+   * @ignore
+   */
   spec(): TransformSpec {
     return { name: "RandomResizedCrop", ...this.options };
   }

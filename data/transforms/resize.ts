@@ -8,10 +8,13 @@ import type { Rng } from "../../base/rng.ts";
 import { resizeRegion } from "./resample.ts";
 import { expectImage, type Pixels, type Transform, type TransformSpec } from "./transform.ts";
 
+/** Options of `Resize` (torchvision's). */
 export interface ResizeOptions {
+  /** One number: the shorter side (aspect kept); [height, width]: exactly. */
   size: number | [number, number];
   /** Cap on the longer side when size is one number (torchvision's max_size). */
   maxSize?: number;
+  /** Antialias when shrinking (default true). */
   antialias?: boolean;
 }
 
@@ -42,7 +45,9 @@ export function resize(img: Image, outH: number, outW: number, antialias = true)
   return resizeRegion(img, 0, 0, img.height, img.width, outH, outW, antialias);
 }
 
+/** Bilinear resize (torchvision's Resize). */
 export class Resize implements Transform {
+  /** See ResizeOptions. */
   constructor(readonly options: ResizeOptions) {
     const s = options.size;
     if (typeof s === "number" ? !(s > 0) : !(s[0] > 0 && s[1] > 0)) {
@@ -56,6 +61,10 @@ export class Resize implements Transform {
     return resize(img, h, w, this.options.antialias ?? true);
   }
 
+  /**
+   * Internal: a plain description from which loader Workers rebuild this object.
+   * @ignore
+   */
   spec(): TransformSpec {
     return { name: "Resize", ...this.options };
   }

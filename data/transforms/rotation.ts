@@ -7,9 +7,13 @@ import { type Image, makeImage } from "../image.ts";
 import type { Rng } from "../../base/rng.ts";
 import { expectImage, type Pixels, type Transform, type TransformSpec } from "./transform.ts";
 
+/** Options of `RandomRotation` (torchvision's). */
 export interface RandomRotationOptions {
+  /** A number d for [-d, d], or [min, max] degrees. */
   degrees: number | [number, number];
+  /** Resampling (default "nearest"). */
   interpolation?: "nearest" | "bilinear";
+  /** Value of the area outside the rotated image (default 0). */
   fill?: number;
 }
 
@@ -63,8 +67,10 @@ export function rotate(
   return out;
 }
 
+/** Rotates by a random angle about the centre (torchvision's RandomRotation). */
 export class RandomRotation implements Transform {
   private readonly range: [number, number];
+  /** See RandomRotationOptions. */
   constructor(readonly options: RandomRotationOptions) {
     const d = options.degrees;
     this.range = typeof d === "number" ? [-Math.abs(d), Math.abs(d)] : d;
@@ -78,6 +84,10 @@ export class RandomRotation implements Transform {
       this.options.fill ?? 0,
     );
   }
+  /**
+   * Internal: a plain description from which loader Workers rebuild this object.
+   * @ignore
+   */
   spec(): TransformSpec {
     return { name: "RandomRotation", ...this.options };
   }

@@ -56,25 +56,37 @@ export function byteToFloatTable(channels: number, normalize: Normalize | null):
   return table;
 }
 
+/** uint8 HWC pixels to float CHW in [0, 1] (torchvision's ToTensor). */
 export class ToTensor implements Transform {
   apply(x: Pixels, _rng: Rng): Pixels {
     return isTensorImage(x) ? x : toTensor(x);
   }
+  /**
+   * Internal: a plain description from which loader Workers rebuild this object.
+   * @ignore
+   */
   spec(): TransformSpec {
     return { name: "ToTensor" };
   }
 }
 
+/** Options of `Normalize`: mean and std, or a preset. */
 export interface NormalizeOptions {
+  /** Per-channel means. */
   mean?: number[];
+  /** Per-channel standard deviations. */
   std?: number[];
   /** "imagenet", "cifar10", "mnist" or "fashion-mnist" instead of mean/std. */
   preset?: string;
 }
 
+/** (x - mean) / std per channel (torchvision's Normalize), on float images. */
 export class Normalize implements Transform {
+  /** The per-channel means in use. */
   readonly mean: number[];
+  /** The per-channel standard deviations in use. */
   readonly std: number[];
+  /** Mean and std, or a preset ("imagenet", "cifar10", "mnist", "fashion-mnist"). */
   constructor(readonly options: NormalizeOptions) {
     const p = options.preset !== undefined ? NORMALIZE_PRESETS[options.preset] : undefined;
     if (options.preset !== undefined && !p) {
@@ -111,6 +123,10 @@ export class Normalize implements Transform {
     return x;
   }
 
+  /**
+   * Internal: a plain description from which loader Workers rebuild this object.
+   * @ignore
+   */
   spec(): TransformSpec {
     return { name: "Normalize", ...this.options };
   }

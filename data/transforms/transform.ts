@@ -5,17 +5,25 @@ import type { Image, TensorImage } from "../image.ts";
 import { isTensorImage } from "../image.ts";
 import type { Rng } from "../../base/rng.ts";
 
+/** An image in either form: uint8 pixels or float tensor image. */
 export type Pixels = Image | TensorImage;
 
 /** `name` picks the class in transformFromSpec; the other fields are its options. */
 export interface TransformSpec {
+  /** The transform's class name. */
   name: string;
+  /** Its options. */
   [option: string]: unknown;
 }
 
+/** A seeded function of one image (torchvision's transforms). */
 export interface Transform {
   /** Returns the transformed image; may reuse the input's memory. Random draws come from rng only. */
   apply(x: Pixels, rng: Rng): Pixels;
+  /**
+   * Internal: a plain description from which loader Workers rebuild this object.
+   * @ignore
+   */
   spec(): TransformSpec;
 }
 

@@ -16,8 +16,11 @@ export type CheckpointMeta =
   | CheckpointMeta[]
   | { [key: string]: CheckpointMeta };
 
+/** A training checkpoint: named tensors and JSON metadata. */
 export interface Checkpoint {
+  /** The tensors (e.g. "model.conv1.weight", "optim.state.3.exp_avg"). */
   tensors: StateDict;
+  /** The metadata (epoch, classes, config, optimizer and scheduler state). */
   meta: CheckpointMeta;
 }
 

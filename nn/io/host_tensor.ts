@@ -1,13 +1,17 @@
 // A tensor that lives in host memory: what weight files are read into and
 // written from, before anything is uploaded to the GPU. Web-standard only.
 
+/** Element types a weight file may hold. */
 export type HostDType = "f32" | "f16" | "bf16" | "i64" | "i32";
 
 /** The typed array that backs each dtype. f16 and bf16 keep their raw bits. */
 export type HostData = Float32Array | Uint16Array | BigInt64Array | Int32Array;
 
+/** A tensor on the CPU, as read from or written to a weight file. */
 export interface HostTensor {
+  /** The element type of `data`. */
   dtype: HostDType;
+  /** The dimensions ([] for a scalar). */
   shape: number[];
   /** Row-major (contiguous) elements, exactly numel(shape) of them. */
   data: HostData;

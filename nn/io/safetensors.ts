@@ -29,7 +29,9 @@ const FROM_FILE: Record<string, HostDType> = {
 };
 const MAX_HEADER = 100 * 1024 * 1024;
 
+/** A parsed safetensors file. */
 export interface Safetensors {
+  /** The tensors, in the header's order. */
   tensors: StateDict;
   /** The `__metadata__` string map ({} when absent). */
   metadata: Record<string, string>;

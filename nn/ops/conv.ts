@@ -15,6 +15,7 @@ import {
 } from "../../kernels/conv2d/mod.ts";
 import { record, Tensor } from "../tensor.ts";
 
+/** Options of `conv2d`. */
 export interface Conv2dOptions {
   /** One value for both dimensions, or [height, width]. Default 1. */
   stride?: Pair;

@@ -14,6 +14,7 @@ import { record, Tensor } from "../tensor.ts";
 
 export const METRIC_SLOTS = k.METRIC_SLOTS;
 
+/** Options of `crossEntropy` (torch.nn.functional.cross_entropy's). */
 export interface CrossEntropyOptions {
   /** ε in [0, 1]: the target puts 1-ε on the label and ε/classes on every class. */
   labelSmoothing?: number;

@@ -7,6 +7,7 @@ import { gpu } from "../../kernels/device.ts";
 import * as bn from "../../kernels/batchnorm.ts";
 import { isGradEnabled, record, Tensor } from "../tensor.ts";
 
+/** Options of `batchNorm2d`. */
 export interface BatchNormOptions {
   /** Batch statistics (true) or running statistics (false). Default true. */
   training?: boolean;

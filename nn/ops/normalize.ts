@@ -46,9 +46,13 @@ export function imagesFromBytes(
 
 /** What the loader's batches carry (data/collate.ts Batch). */
 export interface BatchPixels {
+  /** The images as NCHW floats (computed from `pixels` when it is given). */
   images: Float32Array;
+  /** [N, C, H, W]. */
   shape: [number, number, number, number];
+  /** The images as NHWC bytes, when the loader deferred ToTensor (+ Normalize) to the GPU. */
   pixels?: Uint8Array;
+  /** The float of each byte value per channel (ToTensor and Normalize in one table). */
   pixelTable?: Float32Array;
 }
 

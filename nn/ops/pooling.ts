@@ -7,7 +7,9 @@ import { gpu } from "../../kernels/device.ts";
 import * as pool from "../../kernels/pooling.ts";
 import { isGradEnabled, record, Tensor } from "../tensor.ts";
 
+/** Options of `maxPool2d` and `avgPool2d`. */
 export interface Pool2dOptions {
+  /** Window size: one value or [height, width]. */
   kernelSize: Pair;
   /** Default: kernelSize. */
   stride?: Pair;
@@ -15,6 +17,7 @@ export interface Pool2dOptions {
   padding?: Pair;
 }
 
+/** Options of `avgPool2d`. */
 export interface AvgPool2dOptions extends Pool2dOptions {
   /** Whether padded positions count in the divisor (PyTorch's default, true). */
   countIncludePad?: boolean;

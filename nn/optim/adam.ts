@@ -21,19 +21,23 @@ import {
 } from "./optimizer.ts";
 
 export type { AdamHyper };
+/** Adam's hyperparameters, each optional (PyTorch's defaults). */
 export type AdamOptions = Partial<AdamHyper>;
 
 const KEYS = ["lr", "betas", "eps", "weightDecay", "amsgrad"] as const;
 
-abstract class AdamBase extends Optimizer<AdamHyper> {
+/** What Adam and AdamW share: the moment estimates and the fused update. */
+export abstract class AdamBase extends Optimizer<AdamHyper> {
   /** AdamW's decoupled weight decay instead of Adam's L2 term. */
   protected readonly decoupled: boolean;
 
+  /** @ignore */
   protected constructor(kind: string, params: ParamsArg<AdamHyper>, defaults: AdamHyper) {
     super(kind, KEYS, params, defaults);
     this.decoupled = kind === "AdamW";
   }
 
+  /** @ignore */
   protected checkHyper(h: AdamHyper, where: string): void {
     checkRange(h.lr, "lr", where, (x) => x >= 0, ">= 0");
     checkRange(h.eps, "eps", where, (x) => x >= 0, ">= 0");
@@ -47,10 +51,12 @@ abstract class AdamBase extends Optimizer<AdamHyper> {
     if (typeof h.amsgrad !== "boolean") throw new TypeError(`${where}: amsgrad must be a boolean`);
   }
 
+  /** @ignore */
   protected override requiredState(group: AdamHyper): string[] {
     return group.amsgrad ? ["exp_avg", "exp_avg_sq", "max_exp_avg_sq"] : ["exp_avg", "exp_avg_sq"];
   }
 
+  /** @ignore */
   protected update(
     param: Tensor,
     grad: Tensor,
@@ -95,6 +101,7 @@ function adamZeros(t: Tensor): void {
 
 /** Adam with L2 weight decay added to the gradient (PyTorch's Adam). */
 export class Adam extends AdamBase {
+  /** Adam over `params` (tensors or groups); defaults lr 1e-3, betas (0.9, 0.999), eps 1e-8. */
   constructor(params: ParamsArg<AdamHyper>, options: AdamOptions = {}) {
     super("Adam", params, adamDefaults(options, 0));
   }
@@ -102,6 +109,7 @@ export class Adam extends AdamBase {
 
 /** Adam with decoupled weight decay (PyTorch's AdamW; default weightDecay 1e-2). */
 export class AdamW extends AdamBase {
+  /** AdamW over `params` (tensors or groups); defaults lr 1e-3, weight decay 1e-2. */
   constructor(params: ParamsArg<AdamHyper>, options: AdamOptions = {}) {
     super("AdamW", params, adamDefaults(options, 1e-2));
   }

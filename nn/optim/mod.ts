@@ -12,4 +12,4 @@ export {
   type ParamState,
 } from "./optimizer.ts";
 export { SGD, type SGDHyper, type SGDOptions } from "./sgd.ts";
-export { Adam, type AdamHyper, type AdamOptions, AdamW } from "./adam.ts";
+export { Adam, AdamBase, type AdamHyper, type AdamOptions, AdamW } from "./adam.ts";

@@ -15,6 +15,7 @@ export type HyperValue = number | boolean | readonly [number, number];
 
 /** The hyperparameters every optimizer has. */
 export interface BaseHyper {
+  /** Learning rate. */
   lr: number;
 }
 
@@ -36,12 +37,15 @@ export type ParamsArg<H extends BaseHyper> = readonly Tensor[] | readonly ParamG
 /** Per-parameter state: the number of updates made (this one included, during `update`) and
  * the named state tensors. */
 export interface ParamState {
+  /** Updates made. */
   step: number;
+  /** State tensors by PyTorch's name (momentum_buffer, exp_avg, ...). */
   tensors: Map<string, Tensor>;
 }
 
 /** The JSON half of an optimizer's state dict (fits a checkpoint's metadata). */
 export interface OptimizerMeta {
+  /** The optimizer's name ("SGD", "Adam", "AdamW"). */
   optimizer: string;
   /** Each group's hyperparameters, `initialLr` if set, and its parameters' indices. */
   paramGroups: ({ params: number[]; initialLr?: number } & Record<string, unknown>)[];
@@ -55,21 +59,26 @@ export interface OptimizerMeta {
  * stores them as e.g. `withPrefix(sd.tensors, "optim.")` and `meta.optim = sd.meta`.
  */
 export interface OptimizerStateDict {
+  /** The state tensors, named "state.<paramIndex>.<name>". */
   tensors: StateDict;
+  /** Hyperparameters, groups and step counts. */
   meta: OptimizerMeta;
 }
 
+/** The base of SGD, Adam and AdamW: parameter groups, zeroGrad, step, state dicts. */
 export abstract class Optimizer<H extends BaseHyper> {
   /** The groups in order; their hyperparameters may be changed between steps. */
   readonly paramGroups: ParamGroup<H>[] = [];
   /** Hyperparameters a group gets when its spec leaves them out. */
   readonly defaults: Readonly<H>;
+  /** @ignore */
   protected readonly state = new Map<Tensor, ParamState>();
   /** "SGD", "Adam" or "AdamW": names errors and checks a loaded state dict's origin. */
   readonly kind: string;
   /** The hyperparameter names this optimizer has (lr included). */
   protected readonly hyperKeys: readonly (keyof H & string)[];
 
+  /** @ignore */
   protected constructor(
     kind: string,
     hyperKeys: readonly (keyof H & string)[],

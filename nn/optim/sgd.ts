@@ -25,7 +25,12 @@ export type SGDOptions = Partial<SGDHyper>;
 
 const KEYS = ["lr", "momentum", "dampening", "weightDecay", "nesterov"] as const;
 
+/**
+ * Stochastic gradient descent with momentum, dampening, Nesterov and weight decay
+ * (torch.optim.SGD).
+ */
 export class SGD extends Optimizer<SGDHyper> {
+  /** SGD over `params` (tensors or groups); defaults lr 1e-3, no momentum. */
   constructor(params: ParamsArg<SGDHyper>, options: SGDOptions = {}) {
     super("SGD", KEYS, params, {
       lr: options.lr as number, // may be undefined if every group sets its own
@@ -36,6 +41,7 @@ export class SGD extends Optimizer<SGDHyper> {
     });
   }
 
+  /** @ignore */
   protected checkHyper(h: SGDHyper, where: string): void {
     checkRange(h.lr, "lr", where, (x) => x >= 0, ">= 0");
     checkRange(h.momentum, "momentum", where, (x) => x >= 0, ">= 0");
@@ -51,6 +57,7 @@ export class SGD extends Optimizer<SGDHyper> {
     }
   }
 
+  /** @ignore */
   protected update(
     param: Tensor,
     grad: Tensor,

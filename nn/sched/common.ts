@@ -4,13 +4,16 @@
 /** One parameter group as a scheduler sees it: its current lr and, once a scheduler has been
  * attached, the lr it started from (PyTorch's `initial_lr`). */
 export interface ParamGroupLike {
+  /** The group's current learning rate. */
   lr: number;
+  /** The lr the first scheduler attached started from. */
   initialLr?: number;
 }
 
 /** The only thing a scheduler needs from an optimizer: its parameter groups, whose `lr` it reads
  * and writes. SGD, Adam and AdamW satisfy this structurally. */
 export interface HasParamGroups {
+  /** The groups whose `lr` a scheduler reads and writes. */
   paramGroups: ParamGroupLike[];
 }
 

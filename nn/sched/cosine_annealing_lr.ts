@@ -16,6 +16,7 @@ import {
 } from "./common.ts";
 import { EpochLRScheduler, type EpochSchedulerState } from "./epoch_scheduler.ts";
 
+/** Options of `CosineAnnealingLR`. */
 export interface CosineAnnealingLROptions {
   /** Half-period of the cosine, in epochs (an integer >= 1). */
   tMax: number;
@@ -25,19 +26,31 @@ export interface CosineAnnealingLROptions {
   lastEpoch?: number;
 }
 
+/** The JSON-serialisable state of a CosineAnnealingLR. */
 export interface CosineAnnealingLRState extends EpochSchedulerState {
+  /** Which scheduler wrote the state. */
   scheduler: "CosineAnnealingLR";
+  /** Steps of a half cosine period. */
   tMax: number;
+  /** The lowest lr. */
   etaMin: number;
 }
 
 const KIND = "CosineAnnealingLR";
 
+/**
+ * Cosine annealing of the lr from its initial value to `etaMin` over `tMax` steps
+ * (torch.optim.lr_scheduler.CosineAnnealingLR).
+ */
 export class CosineAnnealingLR extends EpochLRScheduler {
+  /** @ignore */
   protected readonly kind = KIND;
+  /** Steps of a half cosine period. */
   tMax: number;
+  /** The lowest lr. */
   etaMin: number;
 
+  /** Attaches to `optimizer` (sets each group's initialLr) and takes step 0. */
   constructor(optimizer: HasParamGroups, options: CosineAnnealingLROptions) {
     // PyTorch divides by T_max without checking it; a zero would give NaN lrs, so reject it here.
     const tMax = checkInteger(options?.tMax, `${KIND}: tMax`, 1);
@@ -48,6 +61,7 @@ export class CosineAnnealingLR extends EpochLRScheduler {
     this.step();
   }
 
+  /** @ignore */
   protected computeLrs(groups: readonly ParamGroupLike[]): number[] {
     const { lastEpoch: t, tMax, etaMin } = this;
     if (t === 0) return groups.map((g) => g.lr);
@@ -67,6 +81,7 @@ export class CosineAnnealingLR extends EpochLRScheduler {
     return groups.map((g) => ratio * (g.lr - etaMin) + etaMin);
   }
 
+  /** @ignore */
   protected override closedFormLrs(): number[] {
     const { lastEpoch: t, tMax, etaMin } = this;
     return this.baseLrs.map((base) =>
@@ -74,6 +89,7 @@ export class CosineAnnealingLR extends EpochLRScheduler {
     );
   }
 
+  /** The scheduler's state, for a checkpoint. */
   stateDict(): CosineAnnealingLRState {
     return { scheduler: KIND, tMax: this.tMax, etaMin: this.etaMin, ...this.counterState() };
   }

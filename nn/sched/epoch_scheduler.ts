@@ -16,13 +16,22 @@ import {
 
 /** The counters every epoch scheduler keeps in its state dict. */
 export interface EpochSchedulerState {
+  /** Each group's initial lr. */
   baseLrs: number[];
+  /** PyTorch's `last_epoch`. */
   lastEpoch: number;
+  /** Number of `step()` calls. */
   stepCount: number;
+  /** The lrs after the last step. */
   lastLr: number[];
 }
 
+/**
+ * The base of StepLR, CosineAnnealingLR and LinearLR (PyTorch's LRScheduler): step(), getLastLr(),
+ * state dicts.
+ */
 export abstract class EpochLRScheduler {
+  /** The optimizer whose groups' lr this scheduler sets. */
   readonly optimizer: HasParamGroups;
   /** Each group's initial lr (its `initialLr`). */
   baseLrs: number[];
@@ -30,7 +39,9 @@ export abstract class EpochLRScheduler {
   lastEpoch: number;
   /** Number of `step()` calls, the one made by the constructor included. */
   protected stepCount: number;
+  /** @ignore */
   protected lastLr: number[];
+  /** @ignore */
   protected abstract readonly kind: string;
 
   /** `lastEpoch` -1 starts afresh and records `initialLr = lr` on groups that lack one; any other
@@ -102,6 +113,7 @@ export abstract class EpochLRScheduler {
     return this.lastLr.slice();
   }
 
+  /** @ignore */
   protected counterState(): EpochSchedulerState {
     return {
       baseLrs: this.baseLrs.slice(),
@@ -128,6 +140,7 @@ export abstract class EpochLRScheduler {
     };
   }
 
+  /** @ignore */
   protected assignCounters(c: EpochSchedulerState): void {
     this.baseLrs = c.baseLrs;
     this.lastEpoch = c.lastEpoch;

@@ -11,6 +11,7 @@ import {
 } from "./common.ts";
 import { EpochLRScheduler, type EpochSchedulerState } from "./epoch_scheduler.ts";
 
+/** Options of `LinearLR`. */
 export interface LinearLROptions {
   /** Factor of the first step's lr, in (0, 1]. Default 1/3 (PyTorch's). */
   startFactor?: number;
@@ -22,10 +23,15 @@ export interface LinearLROptions {
   lastEpoch?: number;
 }
 
+/** The JSON-serialisable state of a LinearLR. */
 export interface LinearLRState extends EpochSchedulerState {
+  /** Which scheduler wrote the state. */
   scheduler: "LinearLR";
+  /** Factor of the initial lr at step 0. */
   startFactor: number;
+  /** Factor reached at `totalIters`. */
   endFactor: number;
+  /** Steps of the linear change. */
   totalIters: number;
 }
 
@@ -40,12 +46,21 @@ function checkFactors(start: number, end: number, where: string): void {
   }
 }
 
+/**
+ * A linear change of the lr factor from `startFactor` to `endFactor` over `totalIters` steps
+ * (torch.optim.lr_scheduler.LinearLR).
+ */
 export class LinearLR extends EpochLRScheduler {
+  /** @ignore */
   protected readonly kind = KIND;
+  /** Factor of the initial lr at step 0. */
   startFactor: number;
+  /** Factor reached at `totalIters`. */
   endFactor: number;
+  /** Steps of the linear change. */
   totalIters: number;
 
+  /** Attaches to `optimizer` and takes step 0 (defaults 1/3 → 1 over 5 steps, as PyTorch). */
   constructor(optimizer: HasParamGroups, options: LinearLROptions = {}) {
     const startFactor = checkNumber(options.startFactor ?? 1 / 3, `${KIND}: startFactor`);
     const endFactor = checkNumber(options.endFactor ?? 1, `${KIND}: endFactor`);
@@ -58,6 +73,7 @@ export class LinearLR extends EpochLRScheduler {
     this.step();
   }
 
+  /** @ignore */
   protected computeLrs(groups: readonly ParamGroupLike[]): number[] {
     const { lastEpoch: t, startFactor: s, endFactor: e, totalIters: n } = this;
     if (t === 0) return groups.map((g) => g.lr * s);
@@ -65,11 +81,13 @@ export class LinearLR extends EpochLRScheduler {
     return groups.map((g) => g.lr * (1 + (e - s) / (n * s + (t - 1) * (e - s))));
   }
 
+  /** @ignore */
   protected override closedFormLrs(): number[] {
     const { lastEpoch: t, startFactor: s, endFactor: e, totalIters: n } = this;
     return this.baseLrs.map((base) => base * (s + (e - s) * Math.min(n, t) / n));
   }
 
+  /** The scheduler's state, for a checkpoint. */
   stateDict(): LinearLRState {
     return {
       scheduler: KIND,

@@ -16,19 +16,24 @@ import {
   show,
 } from "./common.ts";
 
+/** Whether the metric should fall ("min") or rise ("max"). */
 export type PlateauMode = "min" | "max";
+/** How `threshold` applies: relative ("rel") or absolute ("abs"). */
 export type ThresholdMode = "rel" | "abs";
 
 /** One group's lr cut, as returned by `step` and passed to `onReduce`. */
 export interface LrReduction {
   /** Index of the parameter group in `optimizer.paramGroups`. */
   group: number;
+  /** The lr before the cut. */
   oldLr: number;
+  /** The lr after the cut. */
   newLr: number;
   /** The scheduler's step count (PyTorch's `last_epoch`) at which the cut happened. */
   epoch: number;
 }
 
+/** Options of `ReduceLROnPlateau` (torch.optim.lr_scheduler.ReduceLROnPlateau's). */
 export interface ReduceLROnPlateauOptions {
   /** "min": the metric should go down (a loss); "max": up (an accuracy). Default "min". */
   mode?: PlateauMode;
@@ -52,19 +57,33 @@ export interface ReduceLROnPlateauOptions {
 
 /** The JSON-serialisable state of a ReduceLROnPlateau (hyperparameters and counters). */
 export interface ReduceLROnPlateauState {
+  /** Which scheduler wrote the state. */
   scheduler: "ReduceLROnPlateau";
+  /** See the options. */
   mode: PlateauMode;
+  /** See the options. */
   factor: number;
+  /** See the options. */
   patience: number;
+  /** See the options. */
   threshold: number;
+  /** See the options. */
   thresholdMode: ThresholdMode;
+  /** See the options. */
   cooldown: number;
+  /** Each group's lower bound of the lr. */
   minLrs: number[];
+  /** See the options. */
   eps: number;
+  /** The best metric so far (±Infinity encoded for JSON). */
   best: JsonNumber;
+  /** Steps since the last improvement. */
   numBadEpochs: number;
+  /** Steps of cooldown left. */
   cooldownCounter: number;
+  /** PyTorch's `last_epoch`. */
   lastEpoch: number;
+  /** The lrs after the last step (null before the first). */
   lastLr: number[] | null;
 }
 
@@ -90,17 +109,31 @@ function checkFactor(factor: unknown): number {
   return f;
 }
 
+/**
+ * Cuts the lr by `factor` when a metric stops improving for `patience` steps
+ * (torch.optim.lr_scheduler.ReduceLROnPlateau).
+ */
 export class ReduceLROnPlateau {
+  /** The optimizer whose groups' lr this scheduler cuts. */
   readonly optimizer: HasParamGroups;
+  /** Called for each group whose lr was cut. */
   onReduce: ((reduction: LrReduction) => void) | undefined;
 
+  /** See the options. */
   mode: PlateauMode;
+  /** See the options. */
   factor: number;
+  /** See the options. */
   patience: number;
+  /** See the options. */
   threshold: number;
+  /** See the options. */
   thresholdMode: ThresholdMode;
+  /** See the options. */
   cooldown: number;
+  /** Each group's lower bound of the lr. */
   minLrs: number[];
+  /** See the options. */
   eps: number;
 
   /** Best metric seen so far; starts at the worst value for the mode (±Infinity). */
@@ -113,6 +146,7 @@ export class ReduceLROnPlateau {
   lastEpoch = 0;
   private lastLr: number[] | null = null;
 
+  /** Attaches to `optimizer`; options as PyTorch's (mode "min", factor 0.1, patience 10, ...). */
   constructor(optimizer: HasParamGroups, options: ReduceLROnPlateauOptions = {}) {
     // Same checks as PyTorch (factor, mode, threshold mode, min_lr length), plus type checks on
     // the numbers since a config file can hand us anything.
@@ -148,6 +182,7 @@ export class ReduceLROnPlateau {
     return this.mode === "min" ? Infinity : -Infinity;
   }
 
+  /** Whether bad steps are currently not counted (after a cut). */
   get inCooldown(): boolean {
     return this.cooldownCounter > 0;
   }
@@ -206,6 +241,7 @@ export class ReduceLROnPlateau {
     return reductions;
   }
 
+  /** @ignore */
   private reduceLr(): LrReduction[] {
     const reductions: LrReduction[] = [];
     this.optimizer.paramGroups.forEach((group, i) => {
@@ -223,6 +259,7 @@ export class ReduceLROnPlateau {
     return reductions;
   }
 
+  /** The scheduler's state, for a checkpoint. */
   stateDict(): ReduceLROnPlateauState {
     return {
       scheduler: KIND,

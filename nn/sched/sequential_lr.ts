@@ -14,11 +14,17 @@ export type ChainedScheduler = EpochLRScheduler & {
   loadStateDict(state: Record<string, unknown>): void;
 };
 
+/** The JSON-serialisable state of a SequentialLR and its schedulers. */
 export interface SequentialLRState {
+  /** Which scheduler wrote the state. */
   scheduler: "SequentialLR";
+  /** PyTorch's `last_epoch`. */
   lastEpoch: number;
+  /** Steps at which the next scheduler takes over. */
   milestones: number[];
+  /** Each chained scheduler's state. */
   schedulers: object[];
+  /** The lrs after the last step. */
   lastLr: number[];
 }
 
@@ -30,13 +36,22 @@ function bisectRight(sorted: readonly number[], x: number): number {
   return i;
 }
 
+/**
+ * Runs schedulers one after another, switching at `milestones`
+ * (torch.optim.lr_scheduler.SequentialLR).
+ */
 export class SequentialLR {
+  /** The optimizer whose groups' lr the schedulers set. */
   readonly optimizer: HasParamGroups;
+  /** The chained schedulers, in order. */
   readonly schedulers: readonly ChainedScheduler[];
+  /** Steps at which the next scheduler takes over. */
   milestones: number[];
+  /** PyTorch's `last_epoch`. */
   lastEpoch: number;
   private lastLr: number[];
 
+  /** Chains `schedulers` on `optimizer`, switching at each of `milestones`. */
   constructor(
     optimizer: HasParamGroups,
     schedulers: readonly ChainedScheduler[],
@@ -79,10 +94,12 @@ export class SequentialLR {
     return this.lastLr.slice();
   }
 
+  /** The lrs after the last step. */
   getLastLr(): number[] {
     return this.lastLr.slice();
   }
 
+  /** The state of this scheduler and its chained ones, for a checkpoint. */
   stateDict(): SequentialLRState {
     return {
       scheduler: KIND,

@@ -10,6 +10,7 @@ import {
 } from "./common.ts";
 import { EpochLRScheduler, type EpochSchedulerState } from "./epoch_scheduler.ts";
 
+/** Options of `StepLR`. */
 export interface StepLROptions {
   /** Epochs between two decays (an integer >= 1). */
   stepSize: number;
@@ -19,19 +20,28 @@ export interface StepLROptions {
   lastEpoch?: number;
 }
 
+/** The JSON-serialisable state of a StepLR. */
 export interface StepLRState extends EpochSchedulerState {
+  /** Which scheduler wrote the state. */
   scheduler: "StepLR";
+  /** Steps between cuts. */
   stepSize: number;
+  /** Factor of each cut. */
   gamma: number;
 }
 
 const KIND = "StepLR";
 
+/** Multiplies the lr by `gamma` every `stepSize` steps (torch.optim.lr_scheduler.StepLR). */
 export class StepLR extends EpochLRScheduler {
+  /** @ignore */
   protected readonly kind = KIND;
+  /** Steps between cuts. */
   stepSize: number;
+  /** Factor of each cut. */
   gamma: number;
 
+  /** Attaches to `optimizer` and takes step 0. */
   constructor(optimizer: HasParamGroups, options: StepLROptions) {
     // PyTorch leaves a zero step_size to fail later with a division by zero; catch it here.
     const stepSize = checkInteger(options?.stepSize, `${KIND}: stepSize`, 1);
@@ -43,6 +53,7 @@ export class StepLR extends EpochLRScheduler {
   }
 
   // Recursive, like PyTorch: multiply the current lr, so an lr changed by hand is respected.
+  /** @ignore */
   protected computeLrs(groups: readonly ParamGroupLike[]): number[] {
     if (this.lastEpoch === 0 || this.lastEpoch % this.stepSize !== 0) {
       return groups.map((g) => g.lr);
@@ -50,6 +61,7 @@ export class StepLR extends EpochLRScheduler {
     return groups.map((g) => g.lr * this.gamma);
   }
 
+  /** The scheduler's state, for a checkpoint. */
   stateDict(): StepLRState {
     return { scheduler: KIND, stepSize: this.stepSize, gamma: this.gamma, ...this.counterState() };
   }

@@ -44,3 +44,18 @@ Deno.test("formatDuration", () => {
   assert.equal(formatDuration(75), "1:15");
   assert.equal(formatDuration(3725), "1:02:05");
 });
+
+Deno.test("progress after a resume: the ETA counts only the batches trained since, not the skipped", () => {
+  let t = 0;
+  const fake = new ProgressBar({
+    label: "epoch 3/5",
+    total: 100,
+    sink: memorySink(),
+    start: 50,
+    now: () => t,
+  });
+  t = 10_000; // 10 batches in 10 s after skipping 50: 40 left take 40 s
+  assert.equal(fake.status(60, {}), "epoch 3/5  60/100  ETA 0:40");
+  assert.ok(!fake.status(50, {}).includes("ETA"), "no ETA before a batch is trained");
+  assert.ok(fake.status(100, {}).endsWith("100/100"), "no ETA once done");
+});

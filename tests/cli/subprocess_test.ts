@@ -1,6 +1,6 @@
-// One real process: `deno run -A cli.ts train` on tiny data, stopped with SIGINT (Ctrl-C)
-// while it trains. It must finish the batch, write a checkpoint, say how to resume and exit
-// with 130; the run then resumes in-process.
+// Real processes: `deno run -A cli.ts train` on tiny data, stopped with SIGINT (Ctrl-C) or
+// SIGTERM while it trains. It must finish the batch, write a checkpoint, say how to resume and
+// exit with 130 (SIGINT) or 143 (SIGTERM); the first run then resumes in-process.
 
 import assert from "node:assert/strict";
 import { memoryIO } from "../../cli/io.ts";
@@ -19,9 +19,9 @@ async function rowsIn(path: string): Promise<number> {
   }
 }
 
-Deno.test("cli.ts train as a process: Ctrl-C writes a checkpoint and exits 130; --resume continues", async () => {
-  const tmp = await Deno.makeTempDir({ prefix: "cli_subprocess_test_" });
-  const data = await writeImageFolder(`${tmp}/data`, {
+/** Starts a long training run in a process, sends `signal` once it has trained 2 batches. */
+async function trainAndSignal(tmp: string, name: string, signal: Deno.Signal) {
+  const data = await writeImageFolder(`${tmp}/data-${name}`, {
     classes: ["x", "y"],
     perClass: 8,
     size: 16,
@@ -48,7 +48,7 @@ Deno.test("cli.ts train as a process: Ctrl-C writes a checkpoint and exits 130; 
       "--out",
       out,
       "--name",
-      "sig",
+      name,
     ],
     cwd: root,
     env: { XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp" },
@@ -57,15 +57,21 @@ Deno.test("cli.ts train as a process: Ctrl-C writes a checkpoint and exits 130; 
   }).spawn();
   const output = child.output();
   const deadline = Date.now() + 60_000;
-  while ((await rowsIn(`${out}/sig/metrics_iter.csv`)) < 2) {
+  while ((await rowsIn(`${out}/${name}/metrics_iter.csv`)) < 2) {
     assert.ok(Date.now() < deadline, "the training process did not start training within 60 s");
     await new Promise((r) => setTimeout(r, 100));
   }
-  child.kill("SIGINT");
+  child.kill(signal);
   const { code, stdout, stderr } = await output;
   const text = new TextDecoder().decode(stdout), err = new TextDecoder().decode(stderr);
+  return { code, text, err, out };
+}
+
+Deno.test("cli.ts train as a process: Ctrl-C writes a checkpoint and exits 130; --resume continues", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "cli_subprocess_test_" });
+  const { code, text, err, out } = await trainAndSignal(tmp, "sig", "SIGINT");
   assert.equal(code, 130, text + err);
-  assert.match(err, /stopping after this batch and writing a checkpoint/);
+  assert.match(err, /interrupted: stopping after this batch and writing a checkpoint/);
   assert.match(
     text,
     /stopped: checkpoint written to .*sig\/last\.safetensors; continue with: deno run -A cli\.ts train --resume/,
@@ -86,4 +92,15 @@ Deno.test("cli.ts train as a process: Ctrl-C writes a checkpoint and exits 130; 
   );
   assert.match(io.text(), new RegExp(`epoch ${target}/${target} `));
   assert.equal(await rowsIn(`${out}/sig/metrics_epoch.csv`), meta.epoch + 1);
+});
+
+Deno.test("cli.ts train as a process: SIGTERM is handled as Ctrl-C, checkpoint written, exit 143", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "cli_subprocess_test_" });
+  const { code, text, err, out } = await trainAndSignal(tmp, "term", "SIGTERM");
+  assert.equal(code, 143, text + err);
+  assert.match(err, /terminated \(SIGTERM\): stopping after this batch and writing a checkpoint/);
+  assert.match(text, /stopped: checkpoint written to .*term\/last\.safetensors/);
+  const meta = (await loadCheckpoint(`${out}/term/last.safetensors`)).meta as { iteration: number };
+  assert.ok(meta.iteration >= 2, "the checkpoint holds the batches trained before the signal");
+  await Deno.remove(tmp, { recursive: true });
 });

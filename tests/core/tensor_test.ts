@@ -27,6 +27,20 @@ Deno.test("tensors round-trip values, shapes and dtypes", async () => {
   assert.ok(Math.abs(m) < 0.1, `normal draws have mean ${m}`);
 });
 
+Deno.test("int64 labels (PyTorch's) upload as i32; values outside int32 are refused", async () => {
+  using _ = new Scope();
+  const labels = Tensor.fromArray(BigInt64Array.from([0n, 9n, -1n, 2147483647n, -2147483648n]));
+  assert.equal(labels.dtype, "i32");
+  assert.deepEqual([...await labels.toInt32Array()], [0, 9, -1, 2147483647, -2147483648]);
+  const asFloat = Tensor.fromArray(BigInt64Array.from([3n, 4n]), [2], { dtype: "f32" });
+  assert.deepEqual([...await asFloat.toArray()], [3, 4]);
+  assert.throws(
+    () => Tensor.fromArray(BigInt64Array.from([1n, 2147483648n])),
+    /value 2147483648 at index 1 is outside the int32 range/,
+  );
+  assert.throws(() => Tensor.fromArray(BigInt64Array.from([-2147483649n])), /outside the int32/);
+});
+
 Deno.test("elementwise ops and reductions match CPU loops", async () => {
   using _ = new Scope();
   // 70_001 elements: not a multiple of any workgroup size, and long enough that sum

@@ -164,7 +164,7 @@ Deno.test("an unreadable file is decoded once and reported with its message ever
       }
       assert.equal(warnings.length, 2);
       for (const [e, w] of warnings.entries()) {
-        assert.ok(w.includes(`in epoch ${e} (first: ${message})`), w);
+        assert.ok(w.includes(`in epoch ${e}:\n  ${message}`), w);
       }
       // the second run reads the failure from the cache instead of decoding the file
       assert.throws(() => cache.get(2), (e) => e instanceof DecodeError && e.message === message);

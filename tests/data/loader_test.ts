@@ -142,7 +142,7 @@ Deno.test("a file that breaks after the scan is skipped and reported once per ep
     assert.equal(bs[0].shape[0], 3);
     assert.deepEqual(Array.from(bs[0].indices), [0, 1, 3]);
     assert.equal(warnings.length, 1);
-    assert.match(warnings[0], /skipped 1 unreadable sample in epoch 0 .*b\/3\.jpg/);
+    assert.match(warnings[0], /skipped 1 unreadable sample in epoch 0:\n {2}.*b\/3\.jpg/);
     assert.equal(loader.skipped.length, 1);
   }
   Deno.removeSync(dir, { recursive: true });

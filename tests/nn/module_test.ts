@@ -10,6 +10,8 @@ import {
   Sequential,
 } from "../../nn/layers.ts";
 import { sum } from "../../nn/ops/basic.ts";
+import { readPth } from "../../nn/io/pth.ts";
+import { encodeSafetensors, readSafetensors } from "../../nn/io/safetensors.ts";
 import { resnet18 } from "../../nn/resnet.ts";
 import { noGrad, Scope, Tensor } from "../../nn/tensor.ts";
 import { gpuReady } from "../helpers.ts";
@@ -32,7 +34,11 @@ Deno.test("Sequential names children 0, 1, ... and collects nested parameters", 
     "4.weight",
     "4.bias",
   ]);
-  assert.deepEqual(net.namedBuffers().map(([n]) => n), ["1.running_mean", "1.running_var"]);
+  assert.deepEqual(net.namedBuffers().map(([n]) => n), [
+    "1.running_mean",
+    "1.running_var",
+    "1.num_batches_tracked",
+  ]);
   using _ = new Scope();
   assert.deepEqual(net.forward(Tensor.rand([2, 3, 8, 8])).shape, [2, 2]);
   net.dispose();
@@ -98,7 +104,7 @@ Deno.test("BatchNorm2d counts batches, and lockedEval keeps running statistics f
   const bn = new BatchNorm2d(3);
   const x = Tensor.randn([4, 3, 5, 5], { seed: 2, mean: 1 });
   bn.train().forward(x);
-  assert.equal(bn.numBatchesTracked, 1);
+  assert.deepEqual([...await bn.num_batches_tracked.toInt32Array()], [1]);
   const mean1 = await bn.running_mean.toArray();
   assert.ok(mean1.every((v) => v > 0.05), "running mean moved towards the batch mean");
   bn.lockedEval = true;
@@ -116,6 +122,39 @@ Deno.test("BatchNorm2d counts batches, and lockedEval keeps running statistics f
   ]);
   assert.equal(sd.get("num_batches_tracked")!.data[0], 1n);
   bn.dispose();
+});
+
+Deno.test("num_batches_tracked is a buffer that round-trips as int64 through safetensors and .pth", async () => {
+  using _ = new Scope();
+  const bn = new BatchNorm2d(2);
+  const x = Tensor.randn([2, 2, 3, 3], { seed: 4 });
+  for (let i = 0; i < 3; i++) bn.train().forward(x);
+  const [, counter] = bn.namedBuffers().find(([n]) => n === "num_batches_tracked")!;
+  assert.equal(counter.dtype, "i32");
+  const file = readSafetensors(encodeSafetensors(await bn.stateDict())).tensors;
+  assert.equal(file.get("num_batches_tracked")!.dtype, "i64");
+  assert.deepEqual(file.get("num_batches_tracked")!.shape, []);
+  const copy = new BatchNorm2d(2);
+  copy.loadStateDict(file);
+  assert.deepEqual([...await copy.num_batches_tracked.toInt32Array()], [3]);
+  copy.eval().forward(x);
+  assert.deepEqual([...await copy.num_batches_tracked.toInt32Array()], [3], "eval does not count");
+  // torchvision's files: int64 from a .pth loads; a file without the counter loads strictly
+  const pth = readPth(
+    await Deno.readFile(new URL("../fixtures/io/resnet18_subset.pth", import.meta.url)),
+  );
+  const bn1 = [...pth].filter(([k]) => k.startsWith("bn1."));
+  const fromTorch = new BatchNorm2d(bn1.find(([k]) => k === "bn1.weight")![1].shape[0]);
+  fromTorch.loadStateDict(new Map(bn1.map(([k, v]) => [k.slice(4), v])));
+  assert.deepEqual(
+    [...await fromTorch.num_batches_tracked.toInt32Array()],
+    [Number(pth.get("bn1.num_batches_tracked")!.data[0])],
+  );
+  file.delete("num_batches_tracked");
+  const older = new BatchNorm2d(2);
+  assert.equal(older.loadStateDict(file).missing.length, 0);
+  assert.deepEqual([...await older.num_batches_tracked.toInt32Array()], [0]);
+  for (const m of [bn, copy, fromTorch, older]) m.dispose();
 });
 
 Deno.test("Dropout zeroes about p of the elements, scales the rest, and reuses its mask in backward", async () => {

@@ -59,8 +59,31 @@ Deno.test("fit into memory: events in order, rows, checkpoints as bytes, no file
   }
   const batches = 4; // 16 training images, batch 4
   const types = events.filter((e) => e.type !== "lr-change").map((e) => e.type);
-  const epoch = ["epoch-start", ...Array(batches).fill("progress"), "batches-end", "epoch-end"];
+  const testBatches = events.filter((e) => e.type === "eval-progress").length / 2;
+  const epoch = [
+    "epoch-start",
+    "first-step",
+    ...Array(batches).fill("progress"),
+    "batches-end",
+    ...Array(testBatches).fill("eval-progress"),
+    "epoch-end",
+  ];
   assert.deepEqual(types, [...epoch, ...epoch]);
+  assert.ok(testBatches >= 1);
+  // the text: the compilation notice once, and each lr cut after its epoch's summary line
+  assert.equal(
+    lines.filter((l) => /compiling the GPU kernels/.test(l)).length,
+    1,
+    lines.join("\n"),
+  );
+  assert.equal(lines.filter((l) => /first step ready after \d/.test(l)).length, 1);
+  const cutEvents = events.flatMap((e) => e.type === "lr-change" ? [e] : []);
+  const cutLines = lines.flatMap((l, i) => /lr of the .* reduced/.test(l) ? [i] : []);
+  assert.ok(cutLines.length > 0, `patience 0 cuts the lr: ${lines.join("\n")}`);
+  cutLines.forEach((i, k) => {
+    const epochLine = lines.slice(0, i).findLast((l) => !/lr of the/.test(l))!;
+    assert.match(epochLine, new RegExp(`^epoch ${cutEvents[k].epoch}/2 `), lines.join("\n"));
+  });
   assert.equal(output.iterations.length, 2 * batches);
   assert.deepEqual(output.epochs.map((r) => r.epoch), [1, 2]);
   assert.equal(output.summary?.iterations, 2 * batches);

@@ -3,7 +3,9 @@
 import { CosineAnnealingLR } from "../../nn/schedulers.ts";
 import { int, type SchedulerEntry, stepped } from "./schedule.ts";
 
+/** Options of `--scheduler cosine` (CosineAnnealingLR per epoch). */
 export interface CosineOptions {
+  /** Epochs of the half cosine (0: the run's epochs). */
   cosineTMax: number;
 }
 

@@ -5,6 +5,7 @@
 import { ReduceLROnPlateau } from "../../nn/schedulers.ts";
 import { int, type SchedulerEntry } from "./schedule.ts";
 
+/** The values of --plateau-metric. */
 export const PLATEAU_METRICS = [
   "val-loss",
   "val-acc",
@@ -12,14 +13,22 @@ export const PLATEAU_METRICS = [
   "test-acc",
   "train-loss",
 ] as const;
+/** A metric ReduceLROnPlateau watches: validation or test loss or accuracy, or training loss. */
 export type PlateauMetric = typeof PLATEAU_METRICS[number];
 
+/** Options of `--scheduler plateau` (ReduceLROnPlateau after each epoch). */
 export interface PlateauOptions {
+  /** The metric watched. */
   plateauMetric: PlateauMetric;
+  /** New lr = lr × factor at a plateau. */
   plateauFactor: number;
+  /** Epochs without improvement tolerated. */
   plateauPatience: number;
+  /** Relative improvement that counts. */
   plateauThreshold: number;
+  /** Epochs after a cut during which bad epochs are not counted. */
   plateauCooldown: number;
+  /** Lower bound of the lr (also cosine's and warmup-cosine's end value). */
   minLr: number;
 }
 

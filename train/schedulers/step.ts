@@ -3,8 +3,11 @@
 import { StepLR } from "../../nn/schedulers.ts";
 import { int, type SchedulerEntry, stepped } from "./schedule.ts";
 
+/** Options of `--scheduler step` (StepLR per epoch). */
 export interface StepOptions {
+  /** Epochs between cuts. */
   stepSize: number;
+  /** Factor of each cut. */
   stepGamma: number;
 }
 

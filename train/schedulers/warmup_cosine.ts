@@ -6,8 +6,13 @@
 import { CosineAnnealingLR, LinearLR, SequentialLR } from "../../nn/schedulers.ts";
 import { OptionError, type SchedulerEntry, stepped } from "./schedule.ts";
 
+/**
+ * Options of `--scheduler warmup-cosine` (LinearLR warmup, then CosineAnnealingLR, per iteration).
+ */
 export interface WarmupCosineOptions {
+  /** Epochs of the linear warmup. */
   warmupEpochs: number;
+  /** Factor of the lr at the warmup's start. */
   warmupStartFactor: number;
 }
 
