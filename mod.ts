@@ -107,11 +107,14 @@ export {
   decodeImage,
   type DecodeOptions,
   FASHION_MNIST_CLASSES,
+  type FileTree,
+  FolderDataset,
   type Image,
   ImageFolder,
   type ImageFolderOptions,
   loadCifar10,
   loadMnist,
+  MemoryTree,
   MissingSplitError,
   MNIST_CLASSES,
   type MnistOptions,
@@ -123,8 +126,14 @@ export {
   subsetByClasses,
   subsetPerClass,
   type TensorImage,
+  ZipTree,
 } from "./data/mod.ts";
 export { DataLoader, type DataLoaderOptions } from "./data/loader.ts";
+export {
+  balancedSampleWeights,
+  type Sampler,
+  WeightedRandomSampler,
+} from "./data/weighted_sampler.ts";
 export {
   CenterCrop,
   ColorJitter,

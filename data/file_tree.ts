@@ -7,7 +7,9 @@ import type { ZipArchive } from "../base/zip.ts";
 import { ArchiveError } from "../base/errors.ts";
 import { DecodeError } from "./errors.ts";
 
+/** The files a FolderDataset reads, by '/'-separated path relative to the root. */
 export interface FileTree {
+  /** Where the files are: a directory, a zip archive, memory. */
   readonly source: "dir" | "zip" | "memory";
   /** The tree's name in messages (a path, a zip's name, a picked folder's name). */
   readonly root: string;
@@ -38,9 +40,12 @@ function withFolders(files: string[]): string[] {
 
 /** A zip archive's entries as a tree (zip junk left out). */
 export class ZipTree implements FileTree {
+  /** Always "zip". */
   readonly source = "zip";
+  /** The entries' names (folders with a trailing '/'). */
   readonly paths: string[];
 
+  /** The tree of `zip`, named `root` in messages (default: the archive's name). */
   constructor(private readonly zip: ZipArchive, readonly root = zip.name) {
     this.paths = zip.entries.map((e) => e.name).filter((n) => !n.split("/").some(ignoredName));
   }
@@ -58,7 +63,7 @@ export class ZipTree implements FileTree {
     }
   }
 
-  probe(rel: string, maxBytes: number) {
+  probe(rel: string, maxBytes: number): { head: Uint8Array; tail: Uint8Array; size: number } {
     try {
       // streamed: the head (a JPEG's frame header may follow a large EXIF block) and the
       // tail are kept, not the whole entry
@@ -72,10 +77,13 @@ export class ZipTree implements FileTree {
 
 /** Files in memory, by '/'-separated relative path (e.g. a picked folder's webkitRelativePath). */
 export class MemoryTree implements FileTree {
+  /** Always "memory". */
   readonly source = "memory";
+  /** The files' paths and the folders above them (with a trailing '/'). */
   readonly paths: string[];
   private readonly files: Map<string, Uint8Array>;
 
+  /** The files, as [relative path, bytes], named `root` in messages. */
   constructor(files: Iterable<[string, Uint8Array]>, readonly root = "<memory>") {
     this.files = new Map(
       [...files].filter(([p]) => !p.split("/").some(ignoredName)),
@@ -87,6 +95,7 @@ export class MemoryTree implements FileTree {
     return `${this.root}/${rel}`;
   }
 
+  /** A file's bytes, refused when missing or larger than `maxBytes`. */
   private bytes(rel: string, maxBytes: number): Uint8Array {
     const b = this.files.get(rel);
     if (!b) throw new DecodeError(this.display(rel), "no such file");
@@ -103,7 +112,7 @@ export class MemoryTree implements FileTree {
     return this.bytes(rel, maxBytes);
   }
 
-  probe(rel: string, maxBytes: number) {
+  probe(rel: string, maxBytes: number): { head: Uint8Array; tail: Uint8Array; size: number } {
     const b = this.bytes(rel, maxBytes);
     return { head: b, tail: b.subarray(Math.max(0, b.length - 4096)), size: b.length };
   }

@@ -21,6 +21,7 @@ import { skipWarning } from "./skip_report.ts";
 import type { FileTree } from "./file_tree.ts";
 import { DEFAULT_MAX_PIXELS, maxImageFileBytes } from "./limits.ts";
 
+/** Options of `ImageFolder` and `FolderDataset`. */
 export interface ImageFolderOptions {
   /** Which split folder to use when the root has train/ and test/ (or val/) folders. */
   split?: string;
@@ -36,8 +37,11 @@ export interface ImageFolderOptions {
   warn?: (message: string) => void;
 }
 
+/** A file ImageFolder left out, and why. */
 export interface SkippedFile {
+  /** The file's path relative to the root. */
   file: string;
+  /** Why it could not be used. */
   reason: string;
 }
 
@@ -102,9 +106,16 @@ function layoutPrefix(tree: FileTree): string {
   return prefix;
 }
 
+/**
+ * Images in one sub-folder per class (torchvision's ImageFolder) of any file tree: files in
+ * memory (MemoryTree), a zip archive (ZipTree); ImageFolder opens a path on disk.
+ */
 export class FolderDataset implements Dataset {
+  /** The number of images kept. */
   readonly length: number;
+  /** Class folder names, sorted; label k is classes[k]. */
   readonly classes: string[];
+  /** Label of every kept image. */
   readonly targets: Int32Array;
   /** Paths of the kept images relative to root, in sample order. */
   readonly files: string[];
@@ -112,12 +123,18 @@ export class FolderDataset implements Dataset {
   readonly skipped: SkippedFile[];
   /** The split folder names found at the root ([] when there is no split layout). */
   readonly splits: string[];
+  /** The tree's name (a folder or .zip given, a picked folder's name). */
   readonly root: string;
+  /** Whether the images come from a folder, a zip archive or memory. */
   readonly source: FileTree["source"];
+  /** Channels the images decode to. */
   protected readonly channels: 1 | 3;
+  /** The decompression-bomb limit of every image. */
   protected readonly maxPixels: number;
+  /** Where the files are read from (null until ImageFolder reopens it after fromSpec). */
   protected tree: FileTree | null;
 
+  /** Lists the classes and images of `tree`, checking each image's header (opts.validate). */
   constructor(tree: FileTree, opts: ImageFolderOptions = {}) {
     this.tree = tree;
     this.root = tree.root;
@@ -240,6 +257,7 @@ export class FolderDataset implements Dataset {
     }
   }
 
+  /** Decodes image i; throws DecodeError naming the file when it is unreadable. */
   get(i: number): Sample {
     if (!(i >= 0 && i < this.length)) {
       throw new RangeError(`index ${i} out of range [0, ${this.length})`);
@@ -257,6 +275,10 @@ export class FolderDataset implements Dataset {
     };
   }
 
+  /**
+   * Internal: a plain description from which loader Workers rebuild the dataset.
+   * @ignore
+   */
   spec(): ImageFolderSpec {
     return {
       kind: "imageFolder",

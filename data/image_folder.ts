@@ -132,7 +132,9 @@ function openPath(root: string): FileTree {
   return treeOf(root, "zip");
 }
 
+/** Images in one sub-folder per class, in a folder or a .zip (torchvision's ImageFolder). */
 export class ImageFolder extends FolderDataset {
+  /** Lists the classes and images under `root` (a folder or a .zip). */
   constructor(root: string, opts: ImageFolderOptions = {}) {
     super(openPath(root), opts);
   }

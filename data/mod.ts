@@ -14,6 +14,8 @@ export type { Dataset, DatasetSpec, Sample } from "./dataset.ts";
 export { datasetFromSpec } from "./dataset_spec.ts";
 export { ArrayImageDataset } from "./array_dataset.ts";
 export { ImageFolder, type ImageFolderOptions, type SkippedFile } from "./image_folder.ts";
+export { FolderDataset } from "./folder_dataset.ts";
+export { type FileTree, MemoryTree, ZipTree } from "./file_tree.ts";
 export {
   DecodedCache,
   type DecodedCacheOptions,

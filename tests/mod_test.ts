@@ -25,7 +25,20 @@ Deno.test("mod.ts exposes the library's pieces", () => {
 });
 
 Deno.test("mod.ts keeps CLI internals out and exports the workflow and option types", () => {
-  for (const name of ["prepareTraining", "fit", "evaluateCheckpoint", "predictFiles", "RunDir"]) {
+  for (
+    const name of [
+      "prepareTraining",
+      "startupReport",
+      "fit",
+      "evaluateCheckpoint",
+      "predictFiles",
+      "RunDir",
+      "FolderDataset",
+      "MemoryTree",
+      "WeightedRandomSampler",
+      "CLASS_WEIGHTS",
+    ]
+  ) {
     assert.ok(name in lib, `mod.ts exports ${name}`);
   }
   for (const name of ["flagOf", "niceTicks", "readWeights", "lineChart", "formatLr", "mixSeed"]) {

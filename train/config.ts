@@ -36,7 +36,9 @@ export type { AugmentName };
 export const NORMALIZE = ["auto", "none", "imagenet", "cifar10", "mnist", "fashion-mnist"] as const;
 /** One of NORMALIZE. */
 export type NormalizeName = typeof NORMALIZE[number];
+/** The values of --class-weights ("balanced": n / (classes × count) per class). */
 export const CLASS_WEIGHTS = ["none", "balanced"] as const;
+/** One of CLASS_WEIGHTS. */
 export type ClassWeightsName = typeof CLASS_WEIGHTS[number];
 export { PLATEAU_METRICS, type PlateauMetric } from "./schedulers/plateau.ts";
 

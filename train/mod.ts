@@ -3,6 +3,8 @@
 
 export {
   type AugmentName,
+  CLASS_WEIGHTS,
+  type ClassWeightsName,
   ConfigError,
   type CoreConfig,
   DEFAULT_CONFIG,
@@ -23,7 +25,7 @@ export type { StepOptions } from "./schedulers/step.ts";
 export type { CosineOptions } from "./schedulers/cosine.ts";
 export type { WarmupCosineOptions } from "./schedulers/warmup_cosine.ts";
 export type { ModelSpec } from "./model.ts";
-export type { DataKind, OpenedData } from "./data.ts";
+export type { DataKind, OpenedData } from "./prepared.ts";
 export type { AnyOptimizer } from "./optimizers.ts";
 export {
   type PartialEpoch,
@@ -33,7 +35,10 @@ export {
 } from "./train_state.ts";
 export type { ProgressSink } from "./progress_bar.ts";
 export { type Recipe, recipeConfig, RECIPES } from "./recipes.ts";
-export { type Prepared, prepareTraining } from "./setup.ts";
+export type { Prepared } from "./prepared.ts";
+export { prepareTraining } from "./setup.ts";
+export { startupReport } from "./startup_report.ts";
+export type { TrainedWith } from "./resolve.ts";
 export { fit, type FitIO, type FitResult, type StopFlag } from "./trainer.ts";
 export type { FitEvent, FitEventSink } from "./fit_events.ts";
 export { textReport } from "./text_report.ts";

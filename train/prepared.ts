@@ -18,37 +18,55 @@ import { balancedClassWeights, balancedSampler } from "./class_balance.ts";
 import { Tensor } from "../nn/tensor.ts";
 import { resolvedWhy, smallInputWarning, type TrainedWith } from "./resolve.ts";
 
+/** What --data turned out to be: a folder (or .zip) of class folders, CIFAR-10, or IDX files. */
 export type DataKind = "image-folder" | "cifar10" | "idx";
 
+/**
+ * The data of a run, opened: the training, validation and test sets with the class selection
+ * and splits applied (train/splits.ts).
+ */
 export interface OpenedData {
+  /** What kind of data it is. */
   kind: DataKind;
+  /** The training samples. */
   train: Dataset;
   /** Picks the best checkpoint and drives the plateau schedule and early stopping (null:
    * none, the test set does). */
   val: Dataset | null;
-  /** Null only when the data has a val/ folder but no test split. */
+  /** The test samples (the data's test split, or a held-out part of the training data); null
+   * only when the data has a val/ folder but no test split. */
   test: Dataset | null;
+  /** Class names in label order. */
   classes: string[];
   /** Channels the images decode to. */
   channels: 1 | 3;
   /** Size of every image when fixed (CIFAR, IDX). */
   knownSize?: [number, number];
-  /** Where the validation and the test data came from, for the log. */
+  /** Where the validation data came from, for the log. */
   valSource: string;
+  /** Where the test data came from, for the log. */
   testSource: string;
   /** Image files left out because they could not be read (paths relative to the data). */
   skipped: SkippedFile[];
 }
 
+/** Where fit starts: epoch 0, or where a resumed checkpoint left off. */
 export interface StartPoint {
+  /** Epochs fully done. */
   epoch: number;
+  /** Batches done of epoch `epoch`. */
   batch: number;
+  /** Optimizer steps done. */
   iteration: number;
+  /** Metric sums of the epoch in progress. */
   partial: PartialEpoch | null;
+  /** The best epoch so far. */
   best: TrainMeta["best"];
+  /** Whether the backbone is frozen. */
   frozen: boolean;
 }
 
+/** A run ready to train: what `prepareTraining` builds and `fit` runs. */
 export interface Prepared {
   /** The settings used: the given ones with their automatic values resolved. */
   config: TrainConfig;
@@ -58,11 +76,20 @@ export interface Prepared {
   why: Record<string, string>;
   /** What the pretrained weights were trained on (null: none loaded). */
   trainedWith: TrainedWith | null;
+  /** The opened data. */
   data: OpenedData;
+  /** The network's architecture, as checkpoints record it. */
   spec: ModelSpec;
+  /** The network, with its weights loaded and its frozen layers set. */
   model: ResNet;
+  /** The optimizer over the model's parameter groups (backbone and head). */
   optimizer: AnyOptimizer;
+  /**
+   * Internal: the learning-rate schedule fit steps.
+   * @ignore
+   */
   scheduler: Schedule | null;
+  /** Batches of the training data (shuffled or sampled, augmented). */
   trainLoader: DataLoader;
   /** Null when the run has no validation set (the test set picks the best checkpoint). */
   valLoader: DataLoader | null;
@@ -70,6 +97,10 @@ export interface Prepared {
   testLoader: DataLoader | null;
   /** f32 [classes]: the training loss's class weights (--class-weights), or null. */
   classWeights: Tensor | null;
+  /**
+   * Internal: where fit starts (epoch, batch, best so far; from a resumed checkpoint).
+   * @ignore
+   */
   start: StartPoint;
   /** Lines for the log describing the setup (data, weights, strategy). */
   notes: string[];

@@ -8,6 +8,7 @@ import { TRAIN_STATE_KIND } from "./train_state.ts";
 
 /** The input a set of pretrained weights was trained on. */
 export interface TrainedWith {
+  /** The training crop size. */
   imageSize: number;
   /** A preset of data/transforms/tensor.ts, or "auto" (by the model's channels). */
   normalize: string;

@@ -63,11 +63,13 @@ export interface TrainMeta {
   } | null;
   /** Whether the backbone is frozen at this point. */
   frozen: boolean;
-  /** Validation and test metrics of the last finished epoch (best checkpoints: of that
-   * epoch); null when the run has no such set. */
+  /** Validation metrics of the last finished epoch (best checkpoints: of that epoch); null
+   * when the run has no validation set (and in schema 1). */
   val?: { loss: number; accuracy: number } | null;
+  /** Test metrics of the last finished epoch (best checkpoints: of that epoch); null when the
+   * run has no test set. */
   test: { loss: number; accuracy: number } | null;
-  /** Which images each split holds (train/data.ts's splitFingerprint; absent in schema 1). */
+  /** Which images each split holds (train/splits.ts's splitFingerprint; absent in schema 1). */
   splits?: string;
   /** The optimizer's state (its tensors are TrainState.optim), in last checkpoints. */
   optim: OptimizerMeta | null;

@@ -56,10 +56,10 @@ export interface FitResult {
   iterations: number;
   /** The best epoch by the selection set (`best.set`), with its test metrics. */
   best: TrainMeta["best"];
-  /** Validation and test metrics of the last finished epoch (null: no such set). */
-  lastVal: Metrics | null;
+  /** Validation metrics of the last finished epoch (null: no validation set). */
+  lastVal: { loss: number; accuracy: number } | null;
   /** Test metrics of the last finished epoch (null: no test set). */
-  lastTest: Metrics | null;
+  lastTest: { loss: number; accuracy: number } | null;
   /** Seconds of this session. */
   seconds: number;
 }
