@@ -25,9 +25,6 @@ import { defaultEvalResize } from "./resolve.ts";
 import type { DataKind, OpenedData } from "./prepared.ts";
 import { type RawData, splitData, VAL_FOLDERS } from "./splits.ts";
 
-export type { DataKind, OpenedData } from "./prepared.ts";
-export { countPerClass, splitFingerprint } from "./splits.ts";
-
 function stat(path: string): Deno.FileInfo | null {
   try {
     return Deno.statSync(path);

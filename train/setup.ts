@@ -9,14 +9,13 @@ import { gpu } from "../kernels/device.ts";
 import type { WeightFile } from "../nn/io/weights_file.ts";
 import type { TrainState } from "./checkpoint.ts";
 import { ConfigError, type TrainConfig, validateConfig } from "./config.ts";
-import { cacheDecoded, detectKind, openData, splitFingerprint } from "./data.ts";
+import { cacheDecoded, detectKind, openData } from "./data.ts";
 import { chooseInChannels } from "./model.ts";
 import { checkResourceLimits, thisMachine } from "./limits.ts";
 import { assemblePrepared, type Prepared } from "./prepared.ts";
 import { resolveConfig, trainedWith } from "./resolve.ts";
+import { splitFingerprint } from "./splits.ts";
 import { readWeights } from "./weights.ts";
-
-export type { Prepared, StartPoint } from "./prepared.ts";
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);

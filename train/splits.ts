@@ -14,6 +14,7 @@ import {
   subsetByClasses,
   subsetPerClass,
 } from "../data/subset.ts";
+import { classCounts } from "../data/weighted_sampler.ts";
 import { ConfigError, type TrainConfig } from "./config.ts";
 import type { DataKind, OpenedData } from "./prepared.ts";
 
@@ -185,7 +186,5 @@ export function splitFingerprint(data: OpenedData): string {
 
 /** The number of images of each class. */
 export function countPerClass(ds: Dataset): number[] {
-  const counts = new Array(ds.classes.length).fill(0);
-  for (const t of ds.targets) counts[t]++;
-  return counts;
+  return classCounts(ds.targets, ds.classes.length);
 }

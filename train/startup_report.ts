@@ -5,12 +5,12 @@
 // inputs too small for ImageNet weights).
 
 import { flagOf, type TrainConfig } from "./config.ts";
-import { countPerClass } from "./data.ts";
+import { countPerClass } from "./splits.ts";
 import { PARAM_GROUP_NAMES } from "./optim.ts";
 import { formatLr } from "./fit_events.ts";
 import { RECIPES } from "./recipes.ts";
 import { SCHEDULER_ENTRIES } from "./schedulers/mod.ts";
-import type { Prepared } from "./setup.ts";
+import type { Prepared } from "./prepared.ts";
 import { normalization } from "./transforms.ts";
 
 /** Largest over smallest class count above which the training classes count as imbalanced. */

@@ -7,7 +7,7 @@ import { assertFinite } from "./finite.ts";
 import type { StateDict } from "./host_tensor.ts";
 import { decodeWeightFile, type WeightFile } from "./weights_bytes.ts";
 
-export { decodeStateDict, decodeWeightFile, type WeightFile } from "./weights_bytes.ts";
+export type { WeightFile } from "./weights_bytes.ts";
 
 /**
  * Reads a .pth / .safetensors / checkpoint file (with a checkpoint's metadata). A file
