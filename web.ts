@@ -79,7 +79,7 @@ export {
 export { type Batch, makeBatch } from "./data/collate.ts";
 export { DataLoader, type DataLoaderOptions } from "./data/loader.ts";
 export * from "./data/transforms/index.ts";
-export { type OpenedTree, openTree, type PickedFile, pickedTree } from "./web/open_data.ts";
+export { openTree, type PickedFile, pickedTree } from "./web/open_data.ts";
 
 // training: configs and recipes, the run's parts, the fit loop and its events, results in
 // memory (checkpoints as the bytes `cli.ts eval` / `predict` read), prediction

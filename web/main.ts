@@ -151,22 +151,39 @@ async function request(): Promise<{ r: RunRequest; transfer: ArrayBuffer[] }> {
 
 const points = {
   trainLoss: [] as [number, number][],
+  valLoss: [] as [number, number][],
   testLoss: [] as [number, number][],
   trainAcc: [] as [number, number][],
+  valAcc: [] as [number, number][],
   testAcc: [] as [number, number][],
 };
 
 function drawCharts(): void {
   const chart = (title: string, yLabel: string, series: Series[], yRange?: [number, number]) =>
     lineChart({ title, xLabel: "epoch", yLabel, series, width: 520, height: 300, yRange });
-  $("loss-chart").innerHTML = chart("Loss", "cross-entropy", [
-    { name: "train", points: points.trainLoss },
-    { name: "test", points: points.testLoss },
-  ]);
-  $("acc-chart").innerHTML = chart("Accuracy", "accuracy", [
-    { name: "train", points: points.trainAcc },
-    { name: "test", points: points.testAcc },
-  ], [0, 1]);
+  // the validation curve (the set that picks the best model) once there is one, as in the
+  // CLI's loss_epoch.svg: a run with --val-split 0 and no val/ folder has none
+  const withVal = (train: Series, val: Series, test: Series) =>
+    val.points.length > 0 ? [train, val, test] : [train, test];
+  $("loss-chart").innerHTML = chart(
+    "Loss",
+    "cross-entropy",
+    withVal(
+      { name: "train", points: points.trainLoss },
+      { name: "validation", points: points.valLoss },
+      { name: "test", points: points.testLoss },
+    ),
+  );
+  $("acc-chart").innerHTML = chart(
+    "Accuracy",
+    "accuracy",
+    withVal(
+      { name: "train", points: points.trainAcc },
+      { name: "validation", points: points.valAcc },
+      { name: "test", points: points.testAcc },
+    ),
+    [0, 1],
+  );
 }
 
 // ---- the Worker
@@ -204,10 +221,23 @@ function onEvent(e: FitEvent): void {
     drawCharts();
   }
   if (e.type === "epoch-end") {
+    if (Number.isFinite(e.row.valLoss)) {
+      points.valLoss.push([e.row.epoch, e.row.valLoss]);
+      points.valAcc.push([e.row.epoch, e.row.valAccuracy]);
+    }
     points.testLoss.push([e.row.epoch, e.row.testLoss]);
     points.testAcc.push([e.row.epoch, e.row.testAccuracy]);
     drawCharts();
   }
+}
+
+/** The best epoch as the CLI's last line gives it: by which set, with its test accuracy. */
+function bestLine(b: NonNullable<Done["result"]["best"]>): string {
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  return b.set === "validation"
+    ? `best: epoch ${b.epoch} by validation accuracy ${pct(b.accuracy)}` +
+      (b.test ? ` (its test accuracy ${pct(b.test.accuracy)})` : "")
+    : `best: epoch ${b.epoch} by test accuracy ${pct(b.accuracy)}`;
 }
 
 function setRunning(on: boolean): void {
@@ -239,9 +269,7 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
         `${
           r.interrupted ? "Stopped" : "Done"
         } after ${r.epochsDone} epoch(s), ${r.iterations} steps, ${r.seconds.toFixed(1)} s` +
-        (r.best
-          ? `; best test accuracy ${(100 * r.best.accuracy).toFixed(1)}% (epoch ${r.best.epoch})`
-          : "; no epoch finished, so no weights to download");
+        (r.best ? `; ${bestLine(r.best)}` : "; no epoch finished, so no weights to download");
       if (m.best) {
         URL.revokeObjectURL(download.href);
         download.href = URL.createObjectURL(new Blob([m.best as BlobPart]));

@@ -1,8 +1,8 @@
 // A page's dataset: the files the user picked (a folder, or a zip of one) as a file tree,
 // opened as training, validation and test datasets the way `cli.ts train --data` opens an
-// image folder: its train/, test/ and val/ folders when it has them, the rest held out by
-// --test-split and --val-split. Unreadable images are listed, not dropped
-// silently: `skipped` names every one.
+// image folder (train/data.ts): its train/, test/ and val/ folders when it has them, the rest
+// held out by --test-split and --val-split (train/splits.ts). Unreadable images are listed,
+// not dropped silently: the opened data's `skipped` names every one.
 
 import { ZipArchive } from "../base/zip.ts";
 import { type FileTree, MemoryTree, ZipTree } from "../data/file_tree.ts";
@@ -27,22 +27,19 @@ export function pickedTree(files: PickedFile[]): FileTree {
   return new MemoryTree(files.map((f) => [f.path, f.bytes]), top);
 }
 
-export interface OpenedTree {
-  data: OpenedData;
-  /** Every image left out because it cannot be read (paths from the tree's root). */
-  skipped: SkippedFile[];
-}
-
 /** Opens a tree with the config's channels and pixel cap, then splits it as `cli.ts train`
  * splits an image folder (train/splits.ts: --classes, the test and validation splits, the
- * per-class caps). */
-export function openTree(tree: FileTree, config: TrainConfig, channels: 1 | 3 = 3): OpenedTree {
-  const skipped: OpenedTree["skipped"] = [];
+ * per-class caps). Every image left out because it cannot be read is in `skipped` (paths
+ * from the tree's root). */
+export function openTree(tree: FileTree, config: TrainConfig, channels: 1 | 3 = 3): OpenedData {
+  const skipped: SkippedFile[] = [];
   const open = (split?: string) => {
     const ds = new FolderDataset(tree, {
       split,
       channels,
       maxPixels: config.maxImagePixels,
+      // as in the CLI: an empty class folder is refused unless --classes may leave it out
+      allowEmptyClasses: config.classes.length > 0,
       warn: () => {}, // reported through `skipped`
     });
     skipped.push(...ds.skipped);
@@ -55,10 +52,10 @@ export function openTree(tree: FileTree, config: TrainConfig, channels: 1 | 3 = 
     train: open(splits.length > 0 ? "train" : undefined),
     test: splits.includes("test") ? open("test") : null,
     val: valFolder ? open(valFolder) : null,
-    testName: "the test/ folder",
+    testName: splits.includes("test") ? "the test/ folder" : "",
     valName: valFolder ? `the ${valFolder}/ folder` : "",
     skipped,
     channels,
   };
-  return { data: splitData(raw, { ...config, data: tree.root }), skipped };
+  return splitData(raw, { ...config, data: tree.root });
 }

@@ -75,8 +75,8 @@ function prepare(r: RunRequest): Prepared {
   const weightsTrainedWith = weights ? trainedWith(weights.checkpointMeta) : null;
   const config = resolveConfig(given, { inChannels, trainedWith: weightsTrainedWith });
   validateConfig(config);
-  const { data, skipped } = openTree(pickedTree(r.files), config, inChannels);
-  post({ type: "skipped", files: skipped });
+  const data = openTree(pickedTree(r.files), config, inChannels);
+  post({ type: "skipped", files: data.skipped });
   return assemblePrepared({
     config,
     given,

@@ -80,33 +80,42 @@ Deno.test("openTree splits a picked tree as cli.ts train splits a folder", () =>
   const tree = new MemoryTree(split, "x");
   assert.deepEqual(treeSplits(tree), ["train", "test"]);
   const opened = openTree(tree, { ...DEFAULT_CONFIG, valSplit: 0 });
-  assert.equal(opened.data.train.length, 6);
-  assert.equal(opened.data.test!.length, 6);
-  assert.equal(opened.data.val, null);
-  assert.equal(opened.data.testSource, "the test/ folder");
+  assert.equal(opened.train.length, 6);
+  assert.equal(opened.test!.length, 6);
+  assert.equal(opened.val, null);
+  assert.equal(opened.testSource, "the test/ folder");
   assert.deepEqual(opened.skipped.map((s) => s.file), [
     "x/train/dog/bad.png",
     "x/test/dog/bad.png",
   ]);
   // the validation split is stratified out of train/, as in the CLI
   const withVal = openTree(tree, { ...DEFAULT_CONFIG, valSplit: 0.34 });
-  assert.deepEqual(withVal.data.val!.targets, [0, 1]);
-  assert.equal(withVal.data.train.length, 4);
+  assert.deepEqual([...withVal.val!.targets], [0, 1]);
+  assert.equal(withVal.train.length, 4);
 
   const flat = new MemoryTree(Object.entries(petFiles()), "pets");
   const config = { ...DEFAULT_CONFIG, testSplit: 0.5, valSplit: 0, seed: 3 };
   const a = openTree(flat, config);
   const b = openTree(flat, config);
-  assert.equal(a.data.train.length + a.data.test!.length, 6);
-  assert.equal(a.data.test!.length, 3);
-  assert.deepEqual(a.data.test!.targets, b.data.test!.targets);
+  assert.equal(a.train.length + a.test!.length, 6);
+  assert.equal(a.test!.length, 3);
+  assert.deepEqual(a.test!.targets, b.test!.targets);
   // --classes and --per-class apply as in the CLI
   const few = openTree(tree, { ...DEFAULT_CONFIG, valSplit: 0, perClass: 2 });
-  assert.deepEqual(few.data.train.targets.toSorted(), [0, 0, 1, 1]);
+  assert.deepEqual([...few.train.targets].sort(), [0, 0, 1, 1]);
   assert.throws(
     () => openTree(tree, { ...DEFAULT_CONFIG, classes: ["cat", "horse"] }),
     /no class "horse"/,
   );
+  // an empty class folder is refused, unless --classes leaves it out (as in the CLI)
+  const withEmpty = new MemoryTree(
+    [...Object.entries(petFiles()), ["pets/horse/readme.txt", new Uint8Array(1)]],
+    "pets",
+  );
+  assert.throws(() => openTree(withEmpty, config), /horse" holds no readable/);
+  const left = openTree(withEmpty, { ...config, classes: ["dog", "cat"] });
+  assert.deepEqual(left.classes, ["dog", "cat"]);
+  assert.equal(left.train.length + left.test!.length, 6);
 });
 
 Deno.test("a memory tree refuses a file over the size cap, naming it", () => {
