@@ -6,9 +6,11 @@
 //     and loss within 1e-6 of their scale (the kernels are the same WGSL; only the drivers'
 //     rounding differs), the parameters after one SGD step within 1e-5 of each tensor's
 //     scale (gradients differ at the ulp level: exp/log in the loss, contractions);
-//  2. the page trains (the first two stages, 5 epochs; 6 for the screenshot), lists the corrupt file by name, and
-//     its best weights are downloaded and evaluated by `cli.ts eval`: the accuracy (which
-//     must have risen above chance) and the loss must be the page's;
+//  2. the page trains (the first two stages, 5 epochs; 6 for the screenshot), lists the corrupt
+//     file by name, charts the validation curve beside train and test, and its best weights
+//     (picked by the default 10 % validation split) are downloaded and evaluated by `cli.ts
+//     eval`: the test accuracy (which must have risen above chance) and the test loss must be
+//     the page's for that epoch;
 //  3. a picked image is predicted in the page and by `cli.ts predict` with those weights;
 //  4. Stop ends a long run after the current batch, and the page answers while it trains;
 //  5. the same files picked as a folder (<input webkitdirectory>) give the zip's first step;
@@ -194,6 +196,14 @@ Deno.test({
         const problems = await page.textContent("#problems") ?? "";
         assert.match(problems, /broken\.png/, `the page does not name the corrupt file`);
         assert.match(await page.textContent("#log") ?? "", /epoch 2\/\d+ +train loss/);
+        // the validation set that picks the best model is charted beside train and test
+        for (const chart of ["#loss-chart", "#acc-chart"]) {
+          assert.match(
+            await page.textContent(chart) ?? "",
+            /validation/,
+            `${chart} has no validation`,
+          );
+        }
 
         const best = `${dir}/best.safetensors`;
         const download = page.waitForEvent("download", { timeout: 20_000 });
@@ -202,16 +212,25 @@ Deno.test({
         const report = `${dir}/eval.json`;
         await cli(["eval", "--checkpoint", best, "--data", zip, "--json", report]);
         const evaluated = JSON.parse(await Deno.readTextFile(report));
+        // the default --val-split 0.1 holds one training image of each class out: it picks the
+        // best epoch, whose test metrics (best.test) are what cli.ts eval measures on test/
+        const picked = done.result.best!;
+        assert.equal(picked.set, "validation");
+        assert.match(
+          await page.textContent("#status") ?? "",
+          new RegExp(`best: epoch ${picked.epoch} by validation accuracy .* \\(its test accuracy`),
+        );
+        const bestTest = picked.test!;
         console.log(
           `cli.ts eval of the downloaded weights: accuracy ${evaluated.accuracy} on ${evaluated.samples} ` +
-            `images; the page's best: ${done.result.best!.accuracy}`,
+            `images; the page's best epoch ${picked.epoch}: test accuracy ${bestTest.accuracy}`,
         );
         assert.equal(evaluated.samples, 4);
-        assert.ok(done.result.best!.accuracy > 0.5, "the page's run learned nothing");
-        assert.equal(evaluated.accuracy, done.result.best!.accuracy);
+        assert.ok(bestTest.accuracy > 0.5, "the page's run learned nothing");
+        assert.equal(evaluated.accuracy, bestTest.accuracy);
         assert.ok(
-          Math.abs(evaluated.loss - done.result.best!.loss) <= 1e-5 * Math.abs(evaluated.loss),
-          `test loss: cli.ts eval ${evaluated.loss}, the page ${done.result.best!.loss}`,
+          Math.abs(evaluated.loss - bestTest.loss) <= 1e-5 * Math.abs(evaluated.loss),
+          `test loss: cli.ts eval ${evaluated.loss}, the page ${bestTest.loss}`,
         );
 
         // 3. predict a picked image in the page and with cli.ts predict
