@@ -40,7 +40,14 @@ function tinyConfig(extra: Partial<TrainConfig>): TrainConfig {
 
 Deno.test("fit into memory: events in order, rows, checkpoints as bytes, no files", async () => {
   const prepared = await prepareTraining(
-    tinyConfig({ optimizer: "adam", lr: 1e-3, scheduler: "plateau", plateauPatience: 0 }),
+    // patience 0 and a threshold no epoch meets: the lr is cut after epoch 2, whatever the loss
+    tinyConfig({
+      optimizer: "adam",
+      lr: 1e-3,
+      scheduler: "plateau",
+      plateauPatience: 0,
+      plateauThreshold: 0.99,
+    }),
   );
   const output = new MemoryOutput();
   const events: FitEvent[] = [];
@@ -57,19 +64,26 @@ Deno.test("fit into memory: events in order, rows, checkpoints as bytes, no file
   } finally {
     prepared.dispose();
   }
-  const batches = 4; // 16 training images, batch 4
+  // 16 training images less the --val-split 0.1 (one of each class) held out, batch 4
+  const batches = 4;
+  assert.equal(prepared.data.train.length, 14);
   const types = events.filter((e) => e.type !== "lr-change").map((e) => e.type);
-  const testBatches = events.filter((e) => e.type === "eval-progress").length / 2;
+  // each epoch evaluates the validation set, then the test set, a progress event per batch
+  const evalSets = events.flatMap((e) => e.type === "eval-progress" ? [e.set] : []);
+  const valBatches = evalSets.filter((s) => s === "validation").length / 2;
+  const testBatches = evalSets.filter((s) => s === "test").length / 2;
+  const epochSets = [...Array(valBatches).fill("validation"), ...Array(testBatches).fill("test")];
+  assert.deepEqual(evalSets, [...epochSets, ...epochSets]);
+  assert.deepEqual([valBatches, testBatches], [1, 2]); // 2 validation and 8 test images
   const epoch = [
     "epoch-start",
     "first-step",
     ...Array(batches).fill("progress"),
     "batches-end",
-    ...Array(testBatches).fill("eval-progress"),
+    ...Array(valBatches + testBatches).fill("eval-progress"),
     "epoch-end",
   ];
   assert.deepEqual(types, [...epoch, ...epoch]);
-  assert.ok(testBatches >= 1);
   // the text: the compilation notice once, and each lr cut after its epoch's summary line
   assert.equal(
     lines.filter((l) => /compiling the GPU kernels/.test(l)).length,
