@@ -132,3 +132,37 @@ export function toFloat32(t: HostTensor): Float32Array {
       return Float32Array.from(t.data as Int32Array);
   }
 }
+
+const f32Scratch = new Float32Array(1);
+const f32Bits = new Uint32Array(f32Scratch.buffer);
+
+/** A number as IEEE half-precision bits, rounded to nearest even (as PyTorch's .half()):
+ * too large gives infinity, too small a subnormal or zero, NaN stays NaN. */
+export function floatToHalf(x: number): number {
+  f32Scratch[0] = x; // a float32 first, so rounding is from the value a Float32Array holds
+  const b = f32Bits[0];
+  const sign = (b >>> 16) & 0x8000;
+  const exp = (b >>> 23) & 0xff;
+  const mant = b & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  const e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  // keep the top bits of the (implicit-1) significand, rounding the `shift` dropped bits
+  const [kept, shift] = e > 0 ? [(e << 10) | (mant >>> 13), 13] : [0, 14 - e];
+  if (shift > 24) return sign;
+  const sig = e > 0 ? mant : mant | 0x800000;
+  let h = e > 0 ? kept : sig >>> shift;
+  const rest = sig & ((1 << shift) - 1), half = 1 << (shift - 1);
+  if (rest > half || (rest === half && (h & 1))) h++; // a carry into the exponent is right
+  return sign | h;
+}
+
+/** A float tensor as f16 (the values rounded to nearest even); other dtypes are returned as
+ * they are. */
+export function toFloat16(t: HostTensor): HostTensor {
+  if (t.dtype !== "f32" && t.dtype !== "bf16") return t;
+  const src = toFloat32(t);
+  const out = new Uint16Array(src.length);
+  for (let i = 0; i < src.length; i++) out[i] = floatToHalf(src[i]);
+  return { dtype: "f16", shape: [...t.shape], data: out };
+}
