@@ -10,8 +10,11 @@ import {
   DEFAULT_DATA,
   readResults,
   runDefaultExperiment,
+  sha256Hex,
+  SHIPPED_SOURCE,
   SOURCE_CLASSES,
   TARGET_CLASSES,
+  verifiedSource,
 } from "../../train/default_experiment.ts";
 import { onGlSoftwareDriver } from "../../train/driver_note.ts";
 import type { AdapterProfile } from "../../kernels/profile.ts";
@@ -50,6 +53,7 @@ Deno.test("default experiment (tiny sizes): three strategies in one table and on
       io: { out: (l) => lines.push(l), sink: memorySink() },
       stop: { requested: false },
       sizes,
+      source: "pretrain",
       cacheDir: `${tmp}/cache`,
     });
     return { code, text: lines.join("\n") };
@@ -97,6 +101,71 @@ Deno.test("default experiment (tiny sizes): three strategies in one table and on
       "fine-tune",
       "scratch",
     ]);
+  }
+});
+
+Deno.test("the shipped source network: the file whose sha256 the code names, its task's classes, f16", async () => {
+  const bytes = await Deno.readFile(SHIPPED_SOURCE.file);
+  assert.equal(await sha256Hex(bytes), SHIPPED_SOURCE.sha256);
+  const meta = await verifiedSource(SHIPPED_SOURCE.file, SHIPPED_SOURCE.sha256);
+  assert.deepEqual(meta.classes, SOURCE_CLASSES);
+  assert.deepEqual(meta.model, { arch: "resnet18", numClasses: 5, inChannels: 1, stages: 4 });
+  assert.equal(meta.epoch, SHIPPED_SOURCE.epochs);
+  assert.equal(meta.config.imageSize, 28);
+  assert.ok(meta.test!.accuracy > 0.9, `source test accuracy ${meta.test!.accuracy}`);
+  assert.ok(bytes.length < 24 * 2 ** 20, `${bytes.length} bytes: not f16?`);
+
+  // one byte changed: refused, naming the file and how to restore it
+  const tmp = await Deno.makeTempDir({ prefix: "shipped_source_test_" });
+  try {
+    const damaged = `${tmp}/source.safetensors`;
+    const copy = bytes.slice();
+    copy[copy.length - 1] ^= 1;
+    await Deno.writeFile(damaged, copy);
+    await assert.rejects(
+      () => verifiedSource(damaged, SHIPPED_SOURCE.sha256),
+      /source\.safetensors has sha256 [0-9a-f]{64}, not the shipped .*git checkout/,
+    );
+    await assert.rejects(
+      () => verifiedSource(`${tmp}/missing.safetensors`, SHIPPED_SOURCE.sha256),
+      /missing\.safetensors cannot be read/,
+    );
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("default experiment from the shipped source network (stage 2 at tiny sizes)", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "default_experiment_shipped_" });
+  try {
+    const lines: string[] = [];
+    const code = await runDefaultExperiment({
+      out: `${tmp}/runs`,
+      seed: 0,
+      io: { out: (l) => lines.push(l), sink: memorySink() },
+      stop: { requested: false },
+      sizes: {
+        targetPerClass: 2,
+        targetEpochs: 1,
+        freezeEpochs: 1,
+        targetBatchSize: 5,
+        testPerClass: 2,
+      },
+      cacheDir: `${tmp}/cache`,
+    });
+    const text = lines.join("\n");
+    assert.equal(code, 0, text);
+    assert.match(text, /Stage 1: the source-task network shipped in .* \(sha256 verified\)/);
+    assert.match(text, /source task: .* \(all 6000 training images per class/);
+    assert.match(
+      text,
+      /\(source-task network: test accuracy \d+\.\d% on its own task after 3 epochs, shipped\)/,
+    );
+    assert.doesNotMatch(text, /Stage 1: pretraining/);
+    // both transfer strategies load it (its five-class head left out)
+    assert.equal(text.match(/weights: .*resnet18_fashion_source\.safetensors/g)?.length, 2, text);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
   }
 });
 
