@@ -338,7 +338,11 @@ export async function runDefaultExperiment(o: ExperimentOptions): Promise<number
       [
         STRATEGY_LABELS.fineTune,
         `stage-1 weights, a new head; the head alone for ${fineTune.freezeEpochs} epochs, ` +
-        `then all layers at lr ${formatLr(fineTune.unfreezeLr)}`,
+        `then all layers${
+          fineTune.unfreezeLr > 0
+            ? ` at lr ${formatLr(fineTune.unfreezeLr)}`
+            : " (at the schedule's lr, as the head)"
+        }`,
         { ...fineTune, weights: source.weights, out: parent },
       ],
       [STRATEGY_LABELS.scratch, "random weights, all layers trained", { ...scratch, out: parent }],
