@@ -61,7 +61,9 @@ Deno.test("default experiment (tiny sizes): three strategies in one table and on
   const first = await runOnce();
   assert.equal(first.code, 0, first.text);
   assert.match(first.text, /Stage 1: pretraining on the source task/);
-  assert.match(first.text, /epoch 2: backbone unfrozen, training all layers at lr 3e-4/);
+  // all layers then train at the schedule's lr, the one every strategy uses
+  assert.match(first.text, /epoch 2: backbone unfrozen, training all layers\n/);
+  assert.match(first.text, /then all layers \(at the schedule's lr, as the head\)/);
   // every stage says what its test data is: held out, capped per class
   assert.match(first.text, /validation: none \(--val-split 0\)/);
   assert.match(
@@ -146,7 +148,7 @@ Deno.test("default experiment from the shipped source network (stage 2 at tiny s
       stop: { requested: false },
       sizes: {
         targetPerClass: 2,
-        targetEpochs: 1,
+        targetEpochs: 2,
         freezeEpochs: 1,
         targetBatchSize: 5,
         testPerClass: 2,
