@@ -1,9 +1,10 @@
-// The embedded default (`cli.ts train` with no data): a transfer-learning experiment on the
-// Fashion-MNIST test split shipped in assets/. Stage 1 trains ResNet18 (1 input channel,
-// 28x28) on five classes, the source task, and caches it under .cache/ (a second run
-// reuses it). Stage 2 learns the five other classes from 10 labelled images each, three
-// ways with the same data and settings: feature extraction (the stage-1 backbone frozen, a
-// new head), fine-tuning (the head first, then all layers at a lower lr) and from scratch.
+// The embedded default (`cli.ts train` with no data): a transfer-learning experiment on
+// Fashion-MNIST. Stage 1 is a ResNet18 (1 input channel, 28x28) trained on five classes, the
+// source task: the one shipped in assets/fashion-source/ (SHIPPED_SOURCE), or, at other
+// sizes, one trained here on the shipped test split and cached under .cache/. Stage 2 learns
+// the five other classes from 10 labelled images each of the test split shipped in assets/,
+// three ways with the same data and settings: feature extraction (the stage-1 backbone
+// frozen, a new head), fine-tuning (the head first, then all layers) and from scratch.
 // It prints one table (final and best test accuracy, time), a one-line reading, and writes
 // one SVG overlaying the three test-accuracy curves.
 
@@ -69,8 +70,8 @@ export interface ExperimentSizes {
 }
 
 export const DEFAULT_SIZES: ExperimentSizes = {
-  // A source network that is good at its task: 750 of the ~800 images per class left after
-  // the test images are held out, 2 epochs.
+  // Stage 1 trained here (source: "pretrain"): 750 of the ~800 images per class of the shipped
+  // split left after the test images are held out, 2 epochs. The shipped network had 6,000.
   pretrainPerClass: 750,
   pretrainEpochs: 2,
   // A genuinely small target task: 10 labelled images per class, the case transfer is for.
