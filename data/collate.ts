@@ -58,6 +58,22 @@ export function sampleSeed(seed: number, epoch: number, index: number, draw = 0)
   return draw === 0 ? mixSeed(seed, epoch, index) : mixSeed(seed, epoch, index, draw);
 }
 
+/** Sample `index` through the transform, seeded by (seed, epoch, index, draw). */
+function transformed(
+  dataset: Dataset,
+  transform: Transform | null,
+  index: number,
+  seed: number,
+  epoch: number,
+  draw: number,
+): { image: Image | TensorImage; label: number } {
+  const s = dataset.get(index);
+  const image = transform
+    ? transform.apply(s.image, Rng.mixed(sampleSeed(seed, epoch, index, draw)))
+    : s.image;
+  return { image, label: s.label };
+}
+
 /** One transformed sample as CHW floats (a uint8 result gets ToTensor's scaling). */
 export function loadSample(
   dataset: Dataset,
@@ -67,11 +83,8 @@ export function loadSample(
   epoch: number,
   draw = 0,
 ): { image: TensorImage; label: number } {
-  const s = dataset.get(index);
-  const x = transform
-    ? transform.apply(s.image, Rng.mixed(sampleSeed(seed, epoch, index, draw)))
-    : s.image;
-  return { image: isTensorImage(x) ? x : toTensor(x), label: s.label };
+  const { image: x, label } = transformed(dataset, transform, index, seed, epoch, draw);
+  return { image: isTensorImage(x) ? x : toTensor(x), label };
 }
 
 /** One sample through a transform that must leave a uint8 HWC image. */
@@ -83,14 +96,11 @@ export function loadSampleBytes(
   epoch: number,
   draw = 0,
 ): { image: Image; label: number } {
-  const s = dataset.get(index);
-  const x = transform
-    ? transform.apply(s.image, Rng.mixed(sampleSeed(seed, epoch, index, draw)))
-    : s.image;
+  const { image: x, label } = transformed(dataset, transform, index, seed, epoch, draw);
   if (isTensorImage(x)) {
     throw new TypeError("makeBatch: the transform gave floats where uint8 pixels were asked for");
   }
-  return { image: x, label: s.label };
+  return { image: x, label };
 }
 
 /** NHWC bytes to NCHW floats through a byteToFloatTable (the CPU form of the GPU kernel). */
