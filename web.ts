@@ -92,7 +92,7 @@ export {
   validateConfig,
 } from "./train/config.ts";
 export { type Recipe, recipeConfig, RECIPES } from "./train/recipes.ts";
-export { resolveConfig, type TrainedWith, trainedWith } from "./train/resolve.ts";
+export { resolveConfig, resolveRun, type TrainedWith, trainedWith } from "./train/resolve.ts";
 export { countPerClass, type RawData, splitData, splitFingerprint } from "./train/splits.ts";
 export { buildModel, chooseInChannels, loadBackbone, type ModelSpec } from "./train/model.ts";
 export {

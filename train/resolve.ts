@@ -3,7 +3,7 @@
 // config.json and the checkpoints record what was used, and a resumed run, resolving its
 // recorded config again, gets the same values.
 
-import type { NormalizeName, TrainConfig } from "./config.ts";
+import { type NormalizeName, type TrainConfig, validateConfig } from "./config.ts";
 import { TRAIN_STATE_KIND } from "./train_state.ts";
 
 /** The input a set of pretrained weights was trained on. */
@@ -114,4 +114,20 @@ export function smallInputWarning(c: TrainConfig, trainedWith: TrainedWith | nul
       Math.max(1, Math.ceil(c.imageSize / 32))
     } map, too small for what those features learned to see; consider --image-size ` +
     `${trainedWith.imageSize} (or larger than 64) or --strategy scratch`;
+}
+
+/**
+ * The settings a run uses, checked, and what its weights were trained on: from the settings
+ * given, the weights read (null: none) and the model's input channels. `cli.ts train` and
+ * the page both resolve a run through here.
+ */
+export function resolveRun(
+  given: TrainConfig,
+  weights: { checkpointMeta: string | null } | null,
+  inChannels: 1 | 3,
+): { config: TrainConfig; trainedWith: TrainedWith | null } {
+  const weightsTrainedWith = weights ? trainedWith(weights.checkpointMeta) : null;
+  const config = resolveConfig(given, { inChannels, trainedWith: weightsTrainedWith });
+  validateConfig(config);
+  return { config, trainedWith: weightsTrainedWith };
 }

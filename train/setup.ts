@@ -13,7 +13,7 @@ import { cacheDecoded, detectKind, openData } from "./data.ts";
 import { chooseInChannels } from "./model.ts";
 import { checkResourceLimits, thisMachine } from "./limits.ts";
 import { assemblePrepared, type Prepared } from "./prepared.ts";
-import { resolveConfig, trainedWith } from "./resolve.ts";
+import { resolveRun } from "./resolve.ts";
 import { splitFingerprint } from "./splits.ts";
 import { readWeights } from "./weights.ts";
 
@@ -34,9 +34,7 @@ export async function prepareTraining(given: TrainConfig, resume?: TrainState): 
     kind === "image-folder" ? 3 : kind === "idx" ? 1 : 3,
     weights?.dict ?? null,
   );
-  const weightsTrainedWith = weights ? trainedWith(weights.checkpointMeta) : null;
-  const config = resolveConfig(given, { inChannels, trainedWith: weightsTrainedWith });
-  validateConfig(config);
+  const { config, trainedWith } = resolveRun(given, weights, inChannels);
   checkResourceLimits(config, thisMachine(gpu().maxBufferBytes), 3);
   const files = openData(config, inChannels);
   if (resume && !sameList(resume.meta.classes, files.classes)) {
@@ -58,7 +56,7 @@ export async function prepareTraining(given: TrainConfig, resume?: TrainState): 
   return assemblePrepared({
     config,
     given,
-    trainedWith: weightsTrainedWith,
+    trainedWith,
     data,
     splits,
     inChannels,

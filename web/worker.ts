@@ -19,12 +19,11 @@ import {
   predictImages,
   type Prepared,
   recipeConfig,
-  resolveConfig,
+  resolveRun,
   splitFingerprint,
   type StopFlag,
   type TrainConfig,
   type Trained,
-  trainedWith,
   type TrainMeta,
   validateConfig,
   type WeightFile,
@@ -72,15 +71,13 @@ function prepare(r: RunRequest): Prepared {
     }
   }
   const inChannels = chooseInChannels(given, 3, weights?.dict ?? null);
-  const weightsTrainedWith = weights ? trainedWith(weights.checkpointMeta) : null;
-  const config = resolveConfig(given, { inChannels, trainedWith: weightsTrainedWith });
-  validateConfig(config);
+  const { config, trainedWith } = resolveRun(given, weights, inChannels);
   const data = openTree(pickedTree(r.files), config, inChannels);
   post({ type: "skipped", files: data.skipped });
   return assemblePrepared({
     config,
     given,
-    trainedWith: weightsTrainedWith,
+    trainedWith,
     data,
     splits: splitFingerprint(data),
     inChannels,
