@@ -3,10 +3,11 @@
 // source task: the one shipped in assets/fashion-source/ (SHIPPED_SOURCE), or, at other
 // sizes, one trained here on the shipped test split and cached under .cache/. Stage 2 learns
 // the five other classes from 10 labelled images each of the test split shipped in assets/,
-// three ways with the same data and settings: feature extraction (the stage-1 backbone
-// frozen, a new head), fine-tuning (the head first, then all layers) and from scratch.
-// It prints one table (final and best test accuracy, time), a one-line reading, and writes
-// one SVG overlaying the three test-accuracy curves.
+// four ways with the same data and settings: feature extraction (the stage-1 backbone
+// frozen, a new head), fine-tuning (the head first, then all layers), early layers kept (the
+// stem and first stages of the stage-1 network, the rest dropped, all trained) and from
+// scratch. It prints one table (final and best test accuracy, time), a one-line reading, and
+// writes one SVG overlaying the four test-accuracy curves.
 
 import type { ProgressSink } from "./progress_bar.ts";
 import { loadTrainState } from "./checkpoint.ts";
@@ -66,6 +67,8 @@ export interface ExperimentSizes {
   testPerClass: number;
   /** Residual stages of the network (4: the full ResNet18). */
   stages: number;
+  /** Stages of the stage-1 network that "early layers kept" keeps (at most `stages`). */
+  earlyStages: number;
   imageSize: number;
 }
 
@@ -81,6 +84,10 @@ export const DEFAULT_SIZES: ExperimentSizes = {
   targetBatchSize: 10,
   testPerClass: 100,
   stages: 4,
+  // the last stage is the most specific to the source classes (a frozen backbone shows it);
+  // keeping the first three measured +5.8 points over scratch against fine-tuning's +4.4 in a
+  // PyTorch replica (10 seeds), though a 3-stage network from scratch gains 2.6 by itself
+  earlyStages: 3,
   imageSize: 28,
 };
 
@@ -101,6 +108,7 @@ export interface ExperimentOptions {
 export const STRATEGY_LABELS = {
   featureExtract: "feature extraction",
   fineTune: "fine-tuning",
+  earlyLayers: "early layers kept",
   scratch: "from scratch",
 } as const;
 
@@ -177,6 +185,16 @@ export function stageConfigs(s: ExperimentSizes, data: StageData, seed: number, 
     freezeBatchNorm: false,
     name: "fine-tune",
   };
+  // the stem and first stages of the stage-1 network, the rest dropped, a new head; all of it
+  // trains from the first step
+  const earlyLayers: TrainConfig = {
+    ...target,
+    recipe: "default:early-layers",
+    strategy: "truncate",
+    keepStages: s.earlyStages,
+    freezeEpochs: 0,
+    name: "early-layers",
+  };
   const scratch: TrainConfig = {
     ...target,
     recipe: "default:scratch",
@@ -184,7 +202,7 @@ export function stageConfigs(s: ExperimentSizes, data: StageData, seed: number, 
     freezeEpochs: 0,
     name: "scratch",
   };
-  return { pretrain, featureExtract, fineTune, scratch };
+  return { pretrain, featureExtract, fineTune, earlyLayers, scratch };
 }
 
 async function cacheKey(config: TrainConfig): Promise<string> {
@@ -266,7 +284,7 @@ export async function runDefaultExperiment(o: ExperimentOptions): Promise<number
   const t0 = performance.now();
   const sizes = { ...DEFAULT_SIZES, ...o.sizes };
   const data = o.data ?? DEFAULT_DATA;
-  const { pretrain, featureExtract, fineTune, scratch } = stageConfigs(
+  const { pretrain, featureExtract, fineTune, earlyLayers, scratch } = stageConfigs(
     sizes,
     { source: data, target: data },
     o.seed,
@@ -277,6 +295,11 @@ export async function runDefaultExperiment(o: ExperimentOptions): Promise<number
   if (shipped && (sizes.stages !== 4 || sizes.imageSize !== 28)) {
     throw new Error(
       'the shipped source network is a whole ResNet18 at 28x28; other sizes need source: "pretrain"',
+    );
+  }
+  if (!(sizes.earlyStages >= 1 && sizes.earlyStages <= sizes.stages)) {
+    throw new Error(
+      `earlyStages must be between 1 and stages (${sizes.stages}), got ${sizes.earlyStages}`,
     );
   }
   if (onGlSoftwareDriver(gpu().profile, gpu().features)) say(glDriverNote(gpu().profile));
@@ -346,6 +369,12 @@ export async function runDefaultExperiment(o: ExperimentOptions): Promise<number
         }`,
         { ...fineTune, weights: source.weights, out: parent },
       ],
+      [
+        STRATEGY_LABELS.earlyLayers,
+        `the stage-1 stem and first ${earlyLayers.keepStages} stage(s), the rest dropped, ` +
+        "a new head; all layers trained",
+        { ...earlyLayers, weights: source.weights, out: parent },
+      ],
       [STRATEGY_LABELS.scratch, "random weights, all layers trained", { ...scratch, out: parent }],
     ] as [string, string, TrainConfig][]
   ) {
@@ -396,7 +425,7 @@ export async function runDefaultExperiment(o: ExperimentOptions): Promise<number
       })),
     ),
   );
-  say(`Test-accuracy curves of the three: ${plot}`);
+  say(`Test-accuracy curves of the ${results.length} strategies: ${plot}`);
   say(`Total wall time ${formatDuration((performance.now() - t0) / 1000)}; runs in ${parent}`);
   return 0;
 }

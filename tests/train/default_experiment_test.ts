@@ -1,5 +1,5 @@
 // The embedded default experiment, shrunk (a few images, one stage, 16x16): it runs both
-// stages on the shipped Fashion-MNIST files, prints the three strategies in one table with a
+// stages on the shipped Fashion-MNIST files, prints the four strategies in one table with a
 // reading, overlays their curves in one SVG, and a second run reuses the cached stage 1.
 
 import assert from "node:assert/strict";
@@ -32,7 +32,7 @@ Deno.test("the shipped Fashion-MNIST test split: 10,000 images, 1,000 per class,
   assert.ok(Deno.readTextFileSync(`${DEFAULT_DATA}/LICENSE`).includes("Zalando SE"));
 });
 
-Deno.test("default experiment (tiny sizes): three strategies in one table and one plot; stage 1 cached", async () => {
+Deno.test("default experiment (tiny sizes): four strategies in one table and one plot; stage 1 cached", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "default_experiment_test_" });
   const sizes = {
     pretrainPerClass: 6,
@@ -43,6 +43,7 @@ Deno.test("default experiment (tiny sizes): three strategies in one table and on
     targetBatchSize: 5,
     testPerClass: 3,
     stages: 1,
+    earlyStages: 1,
     imageSize: 16,
   };
   const runOnce = async () => {
@@ -70,19 +71,22 @@ Deno.test("default experiment (tiny sizes): three strategies in one table and on
     first.text,
     /test: a random 20% of the data, held out from training \(--test-split 0\.2\), at most 3 per class/,
   );
-  for (const label of ["feature extraction", "fine-tuning", "from scratch"]) {
+  for (const label of ["feature extraction", "fine-tuning", "early layers kept", "from scratch"]) {
     assert.match(first.text, new RegExp(`\\n  ${label} +\\d+\\.\\d% +\\d+\\.\\d% +\\d+:\\d\\d`));
   }
   assert.match(first.text, /final +best +time/);
-  assert.match(first.text, /\nReading: (feature extraction|fine-tuning|from scratch) won \(/);
+  assert.match(
+    first.text,
+    /\nReading: (feature extraction|fine-tuning|early layers kept|from scratch) won \(/,
+  );
   assert.match(first.text, /Total wall time \d+:\d\d/);
-  const plotPath = first.text.match(/Test-accuracy curves of the three: (\S+)/)?.[1];
+  const plotPath = first.text.match(/Test-accuracy curves of the 4 strategies: (\S+)/)?.[1];
   assert.ok(plotPath, first.text);
   const svg = Deno.readTextFileSync(plotPath);
   assert.match(svg, /^<svg /);
   // one curve of 2 epochs per strategy, each named in the legend
-  assert.equal(svg.match(/<polyline /g)?.length, 3);
-  for (const label of ["feature extraction", "fine-tuning", "from scratch"]) {
+  assert.equal(svg.match(/<polyline /g)?.length, 4);
+  for (const label of ["feature extraction", "fine-tuning", "early layers kept", "from scratch"]) {
     assert.ok(svg.includes(`>${label}</text>`), label);
   }
   const cached = [...Deno.readDirSync(`${tmp}/cache`)].map((e) => e.name);
@@ -99,6 +103,7 @@ Deno.test("default experiment (tiny sizes): three strategies in one table and on
   for (const r of runs) {
     assert.deepEqual([...Deno.readDirSync(`${tmp}/runs/${r}`)].map((e) => e.name).sort(), [
       "accuracy_strategies.svg",
+      "early-layers",
       "feature-extract",
       "fine-tune",
       "scratch",
@@ -164,8 +169,14 @@ Deno.test("default experiment from the shipped source network (stage 2 at tiny s
       /\(source-task network: test accuracy \d+\.\d% on its own task after 3 epochs, shipped\)/,
     );
     assert.doesNotMatch(text, /Stage 1: pretraining/);
-    // both transfer strategies load it (its five-class head left out)
-    assert.equal(text.match(/weights: .*resnet18_fashion_source\.safetensors/g)?.length, 2, text);
+    // the three transfer strategies load it (its five-class head left out); "early layers
+    // kept" drops its last stage
+    assert.equal(text.match(/weights: .*resnet18_fashion_source\.safetensors/g)?.length, 3, text);
+    assert.match(
+      text,
+      /resnet18_fashion_source\.safetensors, \d+ tensors of dropped stages ignored/,
+    );
+    assert.match(text, /model: ResNet18 truncated to its first 3 stage\(s\) \+ new head/);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
