@@ -1,8 +1,9 @@
 // Makes the source-task network the default experiment ships (assets/fashion-source/): ResNet18
 // trained from scratch on every training image of the five source classes of Fashion-MNIST
-// (Debian's dataset-fashion-mnist: `apt-get install dataset-fashion-mnist`), with stage 1's
-// settings, then stored with f16 weights. Prints the file's sha256 for SHIPPED_SOURCE in
-// train/default_experiment.ts. About 15 minutes on two CPU cores with lavapipe.
+// (Debian's dataset-fashion-mnist: `apt-get install dataset-fashion-mnist`), each in four
+// turns (the source task: class and turn), with stage 1's settings, then stored with f16
+// weights. Prints the file's sha256 for SHIPPED_SOURCE in train/default_experiment.ts. About
+// 20 minutes on two CPU cores with lavapipe.
 //
 //   deno run -A tools/pretrain_fashion_source.ts [--data DIR] [--work DIR]
 
@@ -14,6 +15,7 @@ import {
   DEFAULT_SIZES,
   sha256Hex,
   SHIPPED_SOURCE,
+  sourceTask,
   stageConfigs,
 } from "../train/default_experiment.ts";
 import { RunDir } from "../train/run_dir.ts";
@@ -37,10 +39,11 @@ const sizes = {
   testPerClass: 0,
 };
 const config = stageConfigs(sizes, { source: values.data, target: "" }, 0, values.work).pretrain;
-const prepared = await prepareTraining(config);
+const prepared = await prepareTraining(config, undefined, sourceTask);
 const runPath = `${values.work}/${new Date().toISOString().replace(/[-:.]/g, "")}`;
 try {
-  const counts = [prepared.data.train.length, prepared.data.test?.length ?? 0];
+  // each image in four turns
+  const counts = [prepared.data.train.length / 4, (prepared.data.test?.length ?? 0) / 4];
   if (counts[0] !== SHIPPED_SOURCE.trainImages || counts[1] !== SHIPPED_SOURCE.testImages) {
     throw new Error(
       `${values.data}: ${counts[0]} training and ${counts[1]} test images of the source classes, ` +

@@ -33,6 +33,16 @@ export const AUGMENT_ENTRIES = [
   { name: "none", help: "", transforms: (p) => p.fit() },
   { name: "flip", help: "flip", transforms: (p) => [...p.fit(), new RandomHorizontalFlip()] },
   {
+    // no flip: for a task where a mirror image is another class (rotation labels: a flipped
+    // quarter turn looks like the opposite quarter turn)
+    name: "crop",
+    help: "crop (padded random crop)",
+    transforms: (p) => [
+      ...p.fit(),
+      new RandomCrop({ size: p.size, padding: Math.max(1, Math.round(p.size / 14)) }),
+    ],
+  },
+  {
     name: "crop-flip",
     help: "crop-flip (padded random crop)",
     transforms: (p) => [
@@ -64,7 +74,7 @@ export const AUGMENT_ENTRIES = [
 ] as const satisfies readonly AugmentEntry[];
 
 /** The values of --augment (spelled out for the docs; checked against the entries above). */
-export type AugmentName = "none" | "flip" | "crop-flip" | "resized-crop" | "cifar";
+export type AugmentName = "none" | "flip" | "crop" | "crop-flip" | "resized-crop" | "cifar";
 // a type error here: AugmentName and the registry's names differ
 const _AUGMENT_NAMES_MATCH: Same<AugmentName, typeof AUGMENT_ENTRIES[number]["name"]> = true;
 export const AUGMENT_NAMES: readonly AugmentName[] = AUGMENT_ENTRIES.map((e) => e.name);

@@ -36,7 +36,7 @@ export {
 export type { ProgressSink } from "./progress_bar.ts";
 export { type Recipe, recipeConfig, RECIPES } from "./recipes.ts";
 export type { Prepared } from "./prepared.ts";
-export { prepareTraining } from "./setup.ts";
+export { type DataAdapter, prepareTraining } from "./setup.ts";
 export { startupReport } from "./startup_report.ts";
 export type { TrainedWith } from "./resolve.ts";
 export { fit, type FitIO, type FitResult, type StopFlag } from "./trainer.ts";

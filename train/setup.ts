@@ -12,7 +12,7 @@ import { ConfigError, type TrainConfig, validateConfig } from "./config.ts";
 import { cacheDecoded, detectKind, openData } from "./data.ts";
 import { chooseInChannels } from "./model.ts";
 import { checkResourceLimits, thisMachine } from "./limits.ts";
-import { assemblePrepared, type Prepared } from "./prepared.ts";
+import { assemblePrepared, type OpenedData, type Prepared } from "./prepared.ts";
 import { resolveRun } from "./resolve.ts";
 import { splitFingerprint } from "./splits.ts";
 import { readWeights } from "./weights.ts";
@@ -21,8 +21,18 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
-/** Builds a run from a config, or (with `resume`) the state of an interrupted one. */
-export async function prepareTraining(given: TrainConfig, resume?: TrainState): Promise<Prepared> {
+/** A change to a run's data once opened (before its splits are fingerprinted). */
+export type DataAdapter = (data: OpenedData) => OpenedData;
+
+/**
+ * Builds a run from a config, or (with `resume`) the state of an interrupted one. `adapt`
+ * changes the opened data first (the default experiment's rotation-labelled source task).
+ */
+export async function prepareTraining(
+  given: TrainConfig,
+  resume?: TrainState,
+  adapt?: DataAdapter,
+): Promise<Prepared> {
   validateConfig(given);
   let weights: WeightFile | null = null;
   if (given.weights && !resume) {
@@ -36,7 +46,8 @@ export async function prepareTraining(given: TrainConfig, resume?: TrainState): 
   );
   const { config, trainedWith } = resolveRun(given, weights, inChannels);
   checkResourceLimits(config, thisMachine(gpu().maxBufferBytes), 3);
-  const files = openData(config, inChannels);
+  const opened = openData(config, inChannels);
+  const files = adapt ? adapt(opened) : opened;
   if (resume && !sameList(resume.meta.classes, files.classes)) {
     throw new ConfigError(
       "data",

@@ -17,6 +17,7 @@ import {
   verifiedSource,
 } from "../../train/default_experiment.ts";
 import { onGlSoftwareDriver } from "../../train/driver_note.ts";
+import { rotationClassNames } from "../../data/rotation_labels.ts";
 import type { AdapterProfile } from "../../kernels/profile.ts";
 
 await initGpu();
@@ -115,8 +116,8 @@ Deno.test("the shipped source network: the file whose sha256 the code names, its
   const bytes = await Deno.readFile(SHIPPED_SOURCE.file);
   assert.equal(await sha256Hex(bytes), SHIPPED_SOURCE.sha256);
   const meta = await verifiedSource(SHIPPED_SOURCE.file, SHIPPED_SOURCE.sha256);
-  assert.deepEqual(meta.classes, SOURCE_CLASSES);
-  assert.deepEqual(meta.model, { arch: "resnet18", numClasses: 5, inChannels: 1, stages: 4 });
+  assert.deepEqual(meta.classes, rotationClassNames(SOURCE_CLASSES));
+  assert.deepEqual(meta.model, { arch: "resnet18", numClasses: 20, inChannels: 1, stages: 4 });
   assert.equal(meta.epoch, SHIPPED_SOURCE.epochs);
   assert.equal(meta.config.imageSize, 28);
   assert.ok(meta.test!.accuracy > 0.9, `source test accuracy ${meta.test!.accuracy}`);
@@ -163,13 +164,16 @@ Deno.test("default experiment from the shipped source network (stage 2 at tiny s
     const text = lines.join("\n");
     assert.equal(code, 0, text);
     assert.match(text, /Stage 1: the source-task network shipped in .* \(sha256 verified\)/);
-    assert.match(text, /source task: .* \(all 6000 training images per class/);
     assert.match(
       text,
-      /\(source-task network: test accuracy \d+\.\d% on its own task after 3 epochs, shipped\)/,
+      /source task: .* \(all 6000 training images per class .*\), each image in four turns: the class and the turn to tell, 20 classes/,
+    );
+    assert.match(
+      text,
+      /\(source-task network: test accuracy \d+\.\d% on its own task \(class and turn\) after 1 epoch, shipped\)/,
     );
     assert.doesNotMatch(text, /Stage 1: pretraining/);
-    // the three transfer strategies load it (its five-class head left out); "early layers
+    // the three transfer strategies load it (its 20-class head left out); "early layers
     // kept" drops its last stage
     assert.equal(text.match(/weights: .*resnet18_fashion_source\.safetensors/g)?.length, 3, text);
     assert.match(
