@@ -8,6 +8,7 @@ import { memorySink } from "../../cli/progress.ts";
 import { loadMnist } from "../../data/mod.ts";
 import {
   DEFAULT_DATA,
+  type ExperimentOptions,
   readResults,
   runDefaultExperiment,
   sha256Hex,
@@ -21,6 +22,20 @@ import { rotationClassNames } from "../../data/rotation_labels.ts";
 import type { AdapterProfile } from "../../kernels/profile.ts";
 
 await initGpu();
+
+/** Runs the experiment with its output captured: the exit code and the printed text. */
+async function runCaptured(
+  o: Omit<ExperimentOptions, "io" | "stop" | "seed">,
+): Promise<{ code: number; text: string }> {
+  const lines: string[] = [];
+  const code = await runDefaultExperiment({
+    seed: 0,
+    io: { out: (l) => lines.push(l), sink: memorySink() },
+    stop: { requested: false },
+    ...o,
+  });
+  return { code, text: lines.join("\n") };
+}
 
 Deno.test("the shipped Fashion-MNIST test split: 10,000 images, 1,000 per class, source and target classes disjoint", () => {
   const ds = loadMnist(DEFAULT_DATA, { split: "test" });
@@ -47,19 +62,8 @@ Deno.test("default experiment (tiny sizes): four strategies in one table and one
     earlyStages: 1,
     imageSize: 16,
   };
-  const runOnce = async () => {
-    const lines: string[] = [];
-    const code = await runDefaultExperiment({
-      out: `${tmp}/runs`,
-      seed: 0,
-      io: { out: (l) => lines.push(l), sink: memorySink() },
-      stop: { requested: false },
-      sizes,
-      source: "pretrain",
-      cacheDir: `${tmp}/cache`,
-    });
-    return { code, text: lines.join("\n") };
-  };
+  const runOnce = () =>
+    runCaptured({ out: `${tmp}/runs`, sizes, source: "pretrain", cacheDir: `${tmp}/cache` });
   const first = await runOnce();
   assert.equal(first.code, 0, first.text);
   assert.match(first.text, /Stage 1: pretraining on the source task/);
@@ -146,12 +150,8 @@ Deno.test("the shipped source network: the file whose sha256 the code names, its
 Deno.test("default experiment from the shipped source network (stage 2 at tiny sizes)", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "default_experiment_shipped_" });
   try {
-    const lines: string[] = [];
-    const code = await runDefaultExperiment({
+    const { code, text } = await runCaptured({
       out: `${tmp}/runs`,
-      seed: 0,
-      io: { out: (l) => lines.push(l), sink: memorySink() },
-      stop: { requested: false },
       sizes: {
         targetPerClass: 2,
         targetEpochs: 2,
@@ -161,7 +161,6 @@ Deno.test("default experiment from the shipped source network (stage 2 at tiny s
       },
       cacheDir: `${tmp}/cache`,
     });
-    const text = lines.join("\n");
     assert.equal(code, 0, text);
     assert.match(text, /Stage 1: the source-task network shipped in .* \(sha256 verified\)/);
     assert.match(
