@@ -23,8 +23,13 @@ export function pickedTree(files: PickedFile[]): FileTree {
     const name = files[0].path.split("/").pop()!;
     return new ZipTree(ZipArchive.fromBytes(files[0].bytes, name), name);
   }
+  // a folder's files all start with its name: the tree's root is that folder, named by it in
+  // messages (its paths relative to it, so that a message does not name the folder twice)
   const top = files[0]?.path.split("/")[0] ?? "<no files>";
-  return new MemoryTree(files.map((f) => [f.path, f.bytes]), top);
+  const inTop = files.length > 0 && files.every((f) => f.path.startsWith(`${top}/`));
+  return inTop
+    ? new MemoryTree(files.map((f) => [f.path.slice(top.length + 1), f.bytes]), top)
+    : new MemoryTree(files.map((f) => [f.path, f.bytes]), "the picked files");
 }
 
 /** Opens a tree with the config's channels and pixel cap, then splits it as `cli.ts train`

@@ -72,8 +72,10 @@ function prepare(r: RunRequest): Prepared {
   }
   const inChannels = chooseInChannels(given, 3, weights?.dict ?? null);
   const { config, trainedWith } = resolveRun(given, weights, inChannels);
-  const data = openTree(pickedTree(r.files), config, inChannels);
-  post({ type: "skipped", files: data.skipped });
+  const tree = pickedTree(r.files);
+  const data = openTree(tree, config, inChannels);
+  // named as messages name them: the picked folder (or zip) first
+  post({ type: "skipped", files: data.skipped.map((s) => ({ ...s, file: tree.display(s.file) })) });
   return assemblePrepared({
     config,
     given,

@@ -26,12 +26,12 @@ function petFiles(prefix = "pets/"): Record<string, Uint8Array> {
   return files;
 }
 
-/** `a` and `b` hold the same images; `a`'s paths have `prefix` (a wrapper folder) more. */
-function sameDataset(a: FolderDataset, b: FolderDataset, prefix = "") {
+/** `a` and `b` hold the same images. */
+function sameDataset(a: FolderDataset, b: FolderDataset) {
   assert.deepEqual(a.classes, b.classes);
-  assert.deepEqual(a.files, b.files.map((f) => prefix + f));
+  assert.deepEqual(a.files, b.files);
   assert.deepEqual(a.targets, b.targets);
-  assert.deepEqual(a.skipped, b.skipped.map((s) => ({ ...s, file: prefix + s.file })));
+  assert.deepEqual(a.skipped, b.skipped);
   for (let i = 0; i < a.length; i++) assert.deepEqual(a.get(i).image, b.get(i).image);
 }
 
@@ -45,15 +45,29 @@ Deno.test("a picked folder in memory opens as ImageFolder opens it on disk", asy
     }
     const quiet = { warn: () => {} };
     const onDisk = new ImageFolder(`${dir}/pets`, quiet);
-    // <input webkitdirectory> paths start with the picked folder's name
+    // <input webkitdirectory> paths start with the picked folder's name: the tree's root
     const picked = Object.entries(petFiles()).map(([path, bytes]) => ({ path, bytes }));
     const inMemory = new FolderDataset(pickedTree(picked), quiet);
     assert.equal(inMemory.source, "memory");
     assert.equal(inMemory.root, "pets");
-    sameDataset(inMemory, onDisk, "pets/");
+    sameDataset(inMemory, onDisk);
     assert.deepEqual(inMemory.classes, ["cat", "dog"]);
     assert.equal(inMemory.length, 6);
-    assert.deepEqual(inMemory.skipped.map((s) => s.file), ["pets/dog/bad.png"]);
+    assert.deepEqual(inMemory.skipped.map((s) => s.file), ["dog/bad.png"]);
+    // messages name the folder once
+    const withEmpty = pickedTree([...picked, {
+      path: "pets/horse/a.txt",
+      bytes: new Uint8Array(1),
+    }]);
+    assert.throws(() => new FolderDataset(withEmpty, quiet), (e: Error) => {
+      assert.match(e.message, /"pets\/horse"/);
+      assert.doesNotMatch(e.message, /pets\/pets/);
+      return true;
+    });
+    // files picked without a folder are named as such
+    const loose = pickedTree([{ path: "a.png", bytes: new Uint8Array(1) }]);
+    assert.equal(loose.root, "the picked files");
+    assert.deepEqual(loose.paths, ["a.png"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
