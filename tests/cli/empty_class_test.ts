@@ -5,10 +5,10 @@ import { initGpu } from "../../kernels/device.ts";
 import { memoryIO } from "../../cli/io.ts";
 import { runCli } from "../../cli/main.ts";
 import { writeImageFolder } from "../train/tiny_data.ts";
+import { moduleTempDir } from "../temp_dir.ts";
 
 await initGpu();
-const tmp = await Deno.makeTempDir({ prefix: "empty_class_test_" });
-globalThis.addEventListener("unload", () => Deno.removeSync(tmp, { recursive: true }));
+const tmp = await moduleTempDir("empty_class_test_");
 const data = await writeImageFolder(`${tmp}/shapes`, { classes: ["a", "b", "c"], perClass: 4 });
 await Deno.mkdir(`${data}/empty`);
 const TINY = ["--image-size", "16", "--keep-stages", "1", "--batch-size", "4", "--epochs", "1"];

@@ -8,9 +8,10 @@ import { runCli } from "../../cli/main.ts";
 import { hostTensor } from "../../nn/io/host_tensor.ts";
 import { encodeSafetensors } from "../../nn/io/safetensors.ts";
 import { writeImageFolder } from "../train/tiny_data.ts";
+import { moduleTempDir } from "../temp_dir.ts";
 
 await initGpu();
-const tmp = await Deno.makeTempDir({ prefix: "cli_errors_test_" });
+const tmp = await moduleTempDir("cli_errors_test_");
 const data = await writeImageFolder(`${tmp}/ok`, { classes: ["a", "b"], perClass: 4, size: 16 });
 const out = `${tmp}/runs`;
 const TINY = ["--image-size", "16", "--keep-stages", "1", "--batch-size", "4", "--epochs", "1"];

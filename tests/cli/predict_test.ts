@@ -7,10 +7,10 @@ import { memoryIO } from "../../cli/io.ts";
 import { runCli } from "../../cli/main.ts";
 import { memorySink } from "../../train/progress_bar.ts";
 import { writeImageFolder } from "../train/tiny_data.ts";
+import { moduleTempDir } from "../temp_dir.ts";
 
 await initGpu();
-const tmp = await Deno.makeTempDir({ prefix: "predict_test_" });
-globalThis.addEventListener("unload", () => Deno.removeSync(tmp, { recursive: true }));
+const tmp = await moduleTempDir("predict_test_");
 const data = await writeImageFolder(`${tmp}/shapes`, { classes: ["a", "b"], perClass: 6 });
 const TINY = ["--image-size", "16", "--keep-stages", "1", "--batch-size", "4"];
 

@@ -92,6 +92,7 @@ Deno.test("cli.ts train as a process: Ctrl-C writes a checkpoint and exits 130; 
   );
   assert.match(io.text(), new RegExp(`epoch ${target}/${target} `));
   assert.equal(await rowsIn(`${out}/sig/metrics_epoch.csv`), meta.epoch + 1);
+  await Deno.remove(tmp, { recursive: true });
 });
 
 Deno.test("cli.ts train as a process: SIGTERM is handled as Ctrl-C, checkpoint written, exit 143", async () => {

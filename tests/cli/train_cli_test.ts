@@ -10,9 +10,10 @@ import { loadCheckpoint } from "../../nn/io/checkpoint.ts";
 import type { StateDict } from "../../nn/io/host_tensor.ts";
 import { readStateDictFile } from "../../nn/io/weights_file.ts";
 import { writeImageFolder } from "../train/tiny_data.ts";
+import { moduleTempDir } from "../temp_dir.ts";
 
 await initGpu();
-const tmp = await Deno.makeTempDir({ prefix: "train_cli_test_" });
+const tmp = await moduleTempDir("train_cli_test_");
 const data = await writeImageFolder(`${tmp}/shapes`, {
   classes: ["a", "b", "c"],
   perClass: 8,

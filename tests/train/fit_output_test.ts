@@ -12,9 +12,10 @@ import { prepareTraining } from "../../train/setup.ts";
 import { textReport } from "../../train/text_report.ts";
 import { fit } from "../../train/trainer.ts";
 import { writeImageFolder } from "./tiny_data.ts";
+import { moduleTempDir } from "../temp_dir.ts";
 
 await initGpu();
-const tmp = await Deno.makeTempDir({ prefix: "fit_output_test_" });
+const tmp = await moduleTempDir("fit_output_test_");
 const data = await writeImageFolder(`${tmp}/data`, {
   classes: ["a", "b"],
   perClass: 8,

@@ -27,9 +27,10 @@ import { prepareTraining } from "../../train/setup.ts";
 import { imbalanceWarning, startupReport } from "../../train/startup_report.ts";
 import { TRAIN_STATE_KIND } from "../../train/train_state.ts";
 import { writeImageFolder } from "./tiny_data.ts";
+import { moduleTempDir } from "../temp_dir.ts";
 
 await initGpu();
-const tmp = await Deno.makeTempDir({ prefix: "resolve_test_" });
+const tmp = await moduleTempDir("resolve_test_");
 const data = await writeImageFolder(`${tmp}/data`, {
   classes: ["a", "b"],
   perClass: 8,

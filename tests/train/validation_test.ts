@@ -17,9 +17,10 @@ import { MemoryOutput } from "../../train/memory_output.ts";
 import { prepareTraining } from "../../train/setup.ts";
 import { earlyStopDue, fit, improves } from "../../train/trainer.ts";
 import { classImage, encodePng, writeImageFolder } from "./tiny_data.ts";
+import { moduleTempDir } from "../temp_dir.ts";
 
 await initGpu();
-const tmp = await Deno.makeTempDir({ prefix: "validation_test_" });
+const tmp = await moduleTempDir("validation_test_");
 
 /** Writes `count` images of each class under dir/<folder name>; `swap` writes class a's
  * images into b/ and b's into a/ (labels that contradict the pixels). */
