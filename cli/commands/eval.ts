@@ -102,7 +102,12 @@ export async function evalCommand(argv: readonly string[], io: CliIO): Promise<n
     io.out(formatReport(r.report));
     io.out("confusion matrix (rows: true class):");
     io.out(formatConfusion(r.confusion, r.classes));
-    if (json) await atomicWriteText(json, JSON.stringify(r, null, 2) + "\n");
+    if (json) {
+      // each figure once: the report holds the classes, accuracy and confusion matrix too
+      const { dataset, split, samples, loss, report } = r;
+      const written = { dataset, split, samples, loss, ...report };
+      await atomicWriteText(json, JSON.stringify(written, null, 2) + "\n");
+    }
     if (svg) {
       await atomicWriteText(
         svg,
