@@ -1,9 +1,9 @@
 """A PyTorch replica of the default experiment's stage 2 (train/default_experiment.ts), to study
 its design over many seeds quickly: ~10 s a seed for all strategies on two CPU cores, against
-~2.5 minutes for the engine. It starts from the shipped source network (or any checkpoint of
-this tool), learns the target classes from a few labelled images of Fashion-MNIST's test split
-with each strategy, and prints each seed's final/best test accuracy and every strategy's lead
-over training from scratch.
+~2.5 minutes for the engine. It starts from the shipped source network (or any checkpoint the
+engine or tools/torch_source_variants.py writes), learns the target classes from a few labelled
+images of Fashion-MNIST's test split with each strategy, and prints each seed's final/best test
+accuracy and every strategy's lead over training from scratch.
 
 Its seeds draw other images than the engine's (numpy's generator, not the engine's), so it
 gives the distribution of the leads, not the engine's numbers seed for seed. Given the same
@@ -58,7 +58,7 @@ def idx(path):
 
 
 def safetensors(path, prefix="model."):
-    """The model tensors of a checkpoint of this tool (f16 or f32), as float32 torch tensors."""
+    """The model tensors of a checkpoint (f16 or f32), as float32 torch tensors."""
     b = open(path, "rb").read()
     n = struct.unpack("<Q", b[:8])[0]
     header, base, out = json.loads(b[8 : 8 + n]), 8 + n, {}
