@@ -20,6 +20,7 @@ import {
 import { onGlSoftwareDriver } from "../../train/driver_note.ts";
 import { rotationClassNames } from "../../data/rotation_labels.ts";
 import type { AdapterProfile } from "../../kernels/profile.ts";
+import { moduleTempDir } from "../temp_dir.ts";
 
 await initGpu();
 
@@ -49,7 +50,7 @@ Deno.test("the shipped Fashion-MNIST test split: 10,000 images, 1,000 per class,
 });
 
 Deno.test("default experiment (tiny sizes): four strategies in one table and one plot; stage 1 cached", async () => {
-  const tmp = await Deno.makeTempDir({ prefix: "default_experiment_test_" });
+  const tmp = await moduleTempDir("default_experiment_test_");
   const sizes = {
     pretrainPerClass: 6,
     pretrainEpochs: 1,
