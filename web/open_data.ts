@@ -25,8 +25,8 @@ export function pickedTree(files: PickedFile[]): FileTree {
   }
   // a folder's files all start with its name: the tree's root is that folder, named by it in
   // messages (its paths relative to it, so that a message does not name the folder twice)
-  const top = files[0]?.path.split("/")[0] ?? "<no files>";
-  const inTop = files.length > 0 && files.every((f) => f.path.startsWith(`${top}/`));
+  const top = files[0]?.path.split("/")[0];
+  const inTop = top !== undefined && files.every((f) => f.path.startsWith(`${top}/`));
   return inTop
     ? new MemoryTree(files.map((f) => [f.path.slice(top.length + 1), f.bytes]), top)
     : new MemoryTree(files.map((f) => [f.path, f.bytes]), "the picked files");
