@@ -233,9 +233,7 @@ export function stageConfigs(s: ExperimentSizes, data: StageData, seed: number, 
 
 async function cacheKey(config: TrainConfig): Promise<string> {
   const { out: _o, name: _n, ...rest } = config;
-  const bytes = new TextEncoder().encode(JSON.stringify(rest));
-  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  return [...hash.slice(0, 6)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return (await sha256Hex(new TextEncoder().encode(JSON.stringify(rest)))).slice(0, 12);
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -502,17 +500,15 @@ async function pretrainSource(
   const say = o.io.out;
   const cache = `${o.cacheDir ?? DEFAULT_CACHE}/default-pretrain-${await cacheKey(pretrain)}`;
   const last = `${cache}/last.safetensors`;
-  let how = "trained now";
   if (await exists(last)) {
     const meta = (await loadTrainState(last, "cache")).meta;
     if (meta.epoch >= pretrain.epochs) {
-      how = "cached";
       say(`\nStage 1: reusing the pretrained network cached in ${cache}`);
-    } else {
-      say(`\nStage 1: resuming the interrupted pretraining in ${cache}`);
-      const r = await runStage(pretrain, cache, o, last, sourceTask);
-      if (r.fit.interrupted) return null;
+      return { weights: last, meta, how: "cached" };
     }
+    say(`\nStage 1: resuming the interrupted pretraining in ${cache}`);
+    const r = await runStage(pretrain, cache, o, last, sourceTask);
+    if (r.fit.interrupted) return null;
   } else {
     if (await exists(cache)) await Deno.remove(cache, { recursive: true }); // never got to a checkpoint
     await Deno.mkdir(o.cacheDir ?? DEFAULT_CACHE, { recursive: true });
@@ -521,7 +517,7 @@ async function pretrainSource(
     if (r.fit.interrupted) return null;
   }
   // fails early with a clear message if the cache is damaged
-  return { weights: last, meta: (await loadTrainState(last, "cache")).meta, how };
+  return { weights: last, meta: (await loadTrainState(last, "cache")).meta, how: "trained now" };
 }
 
 function stopped(say: (l: string) => void, where: string): number {
